@@ -1,0 +1,44 @@
+# Quick start on a fresh Debian 12 machine, as root:  make run  |  make test
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEBS := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 \
+        libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
+        libxcb-randr0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 xvfb xauth blender ffmpeg
+DEB_STAMP := $(VENV)/.debs
+
+.PHONY: run test lint deps clean
+
+$(DEB_STAMP):
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  fi; \
+	else echo "not root or no apt-get: install Qt's runtime libraries, blender and ffmpeg yourself"; fi
+	@mkdir -p $(VENV) && touch $@
+
+$(STAMP): pyproject.toml | $(DEB_STAMP)
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+deps: $(DEB_STAMP) $(STAMP)
+
+# The manager with its window. Without a display it starts one under Xvfb.
+run: deps
+	@if [ -n "$$DISPLAY" ] || [ -n "$$WAYLAND_DISPLAY" ] || [ "$$QT_QPA_PLATFORM" = offscreen ]; then \
+	  $(PY) main.py manager; \
+	else \
+	  echo "no display: starting the window under Xvfb"; xvfb-run -a $(PY) main.py manager; \
+	fi
+
+test: deps
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -ra
+
+lint: deps
+	$(VENV)/bin/ruff check flamenco_gui tests bench main.py
+
+clean:
+	rm -rf $(VENV) build dist

@@ -1,0 +1,79 @@
+"""The aiohttp application: routes from the declaration table, auth and error mapping."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from flamenco_gui.api import routes_jobs, routes_meta, routes_tasks, routes_workers  # noqa: F401
+from flamenco_gui.api.auth import ANONYMOUS, PRINCIPAL, Principal, bearer, is_farm_token
+from flamenco_gui.api.routing import ROUTES, Auth, to_aiohttp
+from flamenco_gui.farm.errors import FarmError
+from flamenco_gui.farm.service import FarmService
+from flamenco_gui.loop_lag import LoopLagMonitor
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 4 * 1024 * 1024  # a log batch of 10k long lines fits; anything bigger is abuse
+
+
+def error_response(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _authenticate(request: web.Request, needed: Auth) -> Principal | web.Response:
+    if needed == Auth.NONE:
+        return ANONYMOUS
+    token = bearer(request)
+    if token is None:
+        return error_response(401, "missing 'Authorization: Bearer <token>' header")
+    if is_farm_token(token, request.app["token"]):
+        return Principal()
+    if needed == Auth.WORKER:
+        worker_id = request.app["service"].authenticate_worker(token)
+        if worker_id is not None:
+            return Principal(worker_id=worker_id)
+    return error_response(401, "invalid token")
+
+
+@web.middleware
+async def _middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    route = getattr(request.match_info.handler, "route", None)
+    if route is not None:
+        principal = _authenticate(request, route.auth)
+        if isinstance(principal, web.Response):
+            return principal
+        request[PRINCIPAL] = principal
+    try:
+        return await handler(request)
+    except FarmError as exc:
+        return error_response(exc.status, exc.message)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, f"body: larger than {MAX_BODY} bytes")
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            reason = "no such route" if exc.status == 404 else exc.reason
+            return error_response(exc.status, f"{request.method} {request.path}: {reason}")
+        raise
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(500, "internal error (logged on the manager)")
+
+
+def make_app(service: FarmService, token: str, loop_lag: LoopLagMonitor) -> web.Application:
+    app = web.Application(middlewares=[_middleware], client_max_size=MAX_BODY)
+    app["service"] = service
+    app["token"] = token
+    app["loop_lag"] = loop_lag
+    for r in ROUTES:
+        app.router.add_route(r.method, r.path, to_aiohttp(r))
+    return app
+
+
+def dumps(obj: object) -> str:
+    return json.dumps(obj, separators=(",", ":"))

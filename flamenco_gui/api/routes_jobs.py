@@ -1,0 +1,55 @@
+"""Jobs: a submission split into frame-chunk tasks, and the wrangler's job actions."""
+
+from __future__ import annotations
+
+from flamenco_gui.api import schemas as s
+from flamenco_gui.api import shapes
+from flamenco_gui.api.routing import Ctx, route
+
+
+@route("POST", "/jobs", status=201, body=s.JobCreate, response=s.Job, errors=(422,))
+async def create_job(ctx: Ctx) -> dict:
+    """Submit a job: its frame range is split into tasks of `chunk_size` frames."""
+    b: s.JobCreate = ctx.body
+    return ctx.service.create_job(
+        name=b.name, type=b.type, settings=b.settings, priority=b.priority, chunk_size=b.chunk_size
+    )
+
+
+@route("GET", "/jobs", query=s.JobQuery, response=s.JobPage)
+async def list_jobs(ctx: Ctx) -> dict:
+    """List jobs with their status and progress, a page at a time."""
+    q: s.JobQuery = ctx.query
+    rows, total = ctx.service.list_jobs(status=q.status, limit=q.limit, offset=q.offset)
+    return {"jobs": rows, "total": total, "limit": q.limit, "offset": q.offset}
+
+
+@route("GET", r"/jobs/{job_id:\d+}", response=s.JobDetail, errors=(404,))
+async def get_job(ctx: Ctx) -> dict:
+    """One job with its status, progress and tasks."""
+    job_id = ctx.path_int("job_id")
+    job = ctx.service.get_job(job_id)
+    rows, _ = ctx.service.list_tasks(job_id=job_id, limit=100_000)
+    return job | {"tasks": [shapes.task(r) for r in rows]}
+
+
+@route("POST", r"/jobs/{job_id:\d+}/actions", body=s.JobAction, response=s.Job, errors=(404, 409, 422))
+async def job_action(ctx: Ctx) -> dict:
+    """Pause, resume, cancel or requeue a job's tasks (or only the failed ones)."""
+    b: s.JobAction = ctx.body
+    return ctx.service.job_action(ctx.path_int("job_id"), b.action)
+
+
+@route("PATCH", r"/jobs/{job_id:\d+}", body=s.JobPatch, response=s.Job, errors=(404, 422))
+async def patch_job(ctx: Ctx) -> dict:
+    """Change a job's priority."""
+    b: s.JobPatch = ctx.body
+    return ctx.service.set_job_priority(ctx.path_int("job_id"), b.priority)
+
+
+@route("DELETE", r"/jobs/{job_id:\d+}", response=s.Deleted, errors=(404,))
+async def delete_job(ctx: Ctx) -> dict:
+    """Delete a job and its tasks; running ones are stopped on their workers."""
+    job_id = ctx.path_int("job_id")
+    ctx.service.delete_job(job_id)
+    return {"id": job_id, "deleted": True}

@@ -1,0 +1,29 @@
+"""Health, version and the OpenAPI document."""
+
+from __future__ import annotations
+
+from flamenco_gui import __version__
+from flamenco_gui.api import schemas as s
+from flamenco_gui.api.routing import Auth, Ctx, route
+
+API_VERSION = "1.0"
+
+
+@route("GET", "/health", auth=Auth.NONE, response=s.Health)
+async def health(ctx: Ctx) -> dict:
+    """Liveness, and the event loop's lag (p99 and max over the last minute)."""
+    return {"status": "ok", "version": __version__, "loop_lag": ctx.request.app["loop_lag"].stats()}
+
+
+@route("GET", "/version", auth=Auth.NONE, response=s.Version)
+async def version(ctx: Ctx) -> dict:
+    """The manager's version and its API version."""
+    return {"version": __version__, "api": API_VERSION}
+
+
+@route("GET", "/openapi.json", response=dict)
+async def openapi(ctx: Ctx) -> dict:
+    """This API described as OpenAPI 3.1."""
+    from flamenco_gui.api.openapi import spec
+
+    return spec()

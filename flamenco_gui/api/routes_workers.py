@@ -1,0 +1,86 @@
+"""Workers: registration, the pull, machine reports, and the wrangler's switches."""
+
+from __future__ import annotations
+
+from flamenco_gui.api import schemas as s
+from flamenco_gui.api import shapes
+from flamenco_gui.api.routing import Auth, Ctx, route
+from flamenco_gui.farm.errors import Forbidden
+from flamenco_gui.farm.states import WorkerStatus
+
+
+@route("GET", "/workers", response=dict[str, s.WorkerObject])
+async def list_workers(ctx: Ctx) -> dict:
+    """All workers, keyed by hostname (2015 API)."""
+    return {w["hostname"]: shapes.worker(w) for w in ctx.service.list_workers()}
+
+
+@route("POST", "/workers", body=s.WorkerRegister, response=dict[str, s.WorkerObject], errors=(422,))
+async def register_worker(ctx: Ctx) -> dict:
+    """Register a worker (2015 API; answers 200, not 204, as it has a body).
+
+    The answer carries the worker's own `secret` for all its later calls.
+    """
+    b: s.WorkerRegister = ctx.body
+    row, secret = ctx.service.register_worker(
+        b.hostname,
+        b.system,
+        ctx.request.remote,
+        port=b.port,
+        mac_address=b.mac_address,
+        update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
+        update_less_frequent=b.update_less_frequent.model_dump() if b.update_less_frequent else None,
+    )
+    return {row["hostname"]: shapes.worker(row) | {"secret": secret}}
+
+
+@route("GET", r"/workers/{worker_id:\d+}", auth=Auth.WORKER, response=s.WorkerInfo, errors=(404,))
+async def get_worker(ctx: Ctx) -> dict:
+    """A worker's machine report (2015 API)."""
+    return shapes.worker_info(ctx.service.get_worker(ctx.path_int("worker_id")))
+
+
+@route(
+    "PATCH", r"/workers/{worker_id:\d+}", auth=Auth.WORKER, body=s.WorkerPatch,
+    response=s.TaskAssignment, errors=(403, 404, 422),
+)
+async def patch_worker(ctx: Ctx) -> dict:
+    """The worker's report: `available` pulls its next task, `rendering` watches its lease.
+
+    With `wait`, the answer is held until there is news (a task, a lease change) or the
+    wait passes, so idle workers start new work at once without polling.
+    """
+    worker_id = ctx.path_int("worker_id")
+    if not ctx.principal.is_farm and ctx.principal.worker_id != worker_id:
+        raise Forbidden(f"a worker may only report for itself, not worker {worker_id}")
+    b: s.WorkerPatch = ctx.body
+    task_id, lease = await ctx.service.worker_report(
+        worker_id,
+        b.status,
+        task_id=b.task_id,
+        wait=b.wait,
+        ip_address=ctx.request.remote,
+        mac_address=b.mac_address,
+        update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
+        update_less_frequent=b.update_less_frequent.model_dump() if b.update_less_frequent else None,
+    )
+    return {"task_id": task_id, "lease": lease}
+
+
+@route(
+    "PUT", r"/workers/{worker_id:\d+}/status", body=s.WorkerSwitch, response=s.WorkerObject,
+    errors=(404, 422),
+)
+async def switch_worker(ctx: Ctx) -> dict:
+    """Enable or disable a worker (a disabled one finishes its task, then gets no more)."""
+    b: s.WorkerSwitch = ctx.body
+    row = ctx.service.set_worker_enabled(ctx.path_int("worker_id"), b.status == WorkerStatus.ENABLED)
+    return shapes.worker(row)
+
+
+@route("DELETE", r"/workers/{worker_id:\d+}", response=s.Deleted, errors=(404,))
+async def forget_worker(ctx: Ctx) -> dict:
+    """Forget a worker: its task goes back to the queue and its secret stops working."""
+    worker_id = ctx.path_int("worker_id")
+    ctx.service.forget_worker(worker_id)
+    return {"id": worker_id, "deleted": True}

@@ -1,0 +1,126 @@
+"""Route declarations: one table that serves aiohttp, authentication and OpenAPI.
+
+Each handler is declared with its method, path, who may call it, and the pydantic
+models of its body, query and answer. The wrapper validates input before the handler
+runs, so handlers only see typed, checked values; the OpenAPI generator and the auth
+test read the same table, so neither can miss a route.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from flamenco_gui.api.auth import PRINCIPAL, Principal
+from flamenco_gui.farm.errors import Invalid
+from flamenco_gui.farm.service import FarmService, _field_error
+
+
+class Auth(Enum):
+    NONE = "none"  # health and version only
+    FARM = "farm"  # the farm token
+    WORKER = "worker"  # the farm token or a worker's own secret
+
+
+@dataclass(slots=True)
+class Ctx:
+    """What a handler gets: the service, the caller, and validated input."""
+
+    request: web.Request
+    service: FarmService
+    principal: Principal
+    body: Any
+    query: Any
+
+    def path_int(self, name: str) -> int:
+        return int(self.request.match_info[name])
+
+
+Handler = Callable[[Ctx], Awaitable[Any]]
+
+
+@dataclass(slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    auth: Auth
+    summary: str
+    status: int = 200
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None  # a pydantic model or type; None for an empty answer
+    content_type: str = "application/json"
+    errors: tuple[int, ...] = field(default=())
+
+
+ROUTES: list[Route] = []
+
+
+def route(
+    method: str,
+    path: str,
+    *,
+    auth: Auth = Auth.FARM,
+    status: int = 200,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: Any = None,
+    content_type: str = "application/json",
+    errors: tuple[int, ...] = (),
+) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        summary = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
+        ROUTES.append(
+            Route(method, path, fn, auth, summary, status, body, query, response, content_type, errors)
+        )
+        return fn
+
+    return register
+
+
+async def _read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    raw = await request.read()
+    try:
+        data = json.loads(raw) if raw else None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Invalid(f"body: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise Invalid("body: must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _field_error(exc) from exc
+
+
+def _read_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise _field_error(exc, "query") from exc
+
+
+def to_aiohttp(r: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        ctx = Ctx(
+            request=request,
+            service=request.app["service"],
+            principal=request[PRINCIPAL],
+            body=await _read_body(request, r.body) if r.body else None,
+            query=_read_query(request, r.query) if r.query else None,
+        )
+        result = await r.handler(ctx)
+        if isinstance(result, web.StreamResponse):
+            return result
+        if r.response is None:
+            return web.Response(status=r.status)
+        return web.json_response(result, status=r.status)
+
+    handle.route = r  # type: ignore[attr-defined]
+    return handle

@@ -1,0 +1,279 @@
+"""Request and response shapes of the HTTP API.
+
+Requests are validated with pydantic (clear per-field errors, no hand-rolled checks);
+the same models generate the OpenAPI document, so the spec cannot drift from the code.
+Field names of the 2015 API are kept exactly, including `1min`-style keys via aliases.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flamenco_gui.farm.states import TaskStatus, WorkerReport
+
+Str = Field(max_length=4096)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# -- the 2015 API ------------------------------------------------------------------------
+
+
+class TaskCreate(Strict):
+    """`POST /tasks`: settings is a JSON *string* read by the compiler named by type."""
+
+    type: str = Field(max_length=64, description="the compiler, e.g. blender_render")
+    settings: str = Field(max_length=65536, description="compiler settings, a JSON string")
+    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
+    task_id: int | None = Field(default=None, description="the caller's own reference")
+    parser: str | None = Field(default=None, max_length=64)
+
+
+class SeedTask(BaseModel):
+    id: int
+    worker_id: int | None
+    priority: int
+    frame_start: int | None
+    frame_end: int | None
+    frame_current: int | None
+    status: TaskStatus
+    format: str | None
+    job_id: int | None = None
+    task_id: int | None = None
+    type: str | None = None
+    parser: str | None = None
+
+
+class TaskPatch(Strict):
+    """`PATCH /tasks/{id}`: progress and status from the leasing worker, or a wrangler's
+    status/priority change."""
+
+    status: TaskStatus | None = None
+    lease: int | None = Field(default=None, ge=0)
+    frame_current: int | None = None
+    activity: str | None = Field(default=None, max_length=1024)
+    progress: float | None = Field(default=None, ge=0, le=100)
+    time_cost: float | None = Field(default=None, ge=0)
+    error: str | None = Field(default=None, max_length=4096)
+    priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
+
+
+class LoadAverage(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    one: float | None = Field(default=None, alias="1min")
+    five: float | None = Field(default=None, alias="5min")
+    fifteen: float | None = Field(default=None, alias="15min")
+
+
+class UpdateFrequent(Strict):
+    load_average: LoadAverage | None = None
+    worker_cpu_percent: float | None = None
+
+
+class UpdateLessFrequent(Strict):
+    worker_architecture: str | None = Field(default=None, max_length=64)
+    worker_disk_percent: float | None = None
+    worker_mem_percent: float | None = None
+    worker_num_cpus: int | None = None
+
+
+MacAddress = str | int | None
+
+
+class WorkerRegister(Strict):
+    hostname: str = Field(min_length=1, max_length=255)
+    system: str = Field(default="", max_length=255)
+    port: int | None = Field(default=None, ge=0, le=65535)
+    mac_address: MacAddress = None
+    update_frequent: UpdateFrequent | None = None
+    update_less_frequent: UpdateLessFrequent | None = None
+
+
+class WorkerObject(BaseModel):
+    """A worker as `GET /workers` and `POST /workers` show it (2015 fields first)."""
+
+    activity: str | None
+    connection: Literal["online", "offline"]
+    current_task: int | None
+    hostname: str
+    id: int
+    ip_address: str | None
+    log: str | None
+    port: int | None
+    status: Literal["enabled", "disabled"]
+    system: str | None
+    time_cost: float | None
+    last_seen: float | None = None
+    secret: str | None = Field(default=None, description="only in the registration answer")
+
+
+class WorkerInfo(BaseModel):
+    """`GET /workers/{id}`: the 2015 machine report."""
+
+    hostname: str
+    mac_address: MacAddress
+    system: str | None
+    update_frequent: dict[str, Any]
+    update_less_frequent: dict[str, Any]
+    id: int
+    status: str
+    connection: str
+    last_seen: float | None
+
+
+class WorkerPatch(Strict):
+    """`PATCH /workers/{id}`: the worker's pull (available), watch (rendering) or goodbye."""
+
+    status: WorkerReport
+    task_id: int | None = Field(default=None, description="with rendering: the task it runs")
+    wait: float = Field(default=0, ge=0, le=60, description="seconds to hold the answer")
+    mac_address: MacAddress = None
+    update_frequent: UpdateFrequent | None = None
+    update_less_frequent: UpdateLessFrequent | None = None
+
+
+class TaskAssignment(BaseModel):
+    task_id: int | None
+    lease: int | None = None
+
+
+# -- extensions --------------------------------------------------------------------------
+
+
+class Task(SeedTask):
+    commands: list[list[str]] | None = None
+    lease: int
+    progress: float | None
+    activity: str | None
+    attempts: int
+    time_cost: float | None
+    error: str | None
+    settings: str | None = None
+    created: float | None
+    updated: float | None
+    started: float | None
+    finished: float | None
+
+
+class HistoryEntry(BaseModel):
+    worker_id: int | None
+    lease: int | None
+    started: float | None
+    ended: float | None
+    outcome: str | None
+    reason: str | None
+
+
+class TaskDetail(Task):
+    history: list[HistoryEntry]
+
+
+class TaskPage(BaseModel):
+    tasks: list[Task]
+    total: int
+    limit: int
+    offset: int
+
+
+class TaskQuery(Strict):
+    status: TaskStatus | None = None
+    job_id: int | None = None
+    worker_id: int | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
+class LogAppend(Strict):
+    lines: list[str] = Field(max_length=10_000)
+    lease: int | None = Field(default=None, ge=0)
+
+
+class LogQuery(Strict):
+    tail: int | None = Field(default=None, ge=0, le=100_000)
+    offset: int = Field(default=0, ge=0)
+    limit: int | None = Field(default=None, ge=0, le=64 * 1024 * 1024)
+
+
+class JobCreate(Strict):
+    name: str = Field(min_length=1, max_length=255)
+    type: str = Field(max_length=64)
+    settings: dict[str, Any]
+    priority: int = Field(default=50, ge=-1_000_000, le=1_000_000)
+    chunk_size: int = Field(default=1, ge=1, le=100_000)
+
+
+class Job(BaseModel):
+    id: int
+    name: str
+    type: str
+    settings: dict[str, Any]
+    priority: int
+    chunk_size: int | None
+    status: str
+    frame_start: int | None
+    frame_end: int | None
+    created: float | None
+    updated: float | None
+    task_counts: dict[str, int]
+    tasks_total: int
+    progress: float
+
+
+class JobDetail(Job):
+    tasks: list[Task]
+
+
+class JobPage(BaseModel):
+    jobs: list[Job]
+    total: int
+    limit: int
+    offset: int
+
+
+class JobQuery(Strict):
+    status: str | None = Field(default=None, max_length=32)
+    limit: int = Field(default=100, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
+class JobAction(Strict):
+    action: Literal["pause", "resume", "cancel", "requeue", "requeue_failed"]
+
+
+class JobPatch(Strict):
+    priority: int = Field(ge=-1_000_000, le=1_000_000)
+
+
+class WorkerSwitch(Strict):
+    status: Literal["enabled", "disabled"]
+
+
+class Deleted(BaseModel):
+    id: int
+    deleted: bool
+
+
+class LoopLag(BaseModel):
+    p99_ms: float
+    max_ms: float
+    window_s: float
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    loop_lag: LoopLag
+
+
+class Version(BaseModel):
+    version: str
+    api: str
+
+
+class Error(BaseModel):
+    error: str

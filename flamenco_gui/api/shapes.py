@@ -1,0 +1,51 @@
+"""Rows of the farm turned into the API's answers (2015 field names first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flamenco_gui.store.db import Row
+
+_SEED_TASK = ("id", "worker_id", "priority", "frame_start", "frame_end", "frame_current", "status", "format")
+_TASK_EXTRA = (
+    "job_id", "type", "parser", "commands", "lease", "progress", "activity", "attempts",
+    "time_cost", "error", "settings", "created", "updated", "started", "finished",
+)
+_SEED_WORKER = (
+    "activity", "connection", "current_task", "hostname", "id", "ip_address", "log", "port",
+    "status", "system", "time_cost", "last_seen",
+)
+
+
+def seed_task(row: Row) -> dict[str, Any]:
+    out = {k: row[k] for k in _SEED_TASK}
+    out["format"] = row["format"] or ""
+    out.update(job_id=row["job_id"], task_id=row["external_id"], type=row["type"], parser=row["parser"])
+    return out
+
+
+def task(row: Row) -> dict[str, Any]:
+    return seed_task(row) | {k: row[k] for k in _TASK_EXTRA}
+
+
+def history(rows: list[Row]) -> list[dict[str, Any]]:
+    keys = ("worker_id", "lease", "started", "ended", "outcome", "reason")
+    return [{k: r[k] for k in keys} for r in rows]
+
+
+def worker(row: Row) -> dict[str, Any]:
+    return {k: row[k] for k in _SEED_WORKER}
+
+
+def worker_info(row: Row) -> dict[str, Any]:
+    return {
+        "hostname": row["hostname"],
+        "mac_address": row["mac_address"],
+        "system": row["system"],
+        "update_frequent": row["update_frequent"] or {},
+        "update_less_frequent": row["update_less_frequent"] or {},
+        "id": row["id"],
+        "status": row["status"],
+        "connection": row["connection"],
+        "last_seen": row["last_seen"],
+    }

@@ -1,0 +1,88 @@
+"""Command line: parse, then hand over. `manager` (window or --headless) or `worker`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from flamenco_gui import __version__
+from flamenco_gui.config import DEFAULT_PORT, default_data_dir
+from flamenco_gui.farm.service import FarmConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="flamenco", description="Flamenco Desktop Manager")
+    p.add_argument("--version", action="version", version=f"flamenco {__version__}")
+    sub = p.add_subparsers(dest="command")
+
+    m = sub.add_parser("manager", help="run the manager (with its window unless --headless)")
+    m.add_argument("--headless", action="store_true", help="no window (servers, CI)")
+    m.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
+    m.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    m.add_argument("--data-dir", type=Path, default=None, help="default: the app-data folder")
+    m.add_argument("--token", default=None, help="farm token (default: $FLAMENCO_TOKEN or stored)")
+    m.add_argument("--worker-timeout", type=float, default=60.0, metavar="SECONDS")
+    m.add_argument("--task-timeout", type=float, default=600.0, metavar="SECONDS")
+    m.add_argument("--max-attempts", type=int, default=3)
+    m.add_argument("-v", "--verbose", action="store_true")
+
+    w = sub.add_parser("worker", help="run a worker agent on this render node")
+    w.add_argument("--manager", default=None, help="manager URL, e.g. http://wrangler:7777")
+    w.add_argument("--token", default=None, help="farm token (or $FLAMENCO_TOKEN)")
+    w.add_argument("--name", default=None, help="worker name (default: hostname)")
+    w.add_argument("--work-dir", type=Path, default=None)
+    w.add_argument("--blender", default="blender", help="Blender executable (default: on PATH)")
+    w.add_argument("--ffmpeg", default="ffmpeg", help="ffmpeg executable (default: on PATH)")
+    w.add_argument("--heartbeat", type=float, default=5.0, metavar="SECONDS")
+    w.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def _farm_config(args: argparse.Namespace) -> FarmConfig:
+    return FarmConfig(
+        worker_timeout=args.worker_timeout,
+        task_timeout=args.task_timeout,
+        max_attempts=args.max_attempts,
+        max_wait=min(25.0, args.worker_timeout / 2),
+    )
+
+
+async def _run_headless(args: argparse.Namespace) -> int:
+    from flamenco_gui.manager import Manager
+
+    manager = Manager(
+        args.data_dir or default_data_dir(), args.host, args.port, args.token, _farm_config(args)
+    )
+    await manager.start()
+    print(f"flamenco manager {__version__} serving {manager.url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await manager.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "manager"
+    if args.command is None:
+        args = build_parser().parse_args(["manager", *(argv if argv is not None else sys.argv[1:])])
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if command == "worker":
+        from flamenco_gui.worker.agent import main as worker_main
+
+        return worker_main(args)
+    if args.headless:
+        return asyncio.run(_run_headless(args))
+    from flamenco_gui.gui.app import run_gui
+
+    return run_gui(args.data_dir or default_data_dir(), args.host, args.port, args.token, _farm_config(args))

@@ -1,0 +1,43 @@
+"""The in-process event bus: every change to a job, task or worker is published here.
+
+Subscribers (the window's table models, the SSE stream) get the changed row; they must
+be quick, as they run on the loop thread inside the change that published.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["job", "task", "worker"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    kind: Kind
+    id: int
+    row: dict[str, Any] | None  # None: the object was deleted
+
+
+Subscriber = Callable[[Change], None]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        self._subscribers.append(fn)
+        return lambda: self._subscribers.remove(fn)
+
+    def publish(self, change: Change) -> None:
+        for fn in list(self._subscribers):
+            try:
+                fn(change)
+            except Exception:
+                # One broken subscriber must not undo or block a committed change.
+                log.exception("event subscriber failed on %s %s", change.kind, change.id)

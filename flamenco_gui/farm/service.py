@@ -1,0 +1,666 @@
+"""FarmService: every rule of the farm in one place.
+
+The window and the HTTP API are adapters over this one class, so a click and a PATCH
+from the LAN follow the same code path. It knows no Qt and no HTTP. All of its methods
+run on the event-loop thread; each change is one short SQLite transaction, committed
+before the method returns (so an adapter's 2xx means "on disk"), and published on the
+event bus after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from flamenco_gui.compilers import chunk_frames, compiler_names, get_compiler
+from flamenco_gui.farm.errors import Conflict, Invalid, NotFound, Unavailable
+from flamenco_gui.farm.events import Change, EventBus, Kind
+from flamenco_gui.farm.states import (
+    FINISHED,
+    Connection,
+    TaskStatus,
+    WorkerReport,
+    WorkerStatus,
+    can_transition,
+    job_status,
+)
+from flamenco_gui.store.db import Row, Store
+from flamenco_gui.store.task_logs import TaskLogs
+
+log = logging.getLogger(__name__)
+T = TaskStatus
+
+
+@dataclass(slots=True)
+class FarmConfig:
+    worker_timeout: float = 60.0
+    task_timeout: float = 600.0
+    max_attempts: int = 3
+    max_wait: float = 25.0  # longest a long poll is held; kept below worker_timeout
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _field_error(exc: ValidationError, prefix: str = "") -> Invalid:
+    """Turn pydantic's report into one message that names the offending field."""
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        parts.append(f"{loc or prefix or 'body'}: {err['msg']}")
+    return Invalid("; ".join(parts))
+
+
+def _now() -> float:
+    return time.time()
+
+
+class FarmService:
+    def __init__(self, store: Store, logs: TaskLogs, config: FarmConfig | None = None) -> None:
+        self.store = store
+        self.logs = logs
+        self.config = config or FarmConfig()
+        self.events = EventBus()
+        self._secrets = store.worker_secret_hashes()
+        self._pending: list[Change] = []
+        self._queued = asyncio.Event()  # set (and replaced) whenever work is queued
+        self._lease_watch: dict[int, asyncio.Event] = {}
+        self._polling: dict[int, int] = {}  # worker id -> open long polls (it is alive)
+        self._reconcile_after_start()
+
+    # -- plumbing --------------------------------------------------------------------
+
+    @contextmanager
+    def _change(self) -> Iterator[None]:
+        """One transaction; its changes are published only once it has committed."""
+        try:
+            with self.store.tx():
+                yield
+        except sqlite3.OperationalError as exc:
+            self._pending.clear()
+            msg = str(exc)
+            if any(w in msg for w in ("full", "readonly", "unable to open", "disk I/O")):
+                raise Unavailable(f"the data dir cannot be written: {msg}") from exc
+            raise
+        except BaseException:
+            self._pending.clear()
+            raise
+        pending, self._pending = self._pending, []
+        for change in pending:
+            self.events.publish(change)
+
+    def _emit(self, kind: Kind, row_id: int, row: Row | None) -> None:
+        self._pending.append(Change(kind, row_id, row))
+
+    def _signal_queued(self) -> None:
+        self._queued.set()
+        self._queued = asyncio.Event()
+
+    def _signal_lease(self, worker_id: int | None) -> None:
+        if worker_id is not None and (ev := self._lease_watch.pop(worker_id, None)):
+            ev.set()
+
+    def _reconcile_after_start(self) -> None:
+        """Give every worker a fresh timeout window after a manager restart.
+
+        Their leases stay: a worker that comes back within worker_timeout goes on with
+        its task and reports it; one that does not is timed out by the usual rule.
+        """
+        now = _now()
+        with self._change():
+            for w in self.store.list_workers():
+                if w["connection"] == Connection.ONLINE:
+                    self.store.update_worker(w["id"], {"last_seen": now})
+
+    # -- workers ---------------------------------------------------------------------
+
+    def register_worker(
+        self,
+        hostname: str,
+        system: str,
+        ip_address: str | None = None,
+        **details: Any,
+    ) -> tuple[Row, str]:
+        """Register (or re-register) a worker; returns its row and its new secret."""
+        secret = secrets.token_urlsafe(32)
+        digest = _hash_secret(secret)
+        now = _now()
+        fields = {
+            "system": system,
+            "ip_address": ip_address,
+            "secret_hash": digest,
+            "connection": Connection.ONLINE.value,
+            "last_seen": now,
+            **{k: v for k, v in details.items() if v is not None},
+        }
+        with self._change():
+            existing = self.store.worker_by_hostname(hostname)
+            if existing:
+                worker_id = existing["id"]
+                self._secrets.pop(existing["secret_hash"] or "", None)
+                self.store.update_worker(worker_id, fields)
+            else:
+                worker_id = self.store.insert_worker(
+                    {"hostname": hostname, "status": WorkerStatus.ENABLED.value, "created": now, **fields}
+                )
+            self._secrets[digest] = worker_id
+            row = self._worker_changed(worker_id)
+        return row, secret
+
+    def authenticate_worker(self, secret: str) -> int | None:
+        return self._secrets.get(_hash_secret(secret))
+
+    def get_worker(self, worker_id: int) -> Row:
+        row = self.store.get_worker(worker_id)
+        if row is None:
+            raise NotFound(f"worker {worker_id} does not exist")
+        return row
+
+    def list_workers(self) -> list[Row]:
+        return self.store.list_workers()
+
+    def _worker_changed(self, worker_id: int) -> Row:
+        row = self.store.get_worker(worker_id)
+        assert row is not None
+        self._emit("worker", worker_id, row)
+        return row
+
+    def set_worker_enabled(self, worker_id: int, enabled: bool) -> Row:
+        """Disabling keeps a running task going; the worker just gets no new ones."""
+        self.get_worker(worker_id)
+        status = WorkerStatus.ENABLED if enabled else WorkerStatus.DISABLED
+        with self._change():
+            self.store.update_worker(worker_id, {"status": status.value})
+            row = self._worker_changed(worker_id)
+        if enabled:
+            self._signal_queued()
+        return row
+
+    def forget_worker(self, worker_id: int) -> None:
+        worker = self.get_worker(worker_id)
+        with self._change():
+            self._requeue_leased(worker_id, "worker was removed from the farm")
+            self.store.delete_worker(worker_id)
+            self._emit("worker", worker_id, None)
+        self._secrets.pop(worker["secret_hash"] or "", None)
+        self._signal_lease(worker_id)
+
+    def _touch(self, worker_id: int, report: dict[str, Any]) -> None:
+        fields: Row = {"last_seen": _now(), "connection": Connection.ONLINE.value}
+        for key in ("update_frequent", "update_less_frequent", "mac_address", "ip_address"):
+            if report.get(key) is not None:
+                fields[key] = report[key]
+        self.store.update_worker(worker_id, fields)
+
+    async def worker_report(
+        self,
+        worker_id: int,
+        status: WorkerReport,
+        *,
+        task_id: int | None = None,
+        wait: float = 0.0,
+        **report: Any,
+    ) -> tuple[int | None, int | None]:
+        """The 2015 pull, plus a watch: answers (task the worker should run, its lease).
+
+        `available`: hand out the next task, holding the answer up to `wait` seconds
+        until one is queued. `rendering`: confirm the worker's lease on `task_id`,
+        holding the answer until the lease changes. `offline`: the worker is leaving.
+        """
+        self.get_worker(worker_id)
+        wait = max(0.0, min(wait, self.config.max_wait, self.config.worker_timeout / 2))
+        with self._change():
+            self._touch(worker_id, report)
+            if status == WorkerReport.OFFLINE:
+                self._requeue_leased(worker_id, "worker signed off")
+                self.store.update_worker(
+                    worker_id,
+                    {"connection": Connection.OFFLINE.value, "activity": None, "current_task": None},
+                )
+            elif status == WorkerReport.AVAILABLE:
+                self._requeue_leased(worker_id, "worker reported it runs nothing")
+            self._worker_changed(worker_id)
+        if status == WorkerReport.OFFLINE:
+            return None, None
+        deadline = time.monotonic() + wait
+        self._polling[worker_id] = self._polling.get(worker_id, 0) + 1
+        try:
+            if status == WorkerReport.RENDERING:
+                return await self._watch_lease(worker_id, task_id, deadline)
+            return await self._pull(worker_id, deadline)
+        finally:
+            self._polling[worker_id] -= 1
+            if not self._polling[worker_id]:
+                del self._polling[worker_id]
+            if wait:
+                with self._change():
+                    self.store.update_worker(worker_id, {"last_seen": _now()})
+
+    async def _watch_lease(
+        self, worker_id: int, task_id: int | None, deadline: float
+    ) -> tuple[int | None, int | None]:
+        while True:
+            leased = self.store.tasks_leased_to(worker_id)
+            held = next((t for t in leased if t["id"] == task_id), None)
+            if held is None:
+                return None, None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return held["id"], held["lease"]
+            ev = self._lease_watch.setdefault(worker_id, asyncio.Event())
+            try:
+                await asyncio.wait_for(ev.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    async def _pull(self, worker_id: int, deadline: float) -> tuple[int | None, int | None]:
+        while True:
+            ev = self._queued
+            task = self._claim(worker_id)
+            if task is not None:
+                return task["id"], task["lease"]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None, None
+            try:
+                await asyncio.wait_for(ev.wait(), remaining)
+            except TimeoutError:
+                return None, None
+
+    def _claim(self, worker_id: int) -> Row | None:
+        worker = self.store.get_worker(worker_id)
+        if worker is None or worker["status"] != WorkerStatus.ENABLED:
+            return None
+        with self._change():
+            task = self.store.next_queued_task(worker_id)
+            if task is None:
+                return None
+            now = _now()
+            lease = task["lease"] + 1
+            self.store.update_task(
+                task["id"],
+                {
+                    "status": T.RENDERING.value,
+                    "worker_id": worker_id,
+                    "lease": lease,
+                    "started": now,
+                    "updated": now,
+                    "last_progress": now,
+                    "frame_current": task["frame_start"],
+                    "progress": 0.0,
+                    "activity": None,
+                    "error": None,
+                    "time_cost": None,
+                },
+            )
+            self.store.add_history(
+                {"task_id": task["id"], "worker_id": worker_id, "lease": lease, "started": now}
+            )
+            self.store.update_worker(
+                worker_id,
+                {"current_task": task["id"], "activity": f"task {task['id']}", "time_cost": 0.0},
+            )
+            self._worker_changed(worker_id)
+            return self._task_changed(task["id"])
+
+    def _requeue_leased(self, worker_id: int, reason: str) -> None:
+        for task in self.store.tasks_leased_to(worker_id):
+            self._move_task(task, T.QUEUED, reason, outcome="lost")
+
+    # -- tasks -----------------------------------------------------------------------
+
+    def get_task(self, task_id: int) -> Row:
+        row = self.store.get_task(task_id)
+        if row is None:
+            raise NotFound(f"task {task_id} does not exist")
+        return row
+
+    def list_tasks(self, **filters: Any) -> tuple[list[Row], int]:
+        return self.store.list_tasks(**filters)
+
+    def task_history(self, task_id: int) -> list[Row]:
+        self.get_task(task_id)
+        return self.store.history(task_id)
+
+    def _task_changed(self, task_id: int) -> Row:
+        row = self.store.get_task(task_id)
+        assert row is not None
+        self._emit("task", task_id, row)
+        if row["job_id"] is not None:
+            self._refresh_job(row["job_id"])
+        return row
+
+    def _compile(self, type_: str, settings: dict[str, Any]) -> tuple[Any, Any]:
+        compiler = get_compiler(type_)
+        if compiler is None:
+            raise Invalid(f"type: unknown compiler {type_!r}; known: {', '.join(compiler_names())}")
+        try:
+            model = compiler.settings_model.model_validate(settings)
+        except ValidationError as exc:
+            raise _field_error(exc, "settings") from exc
+        return compiler, model
+
+    def create_task(
+        self, *, type: str, settings: str, priority: int, parser: str | None, task_id: int | None
+    ) -> Row:
+        """The 2015 `POST /tasks`: one task from a settings JSON string."""
+        try:
+            parsed = json.loads(settings)
+        except json.JSONDecodeError as exc:
+            raise Invalid(f"settings: not a JSON string ({exc.msg})") from exc
+        if not isinstance(parsed, dict):
+            raise Invalid("settings: must be a JSON object encoded as a string")
+        compiler, model = self._compile(type, parsed)
+        now = _now()
+        with self._change():
+            new_id = self.store.insert_task(
+                {
+                    "external_id": task_id,
+                    "type": type,
+                    "parser": parser or compiler.parser,
+                    "settings": settings,
+                    "commands": compiler.commands(model, model.frame_start, model.frame_end),
+                    "priority": priority,
+                    "job_priority": priority,
+                    "status": T.QUEUED.value,
+                    "frame_start": model.frame_start,
+                    "frame_end": model.frame_end,
+                    "frame_current": model.frame_start,
+                    "format": compiler.output_format(model),
+                    "created": now,
+                    "updated": now,
+                }
+            )
+            row = self._task_changed(new_id)
+        self._signal_queued()
+        return row
+
+    def update_task(self, task_id: int, fields: dict[str, Any], worker_id: int | None) -> None:
+        """A partial update. From a worker (`worker_id` set) it must hold the lease."""
+        task = self.get_task(task_id)
+        new_status = T(fields["status"]) if fields.get("status") else None
+        if worker_id is not None:
+            lease = fields.get("lease")
+            holds = task["worker_id"] == worker_id and (lease is None or lease == task["lease"])
+            if holds and task["status"] == T.COMPLETED and new_status == T.COMPLETED:
+                return  # a completion delivered twice: recorded once
+            if not holds or task["status"] != T.RENDERING:
+                raise Conflict(
+                    f"task {task_id} is not leased to worker {worker_id} "
+                    f"(status {task['status']}, lease {task['lease']})"
+                )
+        progress = {
+            k: fields[k]
+            for k in ("frame_current", "activity", "progress", "time_cost", "error")
+            if fields.get(k) is not None
+        }
+        with self._change():
+            if "priority" in fields and fields["priority"] is not None:
+                self.store.update_task(task_id, {"priority": fields["priority"]})
+            if progress:
+                progress["updated"] = progress["last_progress"] = _now()
+                self.store.update_task(task_id, progress)
+                if task["worker_id"] is not None and task["status"] == T.RENDERING:
+                    self.store.update_worker(
+                        task["worker_id"],
+                        {"activity": progress.get("activity"), "time_cost": progress.get("time_cost")},
+                    )
+                    self._worker_changed(task["worker_id"])
+            if new_status is not None and new_status != task["status"]:
+                task = self.get_task(task_id)
+                reason = fields.get("error") or ("by the worker" if worker_id else "by the wrangler")
+                if new_status == T.FAILED and task["status"] == T.RENDERING:
+                    self._fail_attempt(task, reason)
+                else:
+                    self._move_task(task, new_status, reason, outcome=new_status.value)
+            self._task_changed(task_id)
+
+    def _fail_attempt(self, task: Row, reason: str) -> None:
+        """A failed run: retried (on another worker) until max_attempts, then failed."""
+        attempts = task["attempts"] + 1
+        self.store.update_task(task["id"], {"attempts": attempts})
+        task = {**task, "attempts": attempts}
+        final = attempts >= self.config.max_attempts
+        target = T.FAILED if final else T.QUEUED
+        note = reason if final else f"{reason} (attempt {attempts} of {self.config.max_attempts})"
+        self._move_task(task, target, note, outcome="failed")
+
+    def _move_task(self, task: Row, new: TaskStatus, reason: str, *, outcome: str) -> None:
+        """The one place a task's status changes, with its side effects."""
+        old = T(task["status"])
+        if new == old:
+            return
+        if not can_transition(old, new):
+            raise Conflict(f"task {task['id']} cannot go from {old} to {new}")
+        now = _now()
+        fields: Row = {"status": new.value, "updated": now}
+        if old == T.RENDERING:
+            self.store.close_history(
+                task["id"], task["lease"], {"ended": now, "outcome": outcome, "reason": reason}
+            )
+            if task["worker_id"] is not None:
+                self.store.update_worker(
+                    task["worker_id"], {"current_task": None, "activity": None}
+                )
+                self._worker_changed(task["worker_id"])
+                self._signal_lease(task["worker_id"])
+        if new in FINISHED or new == T.PAUSED:
+            fields["finished"] = now if new in FINISHED else None
+        if new == T.COMPLETED:
+            fields["progress"] = 100.0
+            fields["frame_current"] = task["frame_end"]
+        if new == T.FAILED:
+            fields["error"] = reason
+        if new == T.QUEUED:
+            fields |= {"worker_id": None, "finished": None}
+            if old != T.RENDERING:
+                fields |= {"attempts": 0, "progress": 0.0, "error": None}
+        self.store.update_task(task["id"], fields)
+        if new == T.QUEUED:
+            # Waiters wake only after this synchronous transaction has committed.
+            self._signal_queued()
+        self._task_changed(task["id"])
+
+    def set_task_status(self, task_id: int, status: TaskStatus, reason: str = "by the wrangler") -> Row:
+        with self._change():
+            self._move_task(self.get_task(task_id), status, reason, outcome=status.value)
+            return self.get_task(task_id)
+
+    def delete_task(self, task_id: int) -> None:
+        task = self.get_task(task_id)
+        with self._change():
+            if task["status"] == T.RENDERING:
+                self._move_task(task, T.CANCELED, "task deleted", outcome="canceled")
+            self.store.delete_task(task_id)
+            self._emit("task", task_id, None)
+            if task["job_id"] is not None:
+                self._refresh_job(task["job_id"])
+        self.logs.delete(task_id)
+
+    # -- task logs -------------------------------------------------------------------
+
+    def append_log(self, task_id: int, lines: list[str], worker_id: int | None, lease: int | None) -> None:
+        task = self.get_task(task_id)
+        if worker_id is not None and (
+            task["worker_id"] != worker_id
+            or task["status"] != T.RENDERING
+            or (lease is not None and lease != task["lease"])
+        ):
+            raise Conflict(f"task {task_id} is not leased to worker {worker_id}")
+        try:
+            self.logs.append(task_id, lines)
+        except OSError as exc:
+            raise Unavailable(f"cannot write the task log: {exc.strerror}") from exc
+        if lines and task["worker_id"] is not None:
+            with self._change():
+                self.store.update_worker(task["worker_id"], {"log": "\n".join(lines[-5:])})
+                self.store.update_task(task_id, {"last_progress": _now()})
+
+    def read_log(
+        self, task_id: int, *, tail: int | None = None, offset: int = 0, limit: int | None = None
+    ) -> tuple[bytes, int]:
+        """(text, full size). `tail` lines from the end, or `limit` bytes from `offset`."""
+        self.get_task(task_id)
+        size = self.logs.size(task_id)
+        if tail is not None:
+            return self.logs.tail(task_id, tail), size
+        return self.logs.read_range(task_id, offset, limit if limit is not None else size), size
+
+    # -- jobs ------------------------------------------------------------------------
+
+    def create_job(
+        self, *, name: str, type: str, settings: dict[str, Any], priority: int, chunk_size: int
+    ) -> Row:
+        compiler, model = self._compile(type, settings)
+        now = _now()
+        tasks = [
+            {
+                "type": type,
+                "parser": compiler.parser,
+                "commands": compiler.commands(model, start, end),
+                "priority": 0,
+                "job_priority": priority,
+                "status": T.QUEUED.value,
+                "frame_start": start,
+                "frame_end": end,
+                "frame_current": start,
+                "format": compiler.output_format(model),
+                "created": now,
+                "updated": now,
+            }
+            for start, end in chunk_frames(model.frame_start, model.frame_end, chunk_size)
+        ]
+        with self._change():
+            job_id = self.store.insert_job(
+                {
+                    "name": name,
+                    "type": type,
+                    "settings": model.model_dump(),
+                    "priority": priority,
+                    "chunk_size": chunk_size,
+                    "status": T.QUEUED.value,
+                    "frame_start": model.frame_start,
+                    "frame_end": model.frame_end,
+                    "created": now,
+                    "updated": now,
+                },
+                tasks,
+            )
+            for task in self.store.get_tasks(self.store.job_task_ids(job_id)):
+                self._emit("task", task["id"], task)
+            self._refresh_job(job_id, force=True)
+        self._signal_queued()
+        return self.get_job(job_id)
+
+    def _job_view(self, job: Row) -> Row:
+        counts = self.store.job_task_counts(job["id"])
+        total = sum(counts.values())
+        done = counts.get(T.COMPLETED, 0)
+        return {**job, "task_counts": counts, "tasks_total": total,
+                "progress": round(100.0 * done / total, 1) if total else 100.0}
+
+    def get_job(self, job_id: int) -> Row:
+        row = self.store.get_job(job_id)
+        if row is None:
+            raise NotFound(f"job {job_id} does not exist")
+        return self._job_view(row)
+
+    def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> tuple[list[Row], int]:
+        rows, total = self.store.list_jobs(status, limit, offset)
+        return [self._job_view(r) for r in rows], total
+
+    def _refresh_job(self, job_id: int, force: bool = False) -> None:
+        job = self.store.get_job(job_id)
+        if job is None:
+            return
+        view = self._job_view(job)
+        status = job_status(view["task_counts"]).value
+        if status != job["status"]:
+            self.store.update_job(job_id, {"status": status, "updated": _now()})
+            view["status"] = status
+        self._emit("job", job_id, view)
+
+    def job_action(self, job_id: int, action: str) -> Row:
+        """pause | resume | cancel | requeue | requeue_failed, applied to the job's tasks."""
+        moves: dict[str, tuple[tuple[TaskStatus, ...], TaskStatus]] = {
+            "pause": ((T.QUEUED, T.RENDERING), T.PAUSED),
+            "resume": ((T.PAUSED,), T.QUEUED),
+            "cancel": ((T.QUEUED, T.RENDERING, T.PAUSED), T.CANCELED),
+            "requeue": ((T.COMPLETED, T.FAILED, T.CANCELED, T.PAUSED), T.QUEUED),
+            "requeue_failed": ((T.FAILED, T.CANCELED), T.QUEUED),
+        }
+        if action not in moves:
+            raise Invalid(f"action: unknown job action {action!r}; known: {', '.join(moves)}")
+        self.get_job(job_id)
+        sources, target = moves[action]
+        with self._change():
+            ids = self.store.job_task_ids(job_id, [s.value for s in sources])
+            for task in self.store.get_tasks(ids):
+                self._move_task(task, target, f"job {action} by the wrangler", outcome=target.value)
+        return self.get_job(job_id)
+
+    def set_job_priority(self, job_id: int, priority: int) -> Row:
+        self.get_job(job_id)
+        with self._change():
+            self.store.set_job_priority(job_id, priority)
+            self._refresh_job(job_id)
+        return self.get_job(job_id)
+
+    def delete_job(self, job_id: int) -> None:
+        self.get_job(job_id)
+        with self._change():
+            ids = self.store.job_task_ids(job_id)
+            for task in self.store.get_tasks(ids):
+                if task["status"] == T.RENDERING:
+                    self._move_task(task, T.CANCELED, "job deleted", outcome="canceled")
+            self.store.delete_job(job_id)
+            for task_id in ids:
+                self._emit("task", task_id, None)
+            self._emit("job", job_id, None)
+        for task_id in ids:
+            self.logs.delete(task_id)
+
+    # -- timeouts --------------------------------------------------------------------
+
+    def check_timeouts(self) -> None:
+        """Workers silent for worker_timeout go offline and lose their tasks; tasks
+        without output or progress for task_timeout count as a failed attempt (the lease
+        change tells the worker to kill the process)."""
+        now = _now()
+        with self._change():
+            for worker in self.store.stale_workers(now - self.config.worker_timeout):
+                if worker["id"] in self._polling:
+                    continue
+                self._requeue_leased(worker["id"], "worker timed out")
+                self.store.update_worker(
+                    worker["id"],
+                    {"connection": Connection.OFFLINE.value, "activity": None, "current_task": None},
+                )
+                self._worker_changed(worker["id"])
+                log.warning("worker %s timed out", worker["hostname"])
+            for task in self.store.hung_tasks(now - self.config.task_timeout):
+                self._fail_attempt(task, f"no output or progress for {self.config.task_timeout:g} s")
+
+    async def run_timeouts(self) -> None:
+        interval = max(0.2, min(self.config.worker_timeout, self.config.task_timeout) / 4)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.check_timeouts()
+            except Unavailable as exc:
+                log.error("timeout check skipped: %s", exc)
+
+    def tasks_for(self, ids: Iterable[int]) -> list[Row]:
+        return self.store.get_tasks(list(ids))

@@ -1,0 +1,76 @@
+"""The manager's runtime: store, service, HTTP server and background loops on one loop.
+
+Used the same way by the headless command and by the window (on qasync's loop). Never
+`web.run_app`: it would start a loop of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from aiohttp import web
+
+from flamenco_gui.api.app import make_app
+from flamenco_gui.config import load_or_create_token, manager_url
+from flamenco_gui.farm.service import FarmConfig, FarmService
+from flamenco_gui.loop_lag import LoopLagMonitor
+from flamenco_gui.store.db import Store
+from flamenco_gui.store.task_logs import TaskLogs
+
+log = logging.getLogger(__name__)
+
+DB_FILE = "farm.sqlite"
+
+
+class Manager:
+    def __init__(
+        self,
+        data_dir: Path,
+        host: str = "0.0.0.0",
+        port: int = 7777,
+        token: str | None = None,
+        config: FarmConfig | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.port = port
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.token = load_or_create_token(data_dir, token)
+        self.store = Store(data_dir / DB_FILE)
+        self.service = FarmService(self.store, TaskLogs(data_dir / "logs"), config)
+        self.loop_lag = LoopLagMonitor()
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def url(self) -> str:
+        return manager_url(self.host, self.port)
+
+    async def start(self) -> None:
+        self.store.start_checkpointer()
+        app = make_app(self.service, self.token, self.loop_lag)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        if self.port == 0:  # tests ask for any free port
+            self.port = self._runner.addresses[0][1]
+        self._tasks = [
+            asyncio.create_task(self.service.run_timeouts(), name="timeouts"),
+            asyncio.create_task(self.loop_lag.run(), name="loop-lag"),
+        ]
+        log.info("manager listening on %s:%s (workers use %s)", self.host, self.port, self.url)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self.store.close()

@@ -1,0 +1,138 @@
+"""The SQLite schema and its migrations.
+
+The schema version lives in `PRAGMA user_version`; each migration moves it up by one
+inside the same transaction as its DDL, so a crash mid-migration leaves the old schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+from sqlite_utils.db import DescIndex
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["settings"].create({"key": str, "value": str}, pk="key")
+    db["workers"].create(
+        {
+            "id": int,
+            "hostname": str,
+            "secret_hash": str,
+            "system": str,
+            "ip_address": str,
+            "port": int,
+            "status": str,
+            "connection": str,
+            "activity": str,
+            "current_task": int,
+            "log": str,
+            "time_cost": float,
+            "mac_address": str,
+            "update_frequent": str,
+            "update_less_frequent": str,
+            "last_seen": float,
+            "created": float,
+        },
+        pk="id",
+        not_null=["hostname", "status", "connection"],
+        defaults={"status": "enabled", "connection": "online"},
+    )
+    db["workers"].create_index(["hostname"], unique=True)
+    db["workers"].create_index(["secret_hash"])
+    db["jobs"].create(
+        {
+            "id": int,
+            "name": str,
+            "type": str,
+            "settings": str,
+            "priority": int,
+            "chunk_size": int,
+            "status": str,
+            "frame_start": int,
+            "frame_end": int,
+            "created": float,
+            "updated": float,
+        },
+        pk="id",
+        not_null=["name", "type", "status", "priority"],
+    )
+    db["tasks"].create(
+        {
+            "id": int,
+            "job_id": int,
+            "external_id": int,
+            "type": str,
+            "parser": str,
+            "settings": str,
+            "commands": str,
+            "priority": int,
+            "job_priority": int,
+            "status": str,
+            "worker_id": int,
+            "lease": int,
+            "frame_start": int,
+            "frame_end": int,
+            "frame_current": int,
+            "format": str,
+            "progress": float,
+            "activity": str,
+            "attempts": int,
+            "time_cost": float,
+            "error": str,
+            "created": float,
+            "updated": float,
+            "started": float,
+            "finished": float,
+            "last_progress": float,
+        },
+        pk="id",
+        foreign_keys=[("job_id", "jobs", "id"), ("worker_id", "workers", "id")],
+        not_null=["type", "status", "priority", "job_priority", "lease", "attempts"],
+        defaults={"lease": 0, "attempts": 0, "progress": 0.0, "job_priority": 0},
+    )
+    # Dispatch reads the head of this index: queued, by job priority, task priority, age.
+    db["tasks"].create_index(
+        ["status", DescIndex("job_priority"), DescIndex("priority"), "id"], "tasks_dispatch"
+    )
+    db["tasks"].create_index(["job_id", "status"], "tasks_job_status")
+    db["tasks"].create_index(["worker_id"], "tasks_worker")
+    db["task_history"].create(
+        {
+            "id": int,
+            "task_id": int,
+            "worker_id": int,
+            "lease": int,
+            "started": float,
+            "ended": float,
+            "outcome": str,
+            "reason": str,
+        },
+        pk="id",
+        foreign_keys=[("task_id", "tasks", "id")],
+    )
+    db["task_history"].create_index(["task_id"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Bring the database up to SCHEMA_VERSION; returns the version it found."""
+    conn = db.conn
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"database schema version {found} is newer than this program's {SCHEMA_VERSION}"
+        )
+    for version in range(found, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[version](db)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found
