@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -10,6 +9,7 @@ from aiohttp import web
 
 from flamenco_gui.api import routes_jobs, routes_meta, routes_tasks, routes_workers  # noqa: F401
 from flamenco_gui.api.auth import ANONYMOUS, PRINCIPAL, Principal, bearer, is_farm_token
+from flamenco_gui.api.keys import LOOP_LAG, SERVICE, TOKEN
 from flamenco_gui.api.routing import ROUTES, Auth, to_aiohttp
 from flamenco_gui.farm.errors import FarmError
 from flamenco_gui.farm.service import FarmService
@@ -30,10 +30,10 @@ def _authenticate(request: web.Request, needed: Auth) -> Principal | web.Respons
     token = bearer(request)
     if token is None:
         return error_response(401, "missing 'Authorization: Bearer <token>' header")
-    if is_farm_token(token, request.app["token"]):
+    if is_farm_token(token, request.app[TOKEN]):
         return Principal()
     if needed == Auth.WORKER:
-        worker_id = request.app["service"].authenticate_worker(token)
+        worker_id = request.app[SERVICE].authenticate_worker(token)
         if worker_id is not None:
             return Principal(worker_id=worker_id)
     return error_response(401, "invalid token")
@@ -67,13 +67,9 @@ async def _middleware(
 
 def make_app(service: FarmService, token: str, loop_lag: LoopLagMonitor) -> web.Application:
     app = web.Application(middlewares=[_middleware], client_max_size=MAX_BODY)
-    app["service"] = service
-    app["token"] = token
-    app["loop_lag"] = loop_lag
+    app[SERVICE] = service
+    app[TOKEN] = token
+    app[LOOP_LAG] = loop_lag
     for r in ROUTES:
         app.router.add_route(r.method, r.path, to_aiohttp(r))
     return app
-
-
-def dumps(obj: object) -> str:
-    return json.dumps(obj, separators=(",", ":"))

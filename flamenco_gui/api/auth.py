@@ -10,8 +10,6 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-PRINCIPAL = "principal"
-
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -25,6 +23,7 @@ class Principal:
 
 
 ANONYMOUS = Principal(worker_id=-1)
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 def bearer(request: web.Request) -> str | None:

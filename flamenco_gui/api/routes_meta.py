@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flamenco_gui import __version__
 from flamenco_gui.api import schemas as s
+from flamenco_gui.api.keys import LOOP_LAG
 from flamenco_gui.api.routing import Auth, Ctx, route
 
 API_VERSION = "1.0"
@@ -12,7 +13,7 @@ API_VERSION = "1.0"
 @route("GET", "/health", auth=Auth.NONE, response=s.Health)
 async def health(ctx: Ctx) -> dict:
     """Liveness, and the event loop's lag (p99 and max over the last minute)."""
-    return {"status": "ok", "version": __version__, "loop_lag": ctx.request.app["loop_lag"].stats()}
+    return {"status": "ok", "version": __version__, "loop_lag": ctx.request.app[LOOP_LAG].stats()}
 
 
 @route("GET", "/version", auth=Auth.NONE, response=s.Version)

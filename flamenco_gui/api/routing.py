@@ -18,6 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from flamenco_gui.api.auth import PRINCIPAL, Principal
+from flamenco_gui.api.keys import SERVICE
 from flamenco_gui.farm.errors import Invalid
 from flamenco_gui.farm.service import FarmService, _field_error
 
@@ -110,7 +111,7 @@ def to_aiohttp(r: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse
     async def handle(request: web.Request) -> web.StreamResponse:
         ctx = Ctx(
             request=request,
-            service=request.app["service"],
+            service=request.app[SERVICE],
             principal=request[PRINCIPAL],
             body=await _read_body(request, r.body) if r.body else None,
             query=_read_query(request, r.query) if r.query else None,

@@ -1,0 +1,12 @@
+"""Typed keys for what the aiohttp app carries."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from flamenco_gui.farm.service import FarmService
+from flamenco_gui.loop_lag import LoopLagMonitor
+
+SERVICE = web.AppKey("service", FarmService)
+TOKEN = web.AppKey("token", str)
+LOOP_LAG = web.AppKey("loop_lag", LoopLagMonitor)

@@ -1,0 +1,303 @@
+"""The worker agent: `python main.py worker --manager URL --token T`.
+
+Three loops share one aiohttp session:
+- the pull loop asks for work (`PATCH /workers/{id}` "available", long-polled) once
+  every earlier report is delivered, and runs the task it gets;
+- while a task runs, the watch loop tells the manager so (long-polled "rendering") and
+  kills the task the moment the answer names another task;
+- the delivery loop sends the outbox in order, whatever the other two are doing.
+See docs/worker.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import functools
+import logging
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+import platformdirs
+from pydantic import ValidationError
+
+from flamenco_gui.worker import sysinfo
+from flamenco_gui.worker.client import (
+    Backoff,
+    ManagerClient,
+    ManagerUnreachable,
+    Reply,
+    TokenRefused,
+)
+from flamenco_gui.worker.delivery import deliver_forever
+from flamenco_gui.worker.outbox import Outbox
+from flamenco_gui.worker.runner import Tools
+from flamenco_gui.worker.task_run import TaskRun, TaskSpec
+
+log = logging.getLogger(__name__)
+
+# Seconds the manager may hold a long poll (it caps this below its worker timeout).
+LONG_POLL = 25
+# Saying goodbye must not delay a shutdown.
+OFFLINE_TIMEOUT = 2.0
+WORKER_PATH = "/workers/{worker_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    manager: str
+    token: str
+    name: str
+    work_dir: Path
+    tools: Tools
+    heartbeat: float
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> WorkerConfig:
+        """The command line, with defaults for whatever it left out."""
+        work_dir = getattr(args, "work_dir", None) or platformdirs.user_data_dir("flamenco-worker")
+        return cls(
+            manager=args.manager,
+            token=args.token or os.environ.get("FLAMENCO_TOKEN", ""),
+            name=getattr(args, "name", None) or socket.gethostname(),
+            work_dir=Path(work_dir),
+            tools=Tools(
+                blender=getattr(args, "blender", None) or "blender",
+                ffmpeg=getattr(args, "ffmpeg", None) or "ffmpeg",
+            ),
+            heartbeat=float(getattr(args, "heartbeat", None) or 5.0),
+        )
+
+
+async def registration_body(config: WorkerConfig) -> dict[str, Any]:
+    """`POST /workers`: who this node is, with its first figures."""
+    sample = await sysinfo.collect_async(config.work_dir)
+    return {
+        "hostname": config.name,
+        "system": sample["system"],
+        **sysinfo.heartbeat_fields(sample),
+    }
+
+
+class Agent:
+    def __init__(self, config: WorkerConfig, client: ManagerClient, outbox: Outbox) -> None:
+        self._config = config
+        self._client = client
+        self._outbox = outbox
+        self._current: TaskRun | None = None
+        self._reachable = True
+
+    async def work(self) -> int:
+        """Pull and run tasks, delivering reports alongside, until cancelled (which kills
+        a running task). The loops only end by raising: returns 1 if the farm token was
+        refused, the one error retrying cannot mend."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._pull_loop())
+                group.create_task(deliver_forever(self._outbox, self._client, self._rejected))
+        except* TokenRefused as refused:
+            log.error("%s; check --token", refused.exceptions[0])
+        return 1
+
+    async def say_offline(self) -> None:
+        """Tell the manager this worker is leaving, so it requeues its task at once."""
+        if self._client.worker_id is None:
+            return
+        try:
+            await self._client.call(
+                "PATCH", WORKER_PATH, {"status": "offline"}, timeout=OFFLINE_TIMEOUT
+            )
+            log.info("told the manager this worker is going offline")
+        except (ManagerUnreachable, TokenRefused) as exc:
+            log.warning("could not tell the manager this worker is leaving: %s", exc)
+
+    # -- the pull ----------------------------------------------------------------------
+
+    async def _pull_loop(self) -> None:
+        backoff = Backoff()
+        loop = asyncio.get_running_loop()
+        while True:
+            # "available" makes the manager requeue whatever it thinks this worker
+            # runs, so every report of the previous task must have arrived first.
+            await self._outbox.drained()
+            started = loop.time()
+            reply = await self._heartbeat({"status": "available", "wait": LONG_POLL}, backoff)
+            if reply is None:
+                continue
+            if not reply.ok or not isinstance(reply.data, dict):
+                log.warning("manager refused the heartbeat: %s", reply.error)
+                await backoff.sleep()
+                continue
+            task_id, lease = reply.data.get("task_id"), reply.data.get("lease")
+            if task_id is not None and lease is not None:
+                await self._run_task(int(task_id), int(lease))
+            else:
+                # Never busy-loop, even if the manager answers without holding the poll.
+                await asyncio.sleep(self._config.heartbeat - (loop.time() - started))
+
+    async def _heartbeat(self, body: dict[str, Any], backoff: Backoff) -> Reply | None:
+        """One `PATCH /workers/{id}` with this node's figures; None (after backing off)
+        when the manager cannot be reached."""
+        sample = await sysinfo.collect_async(self._config.work_dir)
+        try:
+            reply = await self._client.call(
+                "PATCH",
+                WORKER_PATH,
+                {**body, **sysinfo.heartbeat_fields(sample)},
+                timeout=LONG_POLL + 10,
+            )
+        except ManagerUnreachable as exc:
+            if self._reachable:
+                log.warning("manager unreachable, retrying: %s", exc)
+                self._reachable = False
+            await backoff.sleep()
+            return None
+        if not self._reachable:
+            log.info("manager is back")
+            self._reachable = True
+        backoff.reset()
+        return reply
+
+    # -- a task ------------------------------------------------------------------------
+
+    async def _run_task(self, task_id: int, lease: int) -> None:
+        try:
+            reply = await self._client.call("GET", f"/tasks/{task_id}")
+        except ManagerUnreachable as exc:
+            # The lease stays with the manager; the next "available" requeues the task.
+            log.warning("could not fetch task %d: %s", task_id, exc)
+            return
+        if not reply.ok:
+            log.warning("could not fetch task %d: %s", task_id, reply.error)
+            return
+        try:
+            spec = TaskSpec.model_validate(reply.data)
+        except ValidationError as exc:
+            error = f"worker cannot run this task: {exc}"
+            log.warning("task %d: %s", task_id, error)
+            self._outbox.put_final(task_id, lease, {"status": "failed", "error": error})
+            return
+        run = TaskRun(spec, lease, self._config.tools, self._outbox)
+        self._current = run
+        watch = asyncio.create_task(self._watch(run))
+        try:
+            await run.run()
+        finally:
+            self._current = None
+            watch.cancel()
+
+    async def _watch(self, run: TaskRun) -> None:
+        """Heartbeat while rendering; kill the task as soon as it is no longer ours."""
+        backoff = Backoff()
+        loop = asyncio.get_running_loop()
+        body = {"status": "rendering", "task_id": run.task_id, "wait": LONG_POLL}
+        while True:
+            started = loop.time()
+            reply = await self._heartbeat(body, backoff)
+            if reply is None:
+                continue
+            if reply.status in (404, 409):
+                await run.abandon(f"manager refused the heartbeat ({reply.error})")
+                return
+            if reply.ok and isinstance(reply.data, dict):
+                task_id, lease = reply.data.get("task_id"), reply.data.get("lease")
+                if task_id != run.task_id or lease not in (None, run.lease):
+                    await run.abandon(f"manager now wants task {task_id} (lease {lease})")
+                    return
+            else:
+                log.warning("manager refused the heartbeat: %s", reply.error)
+                await backoff.sleep()
+            await asyncio.sleep(self._config.heartbeat - (loop.time() - started))
+
+    async def _rejected(self, task_id: int, lease: int) -> None:
+        """The manager refused a report (409/404): that task run is over for us."""
+        run = self._current
+        if run is not None and (run.task_id, run.lease) == (task_id, lease):
+            await run.abandon("manager refused its reports")
+
+
+def _lock_work_dir(work_dir: Path) -> TextIO | None:
+    """Lock the work dir: two agents sharing one outbox would report each other's
+    tasks. Returns the open lock file (kept for the process's lifetime), or None."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    lock = (work_dir / "worker.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        return None
+    return lock
+
+
+async def _serve(config: WorkerConfig) -> int:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    outbox = Outbox(config.work_dir / "outbox.jsonl")
+    log.info(
+        "worker %s starting: manager %s, work dir %s", config.name, config.manager, config.work_dir
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = ManagerClient(
+                session,
+                config.manager,
+                config.token,
+                config.work_dir / "credentials.json",
+                functools.partial(registration_body, config),
+            )
+            agent = Agent(config, client, outbox)
+            work = asyncio.create_task(agent.work())
+            stop = asyncio.create_task(stopping.wait())
+            await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if work.done():
+                return work.result()
+            log.info("signal received: stopping")
+            work.cancel()  # kills the running task, if any
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+            await agent.say_offline()
+            return 0
+    finally:
+        outbox.close()
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run a worker until SIGTERM/Ctrl+C (exit 0); 2 for a bad command line, 1 when the
+    manager refuses the farm token."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.manager:
+        print("worker: --manager URL is required (LAN discovery is not built yet)", file=sys.stderr)
+        return 2
+    config = WorkerConfig.from_args(args)
+    if not config.token:
+        print(
+            "worker: --token (or FLAMENCO_TOKEN) is required: the farm token the manager shows",
+            file=sys.stderr,
+        )
+        return 2
+    lock = _lock_work_dir(config.work_dir)
+    if lock is None:
+        print(
+            f"worker: another worker is using {config.work_dir}; give each its own --work-dir",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return asyncio.run(_serve(config))
+    finally:
+        lock.close()

@@ -1,0 +1,183 @@
+"""The worker's HTTP side: one keep-alive session, its credentials, re-registration.
+
+Every worker call goes through `ManagerClient.call`, which turns every way of not
+reaching the manager into `ManagerUnreachable` (the caller backs off and retries) and
+a 401 into a fresh registration, so the loops above never handle either themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class ManagerUnreachable(Exception):
+    """No answer: connection refused or reset, timeout, or an answer that is not HTTP."""
+
+
+class TokenRefused(Exception):
+    """The manager refused the farm token: retrying cannot help, the wrangler must act."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    data: Any  # the decoded JSON body, or None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def error(self) -> str:
+        """The manager's `{"error": ...}` text, for logs."""
+        if isinstance(self.data, dict) and "error" in self.data:
+            return str(self.data["error"])
+        return f"HTTP {self.status}"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What registration hands out, kept in `<work-dir>/credentials.json`."""
+
+    id: int
+    secret: str
+    manager: str
+
+    @classmethod
+    def load(cls, path: Path) -> Credentials | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(id=int(data["id"]), secret=str(data["secret"]), manager=str(data["manager"]))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring unreadable %s: registering again", path)
+            return None
+
+    def save(self, path: Path) -> None:
+        """Atomically, readable by this user only (the secret is a password)."""
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({"id": self.id, "secret": self.secret, "manager": self.manager}, out)
+        os.replace(tmp, path)
+
+
+class Backoff:
+    """Exponential backoff with jitter, capped low: a restarted manager is usually back
+    within seconds and its workers should notice it quickly, without all knocking at
+    the same instant."""
+
+    def __init__(self, first: float = 0.25, cap: float = 3.0) -> None:
+        self._first = first
+        self._cap = cap
+        self._delay = first
+
+    def reset(self) -> None:
+        self._delay = self._first
+
+    async def sleep(self) -> None:
+        await asyncio.sleep(self._delay * random.uniform(0.8, 1.2))
+        self._delay = min(self._cap, self._delay * 2)
+
+
+Registration = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class ManagerClient:
+    """Calls the manager as this worker. `{worker_id}` in a path is filled in at send
+    time, because re-registration may hand out a new id."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        manager: str,
+        farm_token: str,
+        credentials_path: Path,
+        registration_body: Registration,
+    ) -> None:
+        self._session = session
+        self._base = manager.rstrip("/")
+        self._farm_token = farm_token
+        self._credentials_path = credentials_path
+        self._registration_body = registration_body
+        self._register_lock = asyncio.Lock()
+        creds = Credentials.load(credentials_path)
+        # Credentials from another manager are worthless here.
+        self._creds = creds if creds is not None and creds.manager == self._base else None
+
+    @property
+    def worker_id(self) -> int | None:
+        return self._creds.id if self._creds else None
+
+    async def call(
+        self, method: str, path: str, body: Any = None, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> Reply:
+        """A call with the worker secret; registers first if needed, again after a 401."""
+        creds = self._creds or await self._register(None)
+        reply = await self._send_as(creds, method, path, body, timeout)
+        if reply.status != 401:
+            return reply
+        log.warning("manager no longer accepts this worker's secret: registering again")
+        creds = await self._register(creds)
+        return await self._send_as(creds, method, path, body, timeout)
+
+    async def _send_as(
+        self, creds: Credentials, method: str, path: str, body: Any, timeout: float
+    ) -> Reply:
+        return await self._send(
+            method, path.format(worker_id=creds.id), body, creds.secret, timeout
+        )
+
+    async def _register(self, stale: Credentials | None) -> Credentials:
+        async with self._register_lock:
+            # Another call may have registered while this one waited for the lock.
+            if self._creds is not None and self._creds is not stale:
+                return self._creds
+            body = await self._registration_body()
+            reply = await self._send("POST", "/workers", body, self._farm_token, DEFAULT_TIMEOUT)
+            if reply.status in (401, 403):
+                raise TokenRefused(f"manager {self._base} refused the farm token: {reply.error}")
+            if reply.status != 200 or not isinstance(reply.data, dict):
+                raise ManagerUnreachable(f"registration failed: {reply.error}")
+            worker = reply.data.get(body["hostname"]) or next(iter(reply.data.values()), None)
+            try:
+                creds = Credentials(int(worker["id"]), str(worker["secret"]), self._base)
+            except (TypeError, KeyError, ValueError) as exc:
+                raise ManagerUnreachable(f"registration answer lacks id/secret: {exc}") from None
+            creds.save(self._credentials_path)
+            self._creds = creds
+            log.info("registered with %s as worker %d (%s)", self._base, creds.id, body["hostname"])
+            return creds
+
+    async def _send(self, method: str, path: str, body: Any, token: str, timeout: float) -> Reply:
+        try:
+            async with self._session.request(
+                method,
+                self._base + path,
+                json=body,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as response:
+                text = await response.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ManagerUnreachable(f"{method} {path}: {exc!r}") from None
+        try:
+            data = json.loads(text) if text else None
+        except ValueError:
+            data = None
+        return Reply(response.status, data)

@@ -1,0 +1,155 @@
+"""Runs a task's commands (argv lists, never a shell) one after another.
+
+Each command gets its own session and so its own process group: Blender and whatever
+it spawns can be killed together, and a Ctrl+C in the worker's terminal does not reach
+the render directly (the agent decides what to do with it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import shlex
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+# SIGTERM first so Blender can remove its temp files; SIGKILL after this many seconds.
+KILL_GRACE = 1.0
+# A program printing megabytes without a newline must not exhaust the worker's memory.
+MAX_LINE = 16 * 1024
+_CHUNK = 64 * 1024
+# ffmpeg and friends redraw progress with a bare \r: each redraw is a line for us.
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+# The shell's convention for "command not found", so the log reads familiar.
+EXIT_NOT_FOUND = 127
+
+LineSink = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Tools:
+    """Where this node's programs live. Tasks name them by bare name; nodes differ."""
+
+    blender: str = "blender"
+    ffmpeg: str = "ffmpeg"
+
+    def resolve(self, argv: Sequence[str]) -> list[str]:
+        """`argv` with a bare `blender`/`ffmpeg` replaced by this node's path."""
+        program = {"blender": self.blender, "ffmpeg": self.ffmpeg}.get(argv[0], argv[0])
+        return [program, *argv[1:]]
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the whole group is already gone
+        os.killpg(pgid, sig)
+
+
+class TaskRunner:
+    """Runs one task's commands; `kill()` stops the current one and all that follow.
+
+    Output (stdout and stderr merged by the OS, so their order is kept) goes to
+    `on_line` line by line; the runner's own remarks (which command, exit codes) go to
+    `on_note`, so they reach the task log without confusing the output parser.
+    """
+
+    def __init__(self, tools: Tools, on_line: LineSink, on_note: LineSink) -> None:
+        self._tools = tools
+        self._on_line = on_line
+        self._on_note = on_note
+        self._proc: asyncio.subprocess.Process | None = None
+        self._killed = False
+
+    @property
+    def killed(self) -> bool:
+        return self._killed
+
+    async def run(self, commands: Sequence[Sequence[str]]) -> int:
+        """Run the commands in order; stop at the first failure. Returns its exit code
+        (negative signal number when killed, 127 when the program cannot start), else 0.
+        """
+        for argv in commands:
+            if self._killed:
+                return -signal.SIGTERM
+            code = await self._run_one(self._tools.resolve(argv))
+            if code != 0:
+                return code
+        return 0
+
+    async def _run_one(self, argv: list[str]) -> int:
+        self._on_note(f"running: {shlex.join(argv)}")
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._on_note(f"cannot start {argv[0]}: {exc.strerror or exc}")
+            return EXIT_NOT_FOUND
+        self._proc = proc
+        if self._killed:  # kill() came while the process was starting
+            await self._terminate(proc)
+        assert proc.stdout is not None
+        try:
+            await self._pump(proc.stdout)
+            code = await proc.wait()
+        except asyncio.CancelledError:
+            # Whoever cancels the run (the agent shutting down) must not leave it behind.
+            self._killed = True
+            await self._terminate(proc)
+            raise
+        finally:
+            self._proc = None
+        self._on_note(f"{os.path.basename(argv[0])} exited with code {code}")
+        return code
+
+    async def _pump(self, stream: asyncio.StreamReader) -> None:
+        """Split the merged output into lines as it arrives."""
+        buf = bytearray()
+        while chunk := await stream.read(_CHUNK):
+            buf += chunk
+            # A trailing \r may be the first half of \r\n: keep it for the next chunk.
+            end = len(buf) - 1 if buf.endswith(b"\r") else len(buf)
+            *lines, rest = _LINE_END.split(bytes(buf[:end]))
+            buf = bytearray(rest) + buf[end:]
+            for line in lines:
+                self._emit(line)
+            if len(buf) > MAX_LINE:
+                self._emit(bytes(buf[:MAX_LINE]))
+                del buf[:MAX_LINE]
+        if buf:
+            self._emit(bytes(buf).rstrip(b"\r"))
+
+    def _emit(self, line: bytes) -> None:
+        for start in range(0, max(len(line), 1), MAX_LINE):
+            self._on_line(line[start : start + MAX_LINE].decode("utf-8", "replace"))
+
+    async def kill(self) -> None:
+        """Stop the task: SIGTERM the process group, SIGKILL it after KILL_GRACE.
+
+        Returns once the group has been sent SIGKILL (or was already gone); no later
+        command of the task will start.
+        """
+        self._killed = True
+        if self._proc is not None:
+            await self._terminate(self._proc)
+
+    async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
+        # The group id is the leader's pid (start_new_session); children stay in the
+        # group even after the leader exits, so the group is signalled, not the pid.
+        pgid = proc.pid
+        _signal_group(pgid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), KILL_GRACE)
+        except TimeoutError:
+            log.warning("process group %d ignored SIGTERM for %.1f s", pgid, KILL_GRACE)
+        # Also catches children that ignored SIGTERM while the leader obeyed it.
+        _signal_group(pgid, signal.SIGKILL)

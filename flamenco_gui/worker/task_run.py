@@ -1,0 +1,150 @@
+"""One task on this node: run its commands, turn their output into reports.
+
+Reports go to the outbox, never straight to the manager, so rendering never waits on
+the network and nothing is lost while the manager is away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from pydantic import BaseModel
+
+from flamenco_gui.farm.states import TaskStatus
+from flamenco_gui.parsers import Parser, get_parser
+from flamenco_gui.worker.outbox import Outbox
+from flamenco_gui.worker.runner import TaskRunner, Tools
+
+log = logging.getLogger(__name__)
+
+# Progress at most this often (the manager's tables need no more); log lines are sent
+# as often, or at once when this many are waiting.
+REPORT_INTERVAL = 0.25
+LOG_BATCH = 500
+NOTE_PREFIX = "[flamenco-worker] "
+
+
+class TaskSpec(BaseModel):
+    """The part of `GET /tasks/{id}` a worker needs."""
+
+    id: int
+    parser: str | None = None
+    frame_start: int | None = None
+    frame_end: int | None = None
+    commands: list[list[str]]
+
+
+class TaskRun:
+    """Runs one task under one lease. `abandon()` when the lease is lost."""
+
+    def __init__(self, spec: TaskSpec, lease: int, tools: Tools, outbox: Outbox) -> None:
+        self.task_id = spec.id
+        self.lease = lease
+        self._spec = spec
+        self._outbox = outbox
+        self._runner = TaskRunner(tools, self._on_line, self._on_note)
+        self._parser = self._pick_parser(spec.parser)
+        self._lines: list[str] = []
+        self._sent_progress: dict[str, Any] = {}
+        self._started = time.monotonic()
+        self._abandoned = False
+
+    async def run(self) -> None:
+        """Run the task's commands and queue its reports, the final status last."""
+        count = len(self._spec.commands)
+        log.info("task %d (lease %d): %d command(s)", self.task_id, self.lease, count)
+        reporter = asyncio.create_task(self._report_periodically())
+        try:
+            code = await self._runner.run(self._spec.commands)
+        finally:
+            reporter.cancel()
+        if self._abandoned:
+            return
+        if self._parser.failed:
+            self._finish(TaskStatus.FAILED, f"{self._parser.error} (exit code {code})")
+        elif code != 0:
+            self._finish(TaskStatus.FAILED, f"exit code {code}")
+        else:
+            self._finish(TaskStatus.COMPLETED, None)
+
+    async def abandon(self, reason: str) -> None:
+        """The manager gave the task away (canceled, requeued): kill it, report nothing more."""
+        if self._abandoned:
+            return
+        self._abandoned = True
+        log.warning("task %d: %s; killing it", self.task_id, reason)
+        dropped = self._outbox.drop_task(self.task_id, self.lease)
+        await self._runner.kill()
+        log.info("task %d killed (%d unsent reports dropped)", self.task_id, dropped)
+
+    def _pick_parser(self, name: str | None) -> Parser:
+        try:
+            return get_parser(name or "generic")
+        except ValueError as exc:
+            log.warning("task %d: %s; using the generic parser", self.task_id, exc)
+            return get_parser("generic")
+
+    # -- output ------------------------------------------------------------------------
+
+    def _on_line(self, line: str) -> None:
+        self._parser.feed(line)
+        self._log(line)
+
+    def _on_note(self, text: str) -> None:
+        log.info("task %d: %s", self.task_id, text)
+        self._log(NOTE_PREFIX + text)
+
+    def _log(self, line: str) -> None:
+        if self._abandoned:
+            return
+        self._lines.append(line)
+        if len(self._lines) >= LOG_BATCH:
+            self._flush_log()
+
+    def _flush_log(self) -> None:
+        if self._lines:
+            self._outbox.put_log(self.task_id, self.lease, self._lines)
+            self._lines = []
+
+    async def _report_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(REPORT_INTERVAL)
+            if not self._abandoned:
+                self._flush_log()
+                self._report_progress()
+
+    def _progress(self) -> dict[str, Any]:
+        spec = self._spec
+        fields: dict[str, Any] = {
+            "frame_current": self._parser.frame_current,
+            "activity": self._parser.activity,
+            "progress": self._parser.progress(spec.frame_start, spec.frame_end),
+        }
+        return {key: value for key, value in fields.items() if value is not None}
+
+    def _report_progress(self) -> None:
+        """Report when something a wrangler sees changed. The time spent rides along but
+        does not trigger a report on its own: a render that prints nothing must not look
+        alive to the manager's timeout."""
+        progress = self._progress()
+        if progress and progress != self._sent_progress:
+            self._sent_progress = progress
+            elapsed = round(time.monotonic() - self._started, 2)
+            self._outbox.put_progress(self.task_id, self.lease, {**progress, "time_cost": elapsed})
+
+    def _finish(self, status: TaskStatus, error: str | None) -> None:
+        self._flush_log()
+        self._report_progress()
+        fields: dict[str, Any] = {
+            "status": str(status),
+            "time_cost": round(time.monotonic() - self._started, 2),
+        }
+        if error is not None:
+            fields["error"] = error
+            log.warning("task %d failed: %s", self.task_id, error)
+        else:
+            log.info("task %d completed in %.1f s", self.task_id, fields["time_cost"])
+        self._outbox.put_final(self.task_id, self.lease, fields)
