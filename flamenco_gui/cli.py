@@ -85,4 +85,6 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_run_headless(args))
     from flamenco_gui.gui.app import run_gui
 
-    return run_gui(args.data_dir or default_data_dir(), args.host, args.port, args.token, _farm_config(args))
+    return run_gui(
+        args.data_dir or default_data_dir(), args.host, args.port, args.token, _farm_config(args)
+    )

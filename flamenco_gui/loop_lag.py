@@ -32,4 +32,8 @@ class LoopLagMonitor:
         if not lags:
             return {"p99_ms": 0.0, "max_ms": 0.0, "window_s": self.window}
         p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
-        return {"p99_ms": round(p99 * 1000, 2), "max_ms": round(lags[-1] * 1000, 2), "window_s": self.window}
+        return {
+            "p99_ms": round(p99 * 1000, 2),
+            "max_ms": round(lags[-1] * 1000, 2),
+            "window_s": self.window,
+        }

@@ -29,7 +29,12 @@ def _path_and_params(path: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for name in re.findall(r"\{(\w+)(?::[^}]*)?\}", path):
         params.append(
-            {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 0},
+            }
         )
     return re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path), params
 

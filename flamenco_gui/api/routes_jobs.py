@@ -33,7 +33,9 @@ async def get_job(ctx: Ctx) -> dict:
     return job | {"tasks": [shapes.task(r) for r in rows]}
 
 
-@route("POST", r"/jobs/{job_id:\d+}/actions", body=s.JobAction, response=s.Job, errors=(404, 409, 422))
+@route(
+    "POST", r"/jobs/{job_id:\d+}/actions", body=s.JobAction, response=s.Job, errors=(404, 409, 422)
+)
 async def job_action(ctx: Ctx) -> dict:
     """Pause, resume, cancel or requeue a job's tasks (or only the failed ones)."""
     b: s.JobAction = ctx.body

@@ -27,7 +27,12 @@ async def list_tasks(ctx: Ctx) -> dict:
     rows, total = ctx.service.list_tasks(
         status=q.status, job_id=q.job_id, worker_id=q.worker_id, limit=q.limit, offset=q.offset
     )
-    return {"tasks": [shapes.task(r) for r in rows], "total": total, "limit": q.limit, "offset": q.offset}
+    return {
+        "tasks": [shapes.task(r) for r in rows],
+        "total": total,
+        "limit": q.limit,
+        "offset": q.offset,
+    }
 
 
 @route("GET", r"/tasks/{task_id:\d+}", auth=Auth.WORKER, response=s.TaskDetail, errors=(404,))
@@ -39,7 +44,11 @@ async def get_task(ctx: Ctx) -> dict:
 
 
 @route(
-    "PATCH", r"/tasks/{task_id:\d+}", auth=Auth.WORKER, status=204, body=s.TaskPatch,
+    "PATCH",
+    r"/tasks/{task_id:\d+}",
+    auth=Auth.WORKER,
+    status=204,
+    body=s.TaskPatch,
     errors=(404, 409, 422),
 )
 async def patch_task(ctx: Ctx) -> None:
@@ -61,7 +70,11 @@ async def delete_task(ctx: Ctx) -> dict:
 
 
 @route(
-    "POST", r"/tasks/{task_id:\d+}/log", auth=Auth.WORKER, status=204, body=s.LogAppend,
+    "POST",
+    r"/tasks/{task_id:\d+}/log",
+    auth=Auth.WORKER,
+    status=204,
+    body=s.LogAppend,
     errors=(404, 409, 422),
 )
 async def append_log(ctx: Ctx) -> None:
@@ -71,13 +84,20 @@ async def append_log(ctx: Ctx) -> None:
 
 
 @route(
-    "GET", r"/tasks/{task_id:\d+}/log", auth=Auth.WORKER, query=s.LogQuery, response=str,
-    content_type="text/plain", errors=(404,),
+    "GET",
+    r"/tasks/{task_id:\d+}/log",
+    auth=Auth.WORKER,
+    query=s.LogQuery,
+    response=str,
+    content_type="text/plain",
+    errors=(404,),
 )
 async def read_log(ctx: Ctx) -> web.Response:
     """A task's log as text: all of it, the last `tail` lines, or a byte range."""
     q: s.LogQuery = ctx.query
-    data, size = ctx.service.read_log(ctx.path_int("task_id"), tail=q.tail, offset=q.offset, limit=q.limit)
+    data, size = ctx.service.read_log(
+        ctx.path_int("task_id"), tail=q.tail, offset=q.offset, limit=q.limit
+    )
     return web.Response(
         body=data, content_type="text/plain", charset="utf-8", headers={"X-Log-Size": str(size)}
     )

@@ -29,7 +29,9 @@ async def register_worker(ctx: Ctx) -> dict:
         port=b.port,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
-        update_less_frequent=b.update_less_frequent.model_dump() if b.update_less_frequent else None,
+        update_less_frequent=b.update_less_frequent.model_dump()
+        if b.update_less_frequent
+        else None,
     )
     return {row["hostname"]: shapes.worker(row) | {"secret": secret}}
 
@@ -41,8 +43,12 @@ async def get_worker(ctx: Ctx) -> dict:
 
 
 @route(
-    "PATCH", r"/workers/{worker_id:\d+}", auth=Auth.WORKER, body=s.WorkerPatch,
-    response=s.TaskAssignment, errors=(403, 404, 422),
+    "PATCH",
+    r"/workers/{worker_id:\d+}",
+    auth=Auth.WORKER,
+    body=s.WorkerPatch,
+    response=s.TaskAssignment,
+    errors=(403, 404, 422),
 )
 async def patch_worker(ctx: Ctx) -> dict:
     """The worker's report: `available` pulls its next task, `rendering` watches its lease.
@@ -62,19 +68,26 @@ async def patch_worker(ctx: Ctx) -> dict:
         ip_address=ctx.request.remote,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
-        update_less_frequent=b.update_less_frequent.model_dump() if b.update_less_frequent else None,
+        update_less_frequent=b.update_less_frequent.model_dump()
+        if b.update_less_frequent
+        else None,
     )
     return {"task_id": task_id, "lease": lease}
 
 
 @route(
-    "PUT", r"/workers/{worker_id:\d+}/status", body=s.WorkerSwitch, response=s.WorkerObject,
+    "PUT",
+    r"/workers/{worker_id:\d+}/status",
+    body=s.WorkerSwitch,
+    response=s.WorkerObject,
     errors=(404, 422),
 )
 async def switch_worker(ctx: Ctx) -> dict:
     """Enable or disable a worker (a disabled one finishes its task, then gets no more)."""
     b: s.WorkerSwitch = ctx.body
-    row = ctx.service.set_worker_enabled(ctx.path_int("worker_id"), b.status == WorkerStatus.ENABLED)
+    row = ctx.service.set_worker_enabled(
+        ctx.path_int("worker_id"), b.status == WorkerStatus.ENABLED
+    )
     return shapes.worker(row)
 
 

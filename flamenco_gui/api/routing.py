@@ -79,7 +79,9 @@ def route(
     def register(fn: Handler) -> Handler:
         summary = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
         ROUTES.append(
-            Route(method, path, fn, auth, summary, status, body, query, response, content_type, errors)
+            Route(
+                method, path, fn, auth, summary, status, body, query, response, content_type, errors
+            )
         )
         return fn
 

@@ -6,21 +6,55 @@ from typing import Any
 
 from flamenco_gui.store.db import Row
 
-_SEED_TASK = ("id", "worker_id", "priority", "frame_start", "frame_end", "frame_current", "status", "format")
+_SEED_TASK = (
+    "id",
+    "worker_id",
+    "priority",
+    "frame_start",
+    "frame_end",
+    "frame_current",
+    "status",
+    "format",
+)
 _TASK_EXTRA = (
-    "job_id", "type", "parser", "commands", "lease", "progress", "activity", "attempts",
-    "time_cost", "error", "settings", "created", "updated", "started", "finished",
+    "job_id",
+    "type",
+    "parser",
+    "commands",
+    "lease",
+    "progress",
+    "activity",
+    "attempts",
+    "time_cost",
+    "error",
+    "settings",
+    "created",
+    "updated",
+    "started",
+    "finished",
 )
 _SEED_WORKER = (
-    "activity", "connection", "current_task", "hostname", "id", "ip_address", "log", "port",
-    "status", "system", "time_cost", "last_seen",
+    "activity",
+    "connection",
+    "current_task",
+    "hostname",
+    "id",
+    "ip_address",
+    "log",
+    "port",
+    "status",
+    "system",
+    "time_cost",
+    "last_seen",
 )
 
 
 def seed_task(row: Row) -> dict[str, Any]:
     out = {k: row[k] for k in _SEED_TASK}
     out["format"] = row["format"] or ""
-    out.update(job_id=row["job_id"], task_id=row["external_id"], type=row["type"], parser=row["parser"])
+    out.update(
+        job_id=row["job_id"], task_id=row["external_id"], type=row["type"], parser=row["parser"]
+    )
     return out
 
 

@@ -35,8 +35,7 @@ class Compiler(Protocol):
         """The argv lists that render frames `frame_start`..`frame_end` (inclusive)."""
         ...
 
-    def output_format(self, settings: Any) -> str:
-        ...
+    def output_format(self, settings: Any) -> str: ...
 
 
 def chunk_frames(start: int, end: int, chunk_size: int) -> list[tuple[int, int]]:

@@ -9,8 +9,20 @@ from pydantic import Field, model_validator
 from flamenco_gui.compilers.base import CompilerSettings
 
 Format = Literal[
-    "PNG", "JPEG", "OPEN_EXR", "OPEN_EXR_MULTILAYER", "TIFF", "BMP", "TARGA", "TARGA_RAW",
-    "IRIS", "JP2", "HDR", "DPX", "CINEON", "WEBP",
+    "PNG",
+    "JPEG",
+    "OPEN_EXR",
+    "OPEN_EXR_MULTILAYER",
+    "TIFF",
+    "BMP",
+    "TARGA",
+    "TARGA_RAW",
+    "IRIS",
+    "JP2",
+    "HDR",
+    "DPX",
+    "CINEON",
+    "WEBP",
 ]
 
 
@@ -49,9 +61,7 @@ def _scene_overrides(s: BlenderRenderSettings) -> str | None:
     if s.denoise is not None:
         flag = bool(s.denoise)
         stmts.append(f"scn.cycles.use_denoising = {flag}")
-        stmts.append(
-            f"[setattr(vl.cycles, 'use_denoising', {flag}) for vl in scn.view_layers]"
-        )
+        stmts.append(f"[setattr(vl.cycles, 'use_denoising', {flag}) for vl in scn.view_layers]")
     if not stmts:
         return None
     return "import bpy; scn = bpy.context.scene; " + "; ".join(stmts)
@@ -62,7 +72,9 @@ class BlenderRender:
     parser: ClassVar[str] = "blender_render"
     settings_model: ClassVar[type[CompilerSettings]] = BlenderRenderSettings
 
-    def commands(self, settings: BlenderRenderSettings, frame_start: int, frame_end: int) -> list[list[str]]:
+    def commands(
+        self, settings: BlenderRenderSettings, frame_start: int, frame_end: int
+    ) -> list[list[str]]:
         argv = ["blender", "--background", settings.filepath]
         if settings.engine:
             argv += ["--engine", settings.engine]
@@ -70,11 +82,15 @@ class BlenderRender:
         if expr:
             argv += ["--python-expr", expr]
         argv += [
-            "--render-output", settings.render_output,
-            "--render-format", settings.format,
+            "--render-output",
+            settings.render_output,
+            "--render-format",
+            settings.format,
             *settings.blender_args,
-            "--frame-start", str(frame_start),
-            "--frame-end", str(frame_end),
+            "--frame-start",
+            str(frame_start),
+            "--frame-end",
+            str(frame_end),
             "--render-anim",
         ]
         return [argv]

@@ -28,7 +28,9 @@ class Command:
     parser: ClassVar[str] = "generic"
     settings_model: ClassVar[type[CompilerSettings]] = CommandSettings
 
-    def commands(self, settings: CommandSettings, frame_start: int, frame_end: int) -> list[list[str]]:
+    def commands(
+        self, settings: CommandSettings, frame_start: int, frame_end: int
+    ) -> list[list[str]]:
         """One argv per frame when it names `{frame}`; otherwise the argv once per task."""
         if not any(PLACEHOLDER in a for a in settings.argv):
             return [list(settings.argv)]

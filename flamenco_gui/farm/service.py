@@ -17,7 +17,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,7 +153,12 @@ class FarmService:
                 self.store.update_worker(worker_id, fields)
             else:
                 worker_id = self.store.insert_worker(
-                    {"hostname": hostname, "status": WorkerStatus.ENABLED.value, "created": now, **fields}
+                    {
+                        "hostname": hostname,
+                        "status": WorkerStatus.ENABLED.value,
+                        "created": now,
+                        **fields,
+                    }
                 )
             self._secrets[digest] = worker_id
             row = self._worker_changed(worker_id)
@@ -227,7 +232,11 @@ class FarmService:
                 self._requeue_leased(worker_id, "worker signed off")
                 self.store.update_worker(
                     worker_id,
-                    {"connection": Connection.OFFLINE.value, "activity": None, "current_task": None},
+                    {
+                        "connection": Connection.OFFLINE.value,
+                        "activity": None,
+                        "current_task": None,
+                    },
                 )
             elif status == WorkerReport.AVAILABLE:
                 self._requeue_leased(worker_id, "worker reported it runs nothing")
@@ -260,10 +269,8 @@ class FarmService:
             if remaining <= 0:
                 return held["id"], held["lease"]
             ev = self._lease_watch.setdefault(worker_id, asyncio.Event())
-            try:
+            with suppress(TimeoutError):
                 await asyncio.wait_for(ev.wait(), remaining)
-            except TimeoutError:
-                pass
 
     async def _pull(self, worker_id: int, deadline: float) -> tuple[int | None, int | None]:
         while True:
@@ -415,12 +422,17 @@ class FarmService:
                 if task["worker_id"] is not None and task["status"] == T.RENDERING:
                     self.store.update_worker(
                         task["worker_id"],
-                        {"activity": progress.get("activity"), "time_cost": progress.get("time_cost")},
+                        {
+                            "activity": progress.get("activity"),
+                            "time_cost": progress.get("time_cost"),
+                        },
                     )
                     self._worker_changed(task["worker_id"])
             if new_status is not None and new_status != task["status"]:
                 task = self.get_task(task_id)
-                reason = fields.get("error") or ("by the worker" if worker_id else "by the wrangler")
+                reason = fields.get("error") or (
+                    "by the worker" if worker_id else "by the wrangler"
+                )
                 if new_status == T.FAILED and task["status"] == T.RENDERING:
                     self._fail_attempt(task, reason)
                 else:
@@ -473,7 +485,9 @@ class FarmService:
             self._signal_queued()
         self._task_changed(task["id"])
 
-    def set_task_status(self, task_id: int, status: TaskStatus, reason: str = "by the wrangler") -> Row:
+    def set_task_status(
+        self, task_id: int, status: TaskStatus, reason: str = "by the wrangler"
+    ) -> Row:
         with self._change():
             self._move_task(self.get_task(task_id), status, reason, outcome=status.value)
             return self.get_task(task_id)
@@ -491,7 +505,9 @@ class FarmService:
 
     # -- task logs -------------------------------------------------------------------
 
-    def append_log(self, task_id: int, lines: list[str], worker_id: int | None, lease: int | None) -> None:
+    def append_log(
+        self, task_id: int, lines: list[str], worker_id: int | None, lease: int | None
+    ) -> None:
         task = self.get_task(task_id)
         if worker_id is not None and (
             task["worker_id"] != worker_id
@@ -568,8 +584,12 @@ class FarmService:
         counts = self.store.job_task_counts(job["id"])
         total = sum(counts.values())
         done = counts.get(T.COMPLETED, 0)
-        return {**job, "task_counts": counts, "tasks_total": total,
-                "progress": round(100.0 * done / total, 1) if total else 100.0}
+        return {
+            **job,
+            "task_counts": counts,
+            "tasks_total": total,
+            "progress": round(100.0 * done / total, 1) if total else 100.0,
+        }
 
     def get_job(self, job_id: int) -> Row:
         row = self.store.get_job(job_id)
@@ -577,7 +597,9 @@ class FarmService:
             raise NotFound(f"job {job_id} does not exist")
         return self._job_view(row)
 
-    def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> tuple[list[Row], int]:
+    def list_jobs(
+        self, *, status: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Row], int]:
         rows, total = self.store.list_jobs(status, limit, offset)
         return [self._job_view(r) for r in rows], total
 
@@ -646,12 +668,18 @@ class FarmService:
                 self._requeue_leased(worker["id"], "worker timed out")
                 self.store.update_worker(
                     worker["id"],
-                    {"connection": Connection.OFFLINE.value, "activity": None, "current_task": None},
+                    {
+                        "connection": Connection.OFFLINE.value,
+                        "activity": None,
+                        "current_task": None,
+                    },
                 )
                 self._worker_changed(worker["id"])
                 log.warning("worker %s timed out", worker["hostname"])
             for task in self.store.hung_tasks(now - self.config.task_timeout):
-                self._fail_attempt(task, f"no output or progress for {self.config.task_timeout:g} s")
+                self._fail_attempt(
+                    task, f"no output or progress for {self.config.task_timeout:g} s"
+                )
 
     async def run_timeouts(self) -> None:
         interval = max(0.2, min(self.config.worker_timeout, self.config.task_timeout) / 4)

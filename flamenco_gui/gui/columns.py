@@ -51,7 +51,7 @@ def _frames(r: dict[str, Any]) -> str:
         return ""
     if r["frame_start"] == r["frame_end"]:
         return str(r["frame_start"])
-    return f"{r['frame_start']}–{r['frame_end']}"
+    return f"{r['frame_start']}-{r['frame_end']}"
 
 
 def _cpu(r: dict[str, Any]) -> float | None:
@@ -80,7 +80,9 @@ WORKER_COLUMNS = [
     Column("Status", lambda r: r["status"], color=_status_color("status")),
     Column("Connection", lambda r: r["connection"], color=_status_color("connection")),
     Column("Activity", lambda r: _opt(r.get("activity"))),
-    Column("Task", lambda r: _opt(r.get("current_task")), lambda r: r.get("current_task") or 0, True),
+    Column(
+        "Task", lambda r: _opt(r.get("current_task")), lambda r: r.get("current_task") or 0, True
+    ),
     Column("CPU %", lambda r: _opt(_cpu(r), "{:.0f}"), lambda r: _cpu(r) or 0.0, True),
     Column("Mem %", lambda r: _opt(_mem(r), "{:.0f}"), lambda r: _mem(r) or 0.0, True),
     Column("Load", lambda r: _opt(_load(r), "{:.2f}"), lambda r: _load(r) or 0.0, True),
@@ -90,6 +92,7 @@ WORKER_COLUMNS = [
 
 PROGRESS_COLUMN = 4
 
+
 def task_columns(worker_name: Callable[[int | None], str]) -> list[Column]:
     """Task columns; `worker_name` turns a worker id into the name a wrangler knows."""
     return [
@@ -97,8 +100,18 @@ def task_columns(worker_name: Callable[[int | None], str]) -> list[Column]:
         Column("Job", lambda r: _opt(r.get("job_id")), lambda r: r.get("job_id") or 0, True),
         Column("Status", lambda r: r["status"], color=_status_color("status")),
         Column("Frames", _frames, lambda r: r.get("frame_start") or 0),
-        Column("Progress", lambda r: f"{r.get('progress') or 0:.0f}%", lambda r: r.get("progress") or 0.0, True),
-        Column("Frame", lambda r: _opt(r.get("frame_current")), lambda r: r.get("frame_current") or 0, True),
+        Column(
+            "Progress",
+            lambda r: f"{r.get('progress') or 0:.0f}%",
+            lambda r: r.get("progress") or 0.0,
+            True,
+        ),
+        Column(
+            "Frame",
+            lambda r: _opt(r.get("frame_current")),
+            lambda r: r.get("frame_current") or 0,
+            True,
+        ),
         Column("Worker", lambda r: worker_name(r.get("worker_id"))),
         Column("Elapsed", lambda r: _duration(_elapsed(r)), lambda r: _elapsed(r) or 0.0, True),
         Column("Activity", lambda r: _opt(r.get("activity") or r.get("error"))),

@@ -17,7 +17,10 @@ from flamenco_gui.gui.table_model import SORT_ROLE
 
 class ProgressDelegate(QStyledItemDelegate):
     def paint(
-        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
     ) -> None:
         value = index.data(SORT_ROLE) or 0.0
         bar = QStyleOptionProgressBar()

@@ -62,7 +62,10 @@ class LiveTableModel(QAbstractTableModel):
 
     def flush(self) -> None:
         pending, self._pending = self._pending, {}
-        removed = sorted((self._index[i] for i, r in pending.items() if r is None and i in self._index), reverse=True)
+        removed = sorted(
+            (self._index[i] for i, r in pending.items() if r is None and i in self._index),
+            reverse=True,
+        )
         for row in removed:
             self.beginRemoveRows(QModelIndex(), row, row)
             del self._rows[row]
@@ -98,7 +101,9 @@ class LiveTableModel(QAbstractTableModel):
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.columns)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return self.columns[section].title
         return None

@@ -117,15 +117,15 @@ class Store:
             return
         enc = _encode(table, fields)
         assignments = ", ".join(f"{k} = ?" for k in enc)
-        self.conn.execute(
-            f"UPDATE {table} SET {assignments} WHERE id = ?", (*enc.values(), row_id)
-        )
+        self.conn.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", (*enc.values(), row_id))
 
     def _insert(self, table: str, row: Row) -> int:
         enc = _encode(table, row)
         cols = ", ".join(enc)
         marks = ", ".join("?" for _ in enc)
-        cur = self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(enc.values()))
+        cur = self.conn.execute(
+            f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(enc.values())
+        )
         return int(cur.lastrowid or 0)
 
     def _select(self, table: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -161,7 +161,9 @@ class Store:
 
     def delete_worker(self, worker_id: int) -> None:
         self.conn.execute("UPDATE tasks SET worker_id = NULL WHERE worker_id = ?", (worker_id,))
-        self.conn.execute("UPDATE task_history SET worker_id = NULL WHERE worker_id = ?", (worker_id,))
+        self.conn.execute(
+            "UPDATE task_history SET worker_id = NULL WHERE worker_id = ?", (worker_id,)
+        )
         self.conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
 
     def list_workers(self) -> list[Row]:
@@ -210,7 +212,9 @@ class Store:
         where, params = ("WHERE status = ?", [status]) if status else ("", [])
         total = self.conn.execute(f"SELECT count(*) FROM jobs {where}", params).fetchone()[0]
         rows = self._select(
-            "jobs", f"SELECT * FROM jobs {where} ORDER BY id LIMIT ? OFFSET ?", [*params, limit, offset]
+            "jobs",
+            f"SELECT * FROM jobs {where} ORDER BY id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
         )
         return rows, total
 
@@ -282,7 +286,9 @@ class Store:
         where = f"WHERE {' AND '.join(conds)}" if conds else ""
         total = self.conn.execute(f"SELECT count(*) FROM tasks {where}", params).fetchone()[0]
         rows = self._select(
-            "tasks", f"SELECT * FROM tasks {where} ORDER BY id LIMIT ? OFFSET ?", [*params, limit, offset]
+            "tasks",
+            f"SELECT * FROM tasks {where} ORDER BY id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
         )
         return rows, total
 
@@ -320,7 +326,8 @@ class Store:
         enc = _encode("task_history", fields)
         assignments = ", ".join(f"{k} = ?" for k in enc)
         self.conn.execute(
-            f"UPDATE task_history SET {assignments} WHERE task_id = ? AND lease = ? AND ended IS NULL",
+            f"UPDATE task_history SET {assignments} "
+            "WHERE task_id = ? AND lease = ? AND ended IS NULL",
             (*enc.values(), task_id, lease),
         )
 

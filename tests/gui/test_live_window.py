@@ -48,17 +48,26 @@ def test_api_changes_show_in_window(qloop, qtbot, tmp_path) -> None:
         try:
             async with aiohttp.ClientSession(headers=headers) as http:
                 settings = {"argv": ["true"], "frame_start": 3, "frame_end": 3}
-                body = {"priority": 5, "settings": json.dumps(settings), "task_id": 9,
-                        "type": "command", "parser": "generic"}
+                body = {
+                    "priority": 5,
+                    "settings": json.dumps(settings),
+                    "task_id": 9,
+                    "type": "command",
+                    "parser": "generic",
+                }
                 async with http.post(f"{base}/tasks", json=body) as r:
                     assert r.status == 202
                     task_id = (await r.json())["id"]
                 took = await _until(lambda: _cell(window, task_id, "Status") == "queued", 2)
                 assert took < 0.5, f"the new task took {took:.2f} s to show"
 
-                async with http.post(f"{base}/workers", json={"hostname": "node-a", "system": "Linux"}) as r:
+                async with http.post(
+                    f"{base}/workers", json={"hostname": "node-a", "system": "Linux"}
+                ) as r:
                     worker = (await r.json())["node-a"]
-                async with http.patch(f"{base}/workers/{worker['id']}", json={"status": "available"}) as r:
+                async with http.patch(
+                    f"{base}/workers/{worker['id']}", json={"status": "available"}
+                ) as r:
                     assert (await r.json())["task_id"] == task_id
                 took = await _until(lambda: _cell(window, task_id, "Status") == "rendering", 2)
                 assert took < 0.5
