@@ -38,7 +38,7 @@ test: deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -ra
 
 lint: deps
-	$(VENV)/bin/ruff check flamenco_gui tests bench main.py
+	$(VENV)/bin/ruff check flamenco_gui tests scripts main.py
 
 clean:
 	rm -rf $(VENV) build dist

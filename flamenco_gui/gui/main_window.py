@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.task_view = _table(self.task_model)
         self.task_view.setItemDelegateForColumn(PROGRESS_COLUMN, ProgressDelegate(self.task_view))
         self.task_view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.worker_view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self._titled("Workers", self.worker_view))

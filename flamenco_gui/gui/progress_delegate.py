@@ -29,6 +29,7 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.progress = int(value)
         bar.text = f"{value:.0f}%"
         bar.textVisible = True
-        bar.state = option.state  # type: ignore[attr-defined]
+        # Qt 6 reads the orientation from the state: without the flag it fills upwards.
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal  # type: ignore[attr-defined]
         style = option.widget.style() if option.widget else QApplication.style()  # type: ignore[attr-defined]
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
