@@ -1,0 +1,117 @@
+"""FarmService rules on a real SQLite file, without HTTP or Qt."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from flamenco_gui.farm.errors import Conflict
+from flamenco_gui.farm.events import Change
+from flamenco_gui.farm.service import FarmConfig, FarmService
+from flamenco_gui.farm.states import TaskStatus, WorkerReport
+from flamenco_gui.store.db import Store
+from flamenco_gui.store.task_logs import TaskLogs
+
+A = WorkerReport.AVAILABLE
+
+
+def _service(tmp_path: Path, **config: float) -> FarmService:
+    return FarmService(
+        Store(tmp_path / "farm.sqlite"), TaskLogs(tmp_path / "logs"), FarmConfig(**config)
+    )
+
+
+def _job(service: FarmService, frames: int, priority: int = 50, chunk: int = 1) -> dict:
+    settings = {"argv": ["echo", "{frame}"], "frame_start": 1, "frame_end": frames}
+    return service.create_job(
+        name="j", type="command", settings=settings, priority=priority, chunk_size=chunk
+    )
+
+
+async def test_dispatch_order_and_one_task_per_worker(tmp_path: Path) -> None:
+    s = _service(tmp_path)
+    low = _job(s, 2, priority=10)
+    high = _job(s, 2, priority=90)
+    w1 = s.register_worker("a", "Linux")[0]["id"]
+    w2 = s.register_worker("b", "Linux")[0]["id"]
+    t1, _ = await s.worker_report(w1, A)
+    t2, _ = await s.worker_report(w2, A)
+    assert {s.get_task(t1)["job_id"], s.get_task(t2)["job_id"]} == {high["id"]}
+    assert t1 < t2  # oldest first within a job
+    # Asking again while holding a task: the held one is requeued, never a second lease.
+    t3, _ = await s.worker_report(w1, A)
+    assert [t["id"] for t in s.store.tasks_leased_to(w1)] == [t3]
+    assert s.get_job(low["id"])["task_counts"] == {"queued": 2}
+
+
+async def test_events_follow_every_change(tmp_path: Path) -> None:
+    s = _service(tmp_path)
+    seen: list[Change] = []
+    s.events.subscribe(seen.append)
+    job = _job(s, 3)
+    assert sorted(c.kind for c in seen) == ["job", "task", "task", "task"]
+    w = s.register_worker("a", "Linux")[0]["id"]
+    seen.clear()
+    task_id, lease = await s.worker_report(w, A)
+    s.update_task(task_id, {"status": "completed", "lease": lease}, w)
+    task_changes = [c.row["status"] for c in seen if c.kind == "task" and c.id == task_id]
+    assert task_changes[-1] == "completed" and "rendering" in task_changes
+    assert [c.row["status"] for c in seen if c.kind == "job"][-1] == "rendering"
+    assert s.get_job(job["id"])["progress"] == pytest.approx(33.3)
+
+
+async def test_worker_timeout_requeues_its_task(tmp_path: Path) -> None:
+    s = _service(tmp_path, worker_timeout=0.2)
+    _job(s, 1)
+    w = s.register_worker("a", "Linux")[0]["id"]
+    task_id, _ = await s.worker_report(w, A)
+    await asyncio.sleep(0.3)
+    s.check_timeouts()
+    assert s.get_worker(w)["connection"] == "offline"
+    task = s.get_task(task_id)
+    assert task["status"] == "queued" and task["worker_id"] is None
+    assert s.task_history(task_id)[-1]["reason"] == "worker timed out"
+
+
+async def test_hung_task_fails_an_attempt_then_the_task(tmp_path: Path) -> None:
+    s = _service(tmp_path, task_timeout=0.1, max_attempts=2)
+    _job(s, 1)
+    workers = [s.register_worker(n, "Linux")[0]["id"] for n in ("a", "b")]
+    for w in workers:
+        task_id, _ = await s.worker_report(w, A)
+        assert task_id is not None
+        time.sleep(0.15)
+        s.check_timeouts()
+    task = s.get_task(task_id)
+    assert task["status"] == "failed" and task["attempts"] == 2
+    assert "no output or progress" in task["error"]
+
+
+async def test_stale_lease_is_refused(tmp_path: Path) -> None:
+    s = _service(tmp_path)
+    _job(s, 1)
+    w1 = s.register_worker("a", "Linux")[0]["id"]
+    w2 = s.register_worker("b", "Linux")[0]["id"]
+    task_id, old_lease = await s.worker_report(w1, A)
+    s.set_task_status(task_id, TaskStatus.QUEUED)
+    again, new_lease = await s.worker_report(w2, A)
+    assert again == task_id and new_lease == old_lease + 1
+    with pytest.raises(Conflict):
+        s.update_task(task_id, {"status": "completed", "lease": old_lease}, w1)
+    s.update_task(task_id, {"status": "completed", "lease": new_lease}, w2)
+    assert s.get_task(task_id)["worker_id"] == w2
+
+
+async def test_long_poll_wakes_when_work_arrives(tmp_path: Path) -> None:
+    s = _service(tmp_path)
+    w = s.register_worker("a", "Linux")[0]["id"]
+    poll = asyncio.create_task(s.worker_report(w, A, wait=5))
+    await asyncio.sleep(0.1)
+    assert not poll.done()
+    start = time.monotonic()
+    _job(s, 1)
+    task_id, _ = await asyncio.wait_for(poll, 2)
+    assert task_id is not None and time.monotonic() - start < 0.2
