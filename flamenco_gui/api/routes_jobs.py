@@ -55,3 +55,26 @@ async def delete_job(ctx: Ctx) -> dict:
     job_id = ctx.path_int("job_id")
     ctx.service.delete_job(job_id)
     return {"id": job_id, "deleted": True}
+
+
+@route("GET", r"/jobs/{job_id:\d+}/blocklist", response=list[s.BlocklistEntry], errors=(404,))
+async def get_blocklist(ctx: Ctx) -> list:
+    """Workers kept off this job because they failed too many of its tasks."""
+    return _entries(ctx.service.job_blocklist(ctx.path_int("job_id")))
+
+
+@route(
+    "DELETE",
+    r"/jobs/{job_id:\d+}/blocklist",
+    query=s.BlocklistQuery,
+    response=list[s.BlocklistEntry],
+    errors=(404,),
+)
+async def clear_blocklist(ctx: Ctx) -> list:
+    """Let blocklisted workers back on this job (all, or the one `worker_id`)."""
+    q: s.BlocklistQuery = ctx.query
+    return _entries(ctx.service.clear_blocklist(ctx.path_int("job_id"), q.worker_id))
+
+
+def _entries(rows: list[dict]) -> list[dict]:
+    return [{k: r[k] for k in ("worker_id", "hostname", "created", "reason")} for r in rows]

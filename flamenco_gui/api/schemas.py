@@ -13,8 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
 
-Str = Field(max_length=4096)
-
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -247,6 +245,17 @@ class JobAction(Strict):
 
 class JobPatch(Strict):
     priority: int = Field(ge=-1_000_000, le=1_000_000)
+
+
+class BlocklistEntry(BaseModel):
+    worker_id: int
+    hostname: str | None
+    created: float | None
+    reason: str | None
+
+
+class BlocklistQuery(Strict):
+    worker_id: int | None = Field(default=None, description="clear only this worker")
 
 
 class WorkerSwitch(Strict):

@@ -47,6 +47,7 @@ class FarmConfig:
     worker_timeout: float = 60.0
     task_timeout: float = 600.0
     max_attempts: int = 3
+    blocklist_threshold: int = 3  # failed tasks of one job that keep a worker off it
     max_wait: float = 25.0  # longest a long poll is held; kept below worker_timeout
 
 
@@ -291,7 +292,7 @@ class FarmService:
         if worker is None or worker["status"] != WorkerStatus.ENABLED:
             return None
         with self._change():
-            task = self.store.next_queued_task(worker_id)
+            task = self.store.next_queued_task(worker_id, self.store.count_eligible_workers())
             if task is None:
                 return None
             now = _now()
@@ -440,7 +441,12 @@ class FarmService:
             self._task_changed(task_id)
 
     def _fail_attempt(self, task: Row, reason: str) -> None:
-        """A failed run: retried (on another worker) until max_attempts, then failed."""
+        """A failed run: retried (on another worker) until max_attempts, then failed.
+
+        A worker that fails `blocklist_threshold` tasks of one job is kept off that job;
+        when no eligible worker is left for the job, its queued tasks fail rather than
+        wait forever.
+        """
         attempts = task["attempts"] + 1
         self.store.update_task(task["id"], {"attempts": attempts})
         task = {**task, "attempts": attempts}
@@ -448,6 +454,30 @@ class FarmService:
         target = T.FAILED if final else T.QUEUED
         note = reason if final else f"{reason} (attempt {attempts} of {self.config.max_attempts})"
         self._move_task(task, target, note, outcome="failed")
+        job_id, worker_id = task["job_id"], task["worker_id"]
+        if job_id is None or worker_id is None:
+            return
+        if self.store.failures_in_job(job_id, worker_id) < self.config.blocklist_threshold:
+            return
+        self.store.blocklist_add(
+            job_id, worker_id, _now(), f"failed {self.config.blocklist_threshold} tasks of this job"
+        )
+        if self.store.count_eligible_workers(job_id) == 0:
+            why = "no worker left that is not blocklisted on this job"
+            for queued in self.store.get_tasks(self.store.job_task_ids(job_id, [T.QUEUED.value])):
+                self._move_task(queued, T.FAILED, why, outcome="failed")
+
+    def job_blocklist(self, job_id: int) -> list[Row]:
+        self.get_job(job_id)
+        return self.store.blocklist(job_id)
+
+    def clear_blocklist(self, job_id: int, worker_id: int | None = None) -> list[Row]:
+        self.get_job(job_id)
+        with self._change():
+            self.store.blocklist_clear(job_id, worker_id)
+            self._refresh_job(job_id)
+        self._signal_queued()
+        return self.store.blocklist(job_id)
 
     def _move_task(self, task: Row, new: TaskStatus, reason: str, *, outcome: str) -> None:
         """The one place a task's status changes, with its side effects."""

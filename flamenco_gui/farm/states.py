@@ -52,7 +52,7 @@ T = TaskStatus
 # Which status a task may move to from each status. Anything else is refused, so a
 # stale or confused client cannot, say, complete a canceled task.
 TASK_TRANSITIONS: Mapping[TaskStatus, frozenset[TaskStatus]] = {
-    T.QUEUED: frozenset({T.RENDERING, T.PAUSED, T.CANCELED}),
+    T.QUEUED: frozenset({T.RENDERING, T.PAUSED, T.CANCELED, T.FAILED}),
     T.RENDERING: frozenset({T.COMPLETED, T.FAILED, T.QUEUED, T.CANCELED, T.PAUSED}),
     T.PAUSED: frozenset({T.QUEUED, T.CANCELED}),
     T.FAILED: frozenset({T.QUEUED, T.CANCELED}),

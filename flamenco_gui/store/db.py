@@ -164,6 +164,7 @@ class Store:
         self.conn.execute(
             "UPDATE task_history SET worker_id = NULL WHERE worker_id = ?", (worker_id,)
         )
+        self.conn.execute("DELETE FROM job_blocklist WHERE worker_id = ?", (worker_id,))
         self.conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
 
     def list_workers(self) -> list[Row]:
@@ -205,6 +206,7 @@ class Store:
             "DELETE FROM task_history WHERE task_id IN (SELECT id FROM tasks WHERE job_id = ?)",
             (job_id,),
         )
+        self.conn.execute("DELETE FROM job_blocklist WHERE job_id = ?", (job_id,))
         self.conn.execute("DELETE FROM tasks WHERE job_id = ?", (job_id,))
         self.conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
@@ -292,16 +294,70 @@ class Store:
         )
         return rows, total
 
-    def next_queued_task(self, worker_id: int) -> Row | None:
-        """The head of the dispatch order that this worker has not already failed."""
+    def next_queued_task(self, worker_id: int, eligible_workers: int) -> Row | None:
+        """The head of the dispatch order that this worker may run.
+
+        Not a task of a job it is blocklisted on; not a task it already failed, unless
+        every one of the `eligible_workers` (online, enabled) has failed it too, so a
+        retry goes to another worker whenever there is one.
+        """
         cur = self.conn.execute(
             "SELECT * FROM tasks INDEXED BY tasks_dispatch WHERE status = 'queued' "
-            "AND NOT EXISTS (SELECT 1 FROM task_history h WHERE h.task_id = tasks.id "
-            "  AND h.worker_id = ? AND h.outcome = 'failed') "
+            "AND NOT (job_id IS NOT NULL AND EXISTS (SELECT 1 FROM job_blocklist b "
+            "  WHERE b.job_id = tasks.job_id AND b.worker_id = :w)) "
+            "AND NOT (EXISTS (SELECT 1 FROM task_history h WHERE h.task_id = tasks.id "
+            "  AND h.worker_id = :w AND h.outcome = 'failed') "
+            "  AND (SELECT count(DISTINCT h2.worker_id) FROM task_history h2 "
+            "       WHERE h2.task_id = tasks.id AND h2.outcome = 'failed') < :n) "
             "ORDER BY job_priority DESC, priority DESC, id LIMIT 1",
-            (worker_id,),
+            {"w": worker_id, "n": eligible_workers},
         )
         return _decode("tasks", cur.fetchone())
+
+    def count_eligible_workers(self, job_id: int | None = None) -> int:
+        """Online, enabled workers (not blocklisted on `job_id`, when given)."""
+        sql = "SELECT count(*) FROM workers w WHERE connection = 'online' AND status = 'enabled'"
+        params: list[Any] = []
+        if job_id is not None:
+            sql += (
+                " AND NOT EXISTS (SELECT 1 FROM job_blocklist b"
+                " WHERE b.job_id = ? AND b.worker_id = w.id)"
+            )
+            params.append(job_id)
+        return int(self.conn.execute(sql, params).fetchone()[0])
+
+    # -- blocklist -------------------------------------------------------------------
+
+    def failures_in_job(self, job_id: int, worker_id: int) -> int:
+        cur = self.conn.execute(
+            "SELECT count(*) FROM task_history h JOIN tasks t ON t.id = h.task_id "
+            "WHERE t.job_id = ? AND h.worker_id = ? AND h.outcome = 'failed'",
+            (job_id, worker_id),
+        )
+        return int(cur.fetchone()[0])
+
+    def blocklist_add(self, job_id: int, worker_id: int, created: float, reason: str) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO job_blocklist (job_id, worker_id, created, reason) "
+            "VALUES (?, ?, ?, ?)",
+            (job_id, worker_id, created, reason),
+        )
+
+    def blocklist(self, job_id: int) -> list[Row]:
+        cur = self.conn.execute(
+            "SELECT b.*, w.hostname FROM job_blocklist b LEFT JOIN workers w ON w.id = b.worker_id "
+            "WHERE b.job_id = ? ORDER BY b.created",
+            (job_id,),
+        )
+        return [dict(r) for r in cur]
+
+    def blocklist_clear(self, job_id: int, worker_id: int | None) -> None:
+        if worker_id is None:
+            self.conn.execute("DELETE FROM job_blocklist WHERE job_id = ?", (job_id,))
+        else:
+            self.conn.execute(
+                "DELETE FROM job_blocklist WHERE job_id = ? AND worker_id = ?", (job_id, worker_id)
+            )
 
     def tasks_leased_to(self, worker_id: int) -> list[Row]:
         return self._select(

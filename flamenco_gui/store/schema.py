@@ -114,7 +114,16 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["task_history"].create_index(["task_id"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """The per-job blocklist: workers that failed too many of a job's tasks."""
+    db["job_blocklist"].create(
+        {"job_id": int, "worker_id": int, "created": float, "reason": str},
+        pk=("job_id", "worker_id"),
+        foreign_keys=[("job_id", "jobs", "id"), ("worker_id", "workers", "id")],
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

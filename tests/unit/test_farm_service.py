@@ -115,3 +115,22 @@ async def test_long_poll_wakes_when_work_arrives(tmp_path: Path) -> None:
     _job(s, 1)
     task_id, _ = await asyncio.wait_for(poll, 2)
     assert task_id is not None and time.monotonic() - start < 0.2
+
+
+async def test_failing_job_blocklists_workers_and_ends_failed(tmp_path: Path) -> None:
+    s = _service(tmp_path, max_attempts=3, blocklist_threshold=2)
+    bad = _job(s, 4)
+    workers = [s.register_worker(n, "Linux")[0]["id"] for n in ("a", "b")]
+    for _ in range(20):  # bounded: each round every worker fails what it is given
+        for w in workers:
+            task_id, lease = await s.worker_report(w, A)
+            if task_id is not None:
+                s.update_task(task_id, {"status": "failed", "lease": lease, "error": "boom"}, w)
+    job = s.get_job(bad["id"])
+    assert job["status"] == "failed"
+    assert job["task_counts"] == {"failed": 4}
+    assert {b["worker_id"] for b in s.job_blocklist(bad["id"])} == set(workers)
+    # A retry went to the other worker before coming back to the first.
+    first = s.task_history(1)
+    assert first[0]["worker_id"] != first[1]["worker_id"]
+    assert s.clear_blocklist(bad["id"]) == []
