@@ -13,7 +13,13 @@ API_VERSION = "1.0"
 @route("GET", "/health", auth=Auth.NONE, response=s.Health)
 async def health(ctx: Ctx) -> dict:
     """Liveness, and the event loop's lag (p99 and max over the last minute)."""
-    return {"status": "ok", "version": __version__, "loop_lag": ctx.request.app[LOOP_LAG].stats()}
+    error = ctx.service.storage_error
+    return {
+        "status": "degraded" if error else "ok",
+        "version": __version__,
+        "loop_lag": ctx.request.app[LOOP_LAG].stats(),
+        "storage_error": error,
+    }
 
 
 @route("GET", "/version", auth=Auth.NONE, response=s.Version)

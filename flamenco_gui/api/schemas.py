@@ -274,9 +274,10 @@ class LoopLag(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
     version: str
     loop_lag: LoopLag
+    storage_error: str | None = Field(description="why the data dir cannot be written")
 
 
 class Version(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["job", "task", "worker"]
+Kind = Literal["job", "task", "worker", "farm"]  # farm: the manager itself (storage)
 
 
 @dataclass(frozen=True, slots=True)

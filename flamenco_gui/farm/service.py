@@ -79,6 +79,7 @@ class FarmService:
         self._queued = asyncio.Event()  # set (and replaced) whenever work is queued
         self._lease_watch: dict[int, asyncio.Event] = {}
         self._polling: dict[int, int] = {}  # worker id -> open long polls (it is alive)
+        self.storage_error: str | None = None  # why the data dir cannot be written, if so
         self._reconcile_after_start()
 
     # -- plumbing --------------------------------------------------------------------
@@ -93,14 +94,24 @@ class FarmService:
             self._pending.clear()
             msg = str(exc)
             if any(w in msg for w in ("full", "readonly", "unable to open", "disk I/O")):
-                raise Unavailable(f"the data dir cannot be written: {msg}") from exc
+                self._set_storage_error(f"the data dir cannot be written: {msg}")
+                raise Unavailable(self.storage_error or msg) from exc
             raise
         except BaseException:
             self._pending.clear()
             raise
+        if self.storage_error is not None:
+            self._set_storage_error(None)
         pending, self._pending = self._pending, []
         for change in pending:
             self.events.publish(change)
+
+    def _set_storage_error(self, error: str | None) -> None:
+        """Tell the window (and /health) that writes fail, or work again."""
+        self.storage_error = error
+        if error:
+            log.error("%s", error)
+        self.events.publish(Change("farm", 0, {"storage_error": error}))
 
     def _emit(self, kind: Kind, row_id: int, row: Row | None) -> None:
         self._pending.append(Change(kind, row_id, row))
@@ -548,7 +559,8 @@ class FarmService:
         try:
             self.logs.append(task_id, lines)
         except OSError as exc:
-            raise Unavailable(f"cannot write the task log: {exc.strerror}") from exc
+            self._set_storage_error(f"cannot write the task log: {exc.strerror}")
+            raise Unavailable(self.storage_error or "") from exc
         if lines and task["worker_id"] is not None:
             with self._change():
                 self.store.update_worker(task["worker_id"], {"log": "\n".join(lines[-5:])})

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from flamenco_gui import __version__
+from flamenco_gui.farm.events import Change
 from flamenco_gui.farm.service import FarmService
 from flamenco_gui.gui.columns import PROGRESS_COLUMN, WORKER_COLUMNS, task_columns
 from flamenco_gui.gui.progress_delegate import ProgressDelegate
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
         self._unsubscribe = [
             service.events.subscribe(self.worker_model.on_change),
             service.events.subscribe(self.task_model.on_change),
+            service.events.subscribe(self._on_farm_change),
         ]
 
         self.worker_view = _table(self.worker_model)
@@ -75,8 +77,29 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self._titled("Workers", self.worker_view))
         splitter.addWidget(self._titled("Tasks", self.task_view))
         splitter.setSizes([260, 500])
-        self.setCentralWidget(splitter)
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(
+            "background: #d64541; color: white; padding: 6px; font-weight: bold;"
+        )
+        self.banner.hide()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.banner)
+        layout.addWidget(splitter)
+        self.setCentralWidget(central)
+        self._show_storage_error(service.storage_error)
         self._build_status_bar()
+
+    def _on_farm_change(self, change: Change) -> None:
+        if change.kind == "farm" and change.row is not None:
+            self._show_storage_error(change.row.get("storage_error"))
+
+    def _show_storage_error(self, error: str | None) -> None:
+        """A farm that cannot save is the one thing a wrangler must not miss."""
+        self.banner.setText(f"Changes cannot be saved: {error}. Free space or fix the data dir.")
+        self.banner.setVisible(bool(error))
 
     def _titled(self, title: str, view: QTableView) -> QWidget:
         box = QWidget()
