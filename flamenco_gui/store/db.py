@@ -8,6 +8,7 @@ connection, so a commit on the loop never pays for one. See docs/decisions.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -82,10 +83,9 @@ class Store:
         self._stop.set()
         if self._checkpointer is not None:
             self._checkpointer.join(timeout=5)
-        try:
+        # On a full disk the checkpoint fails; the WAL stays and is replayed at next start.
+        with contextlib.suppress(sqlite3.OperationalError):
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.OperationalError:
-            pass  # a full disk: the WAL is still there and is replayed at the next start
         self.conn.close()
 
     @contextmanager
