@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -20,8 +21,8 @@ log = logging.getLogger(__name__)
 MAX_BODY = 4 * 1024 * 1024  # a log batch of 10k long lines fits; anything bigger is abuse
 
 
-def error_response(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+def error_response(status: int, message: str, headers: Any = None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
 
 
 def _authenticate(request: web.Request, needed: Auth) -> Principal | web.Response:
@@ -58,7 +59,9 @@ async def _middleware(
     except web.HTTPException as exc:
         if exc.status >= 400:
             reason = "no such route" if exc.status == 404 else exc.reason
-            return error_response(exc.status, f"{request.method} {request.path}: {reason}")
+            # Keep aiohttp's headers, e.g. `Allow` on a 405.
+            allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+            return error_response(exc.status, f"{request.method} {request.path}: {reason}", allow)
         raise
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)

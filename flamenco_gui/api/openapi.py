@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 from flamenco_gui import __version__
 from flamenco_gui.api import schemas as s
 from flamenco_gui.api.routing import ROUTES, Auth, Route
+from flamenco_gui.api.schemas import MAX_ID
 
 _REF = "#/components/schemas/{model}"
 
@@ -33,7 +34,7 @@ def _path_and_params(path: str) -> tuple[str, list[dict[str, Any]]]:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer", "minimum": 0},
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
             }
         )
     return re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path), params
@@ -78,6 +79,18 @@ def _operation(r: Route, defs: dict[str, Any]) -> dict[str, Any]:
         op["responses"][str(r.status)] = {
             "description": "ok",
             "content": {"application/json": {"schema": _schema(r.response, "serialization", defs)}},
+        }
+    if r.provides:
+        # OpenAPI links: what can be done with the object this call created.
+        op["responses"][str(r.status)]["links"] = {
+            other.handler.__name__: {
+                "operationId": other.handler.__name__,
+                "parameters": {r.provides: "$response.body#/id"},
+            }
+            for other in ROUTES
+            if other is not r
+            and _path_and_params(other.path)[1]
+            and [p["name"] for p in _path_and_params(other.path)[1]] == [r.provides]
         }
     errors = set(r.errors)
     if r.body or r.query:

@@ -7,7 +7,9 @@ from flamenco_gui.api import shapes
 from flamenco_gui.api.routing import Ctx, route
 
 
-@route("POST", "/jobs", status=201, body=s.JobCreate, response=s.Job, errors=(422,))
+@route(
+    "POST", "/jobs", status=201, body=s.JobCreate, response=s.Job, errors=(422,), provides="job_id"
+)
 async def create_job(ctx: Ctx) -> dict:
     """Submit a job: its frame range is split into tasks of `chunk_size` frames."""
     b: s.JobCreate = ctx.body

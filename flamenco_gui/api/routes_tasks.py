@@ -10,7 +10,15 @@ from flamenco_gui.api.routing import Auth, Ctx, route
 from flamenco_gui.farm.errors import Forbidden
 
 
-@route("POST", "/tasks", status=202, body=s.TaskCreate, response=s.SeedTask, errors=(422,))
+@route(
+    "POST",
+    "/tasks",
+    status=202,
+    body=s.TaskCreate,
+    response=s.SeedTask,
+    errors=(422,),
+    provides="task_id",
+)
 async def create_task(ctx: Ctx) -> dict:
     """Create a task (2015 API): the compiler named by `type` reads `settings`."""
     b: s.TaskCreate = ctx.body

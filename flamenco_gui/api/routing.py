@@ -8,7 +8,6 @@ test read the same table, so neither can miss a route.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -19,7 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from flamenco_gui.api.auth import PRINCIPAL, Principal
 from flamenco_gui.api.keys import SERVICE
-from flamenco_gui.farm.errors import Invalid
+from flamenco_gui.api.schemas import MAX_ID
+from flamenco_gui.farm.errors import Invalid, NotFound
 from flamenco_gui.farm.service import FarmService, _field_error
 
 
@@ -40,7 +40,10 @@ class Ctx:
     query: Any
 
     def path_int(self, name: str) -> int:
-        return int(self.request.match_info[name])
+        value = int(self.request.match_info[name])
+        if value > MAX_ID:  # no row can have it; SQLite could not even compare it
+            raise NotFound(f"{name} {value} does not exist")
+        return value
 
 
 Handler = Callable[[Ctx], Awaitable[Any]]
@@ -59,6 +62,7 @@ class Route:
     response: Any = None  # a pydantic model or type; None for an empty answer
     content_type: str = "application/json"
     errors: tuple[int, ...] = field(default=())
+    provides: str | None = None  # the path parameter that the answer's `id` fills
 
 
 ROUTES: list[Route] = []
@@ -75,12 +79,24 @@ def route(
     response: Any = None,
     content_type: str = "application/json",
     errors: tuple[int, ...] = (),
+    provides: str | None = None,
 ) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         summary = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
         ROUTES.append(
             Route(
-                method, path, fn, auth, summary, status, body, query, response, content_type, errors
+                method,
+                path,
+                fn,
+                auth,
+                summary,
+                status,
+                body,
+                query,
+                response,
+                content_type,
+                errors,
+                provides,
             )
         )
         return fn
@@ -89,16 +105,18 @@ def route(
 
 
 async def _read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    """Strict JSON validation: `false` is not an integer and "3" is not a number."""
     raw = await request.read()
+    if not raw:
+        raise Invalid("body: a JSON object is required")
     try:
-        data = json.loads(raw) if raw else None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Invalid(f"body: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise Invalid("body: must be a JSON object")
-    try:
-        return model.model_validate(data)
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise Invalid(f"body: not valid JSON ({first['msg']})") from exc
+        if first["type"] == "model_type" and not first["loc"]:
+            raise Invalid("body: must be a JSON object") from exc
         raise _field_error(exc) from exc
 
 

@@ -7,11 +7,18 @@ Field names of the 2015 API are kept exactly, including `1min`-style keys via al
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from flamenco_gui.compilers import compiler_names
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
+
+# SQLite stores 64-bit integers: anything larger is refused at the door, not at the INSERT.
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(ge=0, le=MAX_ID)]
+Int64 = Annotated[int, Field(ge=-MAX_ID, le=MAX_ID)]
+CompilerName = Literal[tuple(compiler_names())]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
@@ -24,10 +31,10 @@ class Strict(BaseModel):
 class TaskCreate(Strict):
     """`POST /tasks`: settings is a JSON *string* read by the compiler named by type."""
 
-    type: str = Field(max_length=64, description="the compiler, e.g. blender_render")
+    type: CompilerName = Field(description="the compiler, e.g. blender_render")
     settings: str = Field(max_length=65536, description="compiler settings, a JSON string")
     priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
-    task_id: int | None = Field(default=None, description="the caller's own reference")
+    task_id: Int64 | None = Field(default=None, description="the caller's own reference")
     parser: str | None = Field(default=None, max_length=64)
 
 
@@ -51,8 +58,8 @@ class TaskPatch(Strict):
     status/priority change."""
 
     status: TaskStatus | None = None
-    lease: int | None = Field(default=None, ge=0)
-    frame_current: int | None = None
+    lease: Id | None = None
+    frame_current: Int64 | None = None
     activity: str | None = Field(default=None, max_length=1024)
     progress: float | None = Field(default=None, ge=0, le=100)
     time_cost: float | None = Field(default=None, ge=0)
@@ -77,10 +84,10 @@ class UpdateLessFrequent(Strict):
     worker_architecture: str | None = Field(default=None, max_length=64)
     worker_disk_percent: float | None = None
     worker_mem_percent: float | None = None
-    worker_num_cpus: int | None = None
+    worker_num_cpus: Int64 | None = None
 
 
-MacAddress = str | int | None
+MacAddress = Annotated[str, Field(max_length=64)] | Int64 | None
 
 
 class WorkerRegister(Strict):
@@ -128,7 +135,7 @@ class WorkerPatch(Strict):
     """`PATCH /workers/{id}`: the worker's pull (available), watch (rendering) or goodbye."""
 
     status: WorkerReport
-    task_id: int | None = Field(default=None, description="with rendering: the task it runs")
+    task_id: Id | None = Field(default=None, description="with rendering: the task it runs")
     wait: float = Field(default=0, ge=0, le=60, description="seconds to hold the answer")
     mac_address: MacAddress = None
     update_frequent: UpdateFrequent | None = None
@@ -180,26 +187,26 @@ class TaskPage(BaseModel):
 
 class TaskQuery(Strict):
     status: TaskStatus | None = None
-    job_id: int | None = None
-    worker_id: int | None = None
+    job_id: Id | None = None
+    worker_id: Id | None = None
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_ID)
 
 
 class LogAppend(Strict):
     lines: list[str] = Field(max_length=10_000)
-    lease: int | None = Field(default=None, ge=0)
+    lease: Id | None = None
 
 
 class LogQuery(Strict):
     tail: int | None = Field(default=None, ge=0, le=100_000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_ID)
     limit: int | None = Field(default=None, ge=0, le=64 * 1024 * 1024)
 
 
 class JobCreate(Strict):
     name: str = Field(min_length=1, max_length=255)
-    type: str = Field(max_length=64)
+    type: CompilerName
     settings: dict[str, Any]
     priority: int = Field(default=50, ge=-1_000_000, le=1_000_000)
     chunk_size: int = Field(default=1, ge=1, le=100_000)
@@ -234,9 +241,9 @@ class JobPage(BaseModel):
 
 
 class JobQuery(Strict):
-    status: str | None = Field(default=None, max_length=32)
+    status: TaskStatus | None = None
     limit: int = Field(default=100, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_ID)
 
 
 class JobAction(Strict):
@@ -255,7 +262,7 @@ class BlocklistEntry(BaseModel):
 
 
 class BlocklistQuery(Strict):
-    worker_id: int | None = Field(default=None, description="clear only this worker")
+    worker_id: Id | None = Field(default=None, description="clear only this worker")
 
 
 class WorkerSwitch(Strict):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_FRAME = 1_048_574
 
 
 class CompilerSettings(BaseModel):
@@ -13,8 +15,9 @@ class CompilerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    frame_start: int = 1
-    frame_end: int = 1
+    # Blender's own frame limits (MAXFRAME); keeps every number well inside SQLite's.
+    frame_start: int = Field(default=1, ge=-MAX_FRAME, le=MAX_FRAME)
+    frame_end: int = Field(default=1, ge=-MAX_FRAME, le=MAX_FRAME)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from flamenco_gui.store.task_logs import TaskLogs
 
 log = logging.getLogger(__name__)
 T = TaskStatus
+MAX_TASKS_PER_JOB = 100_000
 
 
 @dataclass(slots=True)
@@ -582,6 +583,12 @@ class FarmService:
         self, *, name: str, type: str, settings: dict[str, Any], priority: int, chunk_size: int
     ) -> Row:
         compiler, model = self._compile(type, settings)
+        chunks = chunk_frames(model.frame_start, model.frame_end, chunk_size)
+        if len(chunks) > MAX_TASKS_PER_JOB:
+            raise Invalid(
+                f"chunk_size: {len(chunks)} tasks for frames {model.frame_start}-{model.frame_end};"
+                f" at most {MAX_TASKS_PER_JOB} per job, use a larger chunk_size"
+            )
         now = _now()
         tasks = [
             {
@@ -598,7 +605,7 @@ class FarmService:
                 "created": now,
                 "updated": now,
             }
-            for start, end in chunk_frames(model.frame_start, model.frame_end, chunk_size)
+            for start, end in chunks
         ]
         with self._change():
             job_id = self.store.insert_job(
