@@ -52,9 +52,14 @@ class Manager:
     async def start(self) -> None:
         self.store.start_checkpointer()
         app = make_app(self.service, self.token, self.loop_lag)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # Long polls and event streams are cut after 2 s rather than holding up a stop.
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=2.0
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(
+            self._runner, self.host, self.port, reuse_address=True, shutdown_timeout=2.0
+        )
         await site.start()
         if self.port == 0:  # tests ask for any free port
             self.port = self._runner.addresses[0][1]

@@ -8,7 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
-from flamenco_gui.api import routes_jobs, routes_meta, routes_tasks, routes_workers  # noqa: F401
+from flamenco_gui.api import (  # noqa: F401 -- importing registers the routes
+    routes_events,
+    routes_jobs,
+    routes_meta,
+    routes_tasks,
+    routes_workers,
+)
 from flamenco_gui.api.auth import ANONYMOUS, PRINCIPAL, Principal, bearer, is_farm_token
 from flamenco_gui.api.keys import LOOP_LAG, SERVICE, TOKEN
 from flamenco_gui.api.routing import ROUTES, Auth, to_aiohttp

@@ -70,10 +70,10 @@ def _operation(r: Route, defs: dict[str, Any]) -> dict[str, Any]:
         }
     if r.response is None:
         op["responses"][str(r.status)] = {"description": "done"}
-    elif r.content_type == "text/plain":
+    elif r.content_type != "application/json":
         op["responses"][str(r.status)] = {
             "description": "text",
-            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "content": {r.content_type: {"schema": {"type": "string"}}},
         }
     else:
         op["responses"][str(r.status)] = {
