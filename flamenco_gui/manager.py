@@ -57,9 +57,7 @@ class Manager:
             app, access_log=None, handle_signals=False, shutdown_timeout=2.0
         )
         await self._runner.setup()
-        site = web.TCPSite(
-            self._runner, self.host, self.port, reuse_address=True, shutdown_timeout=2.0
-        )
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
         if self.port == 0:  # tests ask for any free port
             self.port = self._runner.addresses[0][1]
