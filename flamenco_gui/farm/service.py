@@ -433,13 +433,10 @@ class FarmService:
                 progress["updated"] = progress["last_progress"] = _now()
                 self.store.update_task(task_id, progress)
                 if task["worker_id"] is not None and task["status"] == T.RENDERING:
-                    self.store.update_worker(
-                        task["worker_id"],
-                        {
-                            "activity": progress.get("activity"),
-                            "time_cost": progress.get("time_cost"),
-                        },
-                    )
+                    shown = {k: progress[k] for k in ("activity", "time_cost") if k in progress}
+                    if worker_id is not None:  # a report from the worker: it is alive
+                        shown |= {"last_seen": progress["updated"], "connection": "online"}
+                    self.store.update_worker(task["worker_id"], shown)
                     self._worker_changed(task["worker_id"])
             if new_status is not None and new_status != task["status"]:
                 task = self.get_task(task_id)
@@ -564,8 +561,10 @@ class FarmService:
             raise Unavailable(self.storage_error or "") from exc
         if lines and task["worker_id"] is not None:
             with self._change():
-                self.store.update_worker(task["worker_id"], {"log": "\n".join(lines[-5:])})
-                self.store.update_task(task_id, {"last_progress": _now()})
+                now = _now()
+                seen = {"last_seen": now} if worker_id is not None else {}
+                self.store.update_worker(task["worker_id"], {"log": "\n".join(lines[-5:]), **seen})
+                self.store.update_task(task_id, {"last_progress": now})
 
     def read_log(
         self, task_id: int, *, tail: int | None = None, offset: int = 0, limit: int | None = None
