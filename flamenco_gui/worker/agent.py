@@ -40,7 +40,7 @@ from flamenco_gui.worker.client import (
 from flamenco_gui.worker.delivery import deliver_forever
 from flamenco_gui.worker.outbox import Outbox
 from flamenco_gui.worker.runner import Tools
-from flamenco_gui.worker.task_run import TaskRun, TaskSpec
+from flamenco_gui.worker.task_run import MAX_ERROR, TaskRun, TaskSpec
 
 log = logging.getLogger(__name__)
 
@@ -168,20 +168,26 @@ class Agent:
 
     # -- a task ------------------------------------------------------------------------
 
+    async def _fetch_task(self, task_id: int) -> Reply:
+        """`GET /tasks/{id}`, retried while the manager is away: it keeps the lease
+        across a restart, so the task is still ours when it is back."""
+        backoff = Backoff()
+        while True:
+            try:
+                return await self._client.call("GET", f"/tasks/{task_id}")
+            except ManagerUnreachable as exc:
+                log.debug("could not fetch task %d, retrying: %s", task_id, exc)
+                await backoff.sleep()
+
     async def _run_task(self, task_id: int, lease: int) -> None:
-        try:
-            reply = await self._client.call("GET", f"/tasks/{task_id}")
-        except ManagerUnreachable as exc:
-            # The lease stays with the manager; the next "available" requeues the task.
-            log.warning("could not fetch task %d: %s", task_id, exc)
-            return
+        reply = await self._fetch_task(task_id)
         if not reply.ok:
             log.warning("could not fetch task %d: %s", task_id, reply.error)
             return
         try:
             spec = TaskSpec.model_validate(reply.data)
         except ValidationError as exc:
-            error = f"worker cannot run this task: {exc}"
+            error = f"worker cannot run this task: {exc}"[:MAX_ERROR]
             log.warning("task %d: %s", task_id, error)
             self._outbox.put_final(task_id, lease, {"status": "failed", "error": error})
             return

@@ -175,7 +175,7 @@ class ManagerClient:
             ) as response:
                 text = await response.text()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ManagerUnreachable(f"{method} {path}: {exc!r}") from None
+            raise ManagerUnreachable(f"{method} {path}: {exc or type(exc).__name__}") from None
         try:
             data = json.loads(text) if text else None
         except ValueError:

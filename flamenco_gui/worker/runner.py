@@ -104,7 +104,7 @@ class TaskRunner:
         except asyncio.CancelledError:
             # Whoever cancels the run (the agent shutting down) must not leave it behind.
             self._killed = True
-            await self._terminate(proc)
+            await asyncio.shield(self._terminate(proc))
             raise
         finally:
             self._proc = None
@@ -122,13 +122,14 @@ class TaskRunner:
             buf = bytearray(rest) + buf[end:]
             for line in lines:
                 self._emit(line)
-            if len(buf) > MAX_LINE:
+            while len(buf) > MAX_LINE:
                 self._emit(bytes(buf[:MAX_LINE]))
                 del buf[:MAX_LINE]
         if buf:
             self._emit(bytes(buf).rstrip(b"\r"))
 
     def _emit(self, line: bytes) -> None:
+        """Hand on one line, in pieces of at most MAX_LINE bytes."""
         for start in range(0, max(len(line), 1), MAX_LINE):
             self._on_line(line[start : start + MAX_LINE].decode("utf-8", "replace"))
 
@@ -136,11 +137,12 @@ class TaskRunner:
         """Stop the task: SIGTERM the process group, SIGKILL it after KILL_GRACE.
 
         Returns once the group has been sent SIGKILL (or was already gone); no later
-        command of the task will start.
+        command of the task will start. Shielded: a caller cancelled meanwhile (the
+        process ended first) must not skip the SIGKILL meant for lingering children.
         """
         self._killed = True
         if self._proc is not None:
-            await self._terminate(self._proc)
+            await asyncio.shield(self._terminate(self._proc))
 
     async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
         # The group id is the leader's pid (start_new_session); children stay in the

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 # as often, or at once when this many are waiting.
 REPORT_INTERVAL = 0.25
 LOG_BATCH = 500
+# The manager keeps an error for the task table; the full story is in the task log.
+MAX_ERROR = 2000
 NOTE_PREFIX = "[flamenco-worker] "
 
 
@@ -143,7 +145,7 @@ class TaskRun:
             "time_cost": round(time.monotonic() - self._started, 2),
         }
         if error is not None:
-            fields["error"] = error
+            fields["error"] = error[:MAX_ERROR]
             log.warning("task %d failed: %s", self.task_id, error)
         else:
             log.info("task %d completed in %.1f s", self.task_id, fields["time_cost"])
