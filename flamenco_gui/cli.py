@@ -8,10 +8,10 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from flamenco_gui import __version__
 from flamenco_gui.config import DEFAULT_PORT, default_data_dir
-from flamenco_gui.farm.service import FarmConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,9 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     m.add_argument("--data-dir", type=Path, default=None, help="default: the app-data folder")
     m.add_argument("--token", default=None, help="farm token (default: $FLAMENCO_TOKEN or stored)")
-    m.add_argument("--worker-timeout", type=float, default=60.0, metavar="SECONDS")
-    m.add_argument("--task-timeout", type=float, default=600.0, metavar="SECONDS")
-    m.add_argument("--max-attempts", type=int, default=3)
+    m.add_argument("--worker-timeout", type=float, metavar="SECONDS", help="default 60")
+    m.add_argument("--task-timeout", type=float, metavar="SECONDS", help="default 600")
+    m.add_argument("--max-attempts", type=int, help="default 3")
     m.add_argument("-v", "--verbose", action="store_true")
 
     w = sub.add_parser("worker", help="run a worker agent on this render node")
@@ -42,20 +42,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _farm_config(args: argparse.Namespace) -> FarmConfig:
-    return FarmConfig(
-        worker_timeout=args.worker_timeout,
-        task_timeout=args.task_timeout,
-        max_attempts=args.max_attempts,
-        max_wait=min(25.0, args.worker_timeout / 2),
-    )
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Farm settings given on the command line (they win over the stored ones)."""
+    given = {
+        "worker_timeout": args.worker_timeout,
+        "task_timeout": args.task_timeout,
+        "max_attempts": args.max_attempts,
+    }
+    return {k: v for k, v in given.items() if v is not None}
 
 
 async def _run_headless(args: argparse.Namespace) -> int:
     from flamenco_gui.manager import Manager
 
     manager = Manager(
-        args.data_dir or default_data_dir(), args.host, args.port, args.token, _farm_config(args)
+        args.data_dir or default_data_dir(),
+        args.host,
+        args.port,
+        args.token,
+        overrides=_overrides(args),
     )
     await manager.start()
     print(f"flamenco manager {__version__} serving {manager.url}", flush=True)
@@ -86,5 +91,5 @@ def main(argv: list[str] | None = None) -> int:
     from flamenco_gui.gui.app import run_gui
 
     return run_gui(
-        args.data_dir or default_data_dir(), args.host, args.port, args.token, _farm_config(args)
+        args.data_dir or default_data_dir(), args.host, args.port, args.token, _overrides(args)
     )

@@ -10,12 +10,14 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from flamenco_gui.api.app import make_app
-from flamenco_gui.config import load_or_create_token, manager_url
-from flamenco_gui.farm.service import FarmConfig, FarmService
+from flamenco_gui.api.auth import FarmToken
+from flamenco_gui.config import load_or_create_token, manager_url, rotate_token
+from flamenco_gui.farm.service import SETTING_LIMITS, FarmConfig, FarmService
 from flamenco_gui.loop_lag import LoopLagMonitor
 from flamenco_gui.store.db import Store
 from flamenco_gui.store.task_logs import TaskLogs
@@ -33,17 +35,30 @@ class Manager:
         port: int = 7777,
         token: str | None = None,
         config: FarmConfig | None = None,
+        overrides: dict[str, Any] | None = None,
     ) -> None:
+        """`config` is used as given (tests); otherwise the defaults, then the settings
+        stored by the window, then `overrides` (command-line flags) apply."""
         self.data_dir = data_dir
         self.host = host
         self.port = port
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.token = load_or_create_token(data_dir, token)
+        self.token = FarmToken(load_or_create_token(data_dir, token))
         self.store = Store(data_dir / DB_FILE)
+        if config is None:
+            config = FarmConfig()
+            stored = {k: self.store.get_setting(k) for k in SETTING_LIMITS}
+            config.update({k: v for k, v in stored.items() if v is not None})
+            config.update(overrides or {})
         self.service = FarmService(self.store, TaskLogs(data_dir / "logs"), config)
         self.loop_lag = LoopLagMonitor()
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
+
+    def rotate_token(self) -> str:
+        """A new farm token, in force at once; registered workers keep their secrets."""
+        self.token.value = rotate_token(self.data_dir)
+        return self.token.value
 
     @property
     def url(self) -> str:

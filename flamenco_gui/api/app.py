@@ -15,7 +15,14 @@ from flamenco_gui.api import (  # noqa: F401 -- importing registers the routes
     routes_tasks,
     routes_workers,
 )
-from flamenco_gui.api.auth import ANONYMOUS, PRINCIPAL, Principal, bearer, is_farm_token
+from flamenco_gui.api.auth import (
+    ANONYMOUS,
+    PRINCIPAL,
+    FarmToken,
+    Principal,
+    bearer,
+    is_farm_token,
+)
 from flamenco_gui.api.keys import LOOP_LAG, SERVICE, TOKEN
 from flamenco_gui.api.routing import ROUTES, Auth, to_aiohttp
 from flamenco_gui.farm.errors import FarmError
@@ -74,7 +81,7 @@ async def _middleware(
         return error_response(500, "internal error (logged on the manager)")
 
 
-def make_app(service: FarmService, token: str, loop_lag: LoopLagMonitor) -> web.Application:
+def make_app(service: FarmService, token: FarmToken, loop_lag: LoopLagMonitor) -> web.Application:
     app = web.Application(middlewares=[_middleware], client_max_size=MAX_BODY)
     app[SERVICE] = service
     app[TOKEN] = token

@@ -26,6 +26,13 @@ ANONYMOUS = Principal(worker_id=-1)
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 
+@dataclass(slots=True)
+class FarmToken:
+    """The farm token, in a box so that rotating it takes effect at once everywhere."""
+
+    value: str
+
+
 def bearer(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -34,5 +41,5 @@ def bearer(request: web.Request) -> str | None:
     return token.strip()
 
 
-def is_farm_token(token: str, farm_token: str) -> bool:
-    return hmac.compare_digest(token.encode(), farm_token.encode())
+def is_farm_token(token: str, farm_token: FarmToken) -> bool:
+    return hmac.compare_digest(token.encode(), farm_token.value.encode())

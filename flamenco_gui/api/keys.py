@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flamenco_gui.api.auth import FarmToken
 from flamenco_gui.farm.service import FarmService
 from flamenco_gui.loop_lag import LoopLagMonitor
 
 SERVICE = web.AppKey("service", FarmService)
-TOKEN = web.AppKey("token", str)
+TOKEN = web.AppKey("token", FarmToken)
 LOOP_LAG = web.AppKey("loop_lag", LoopLagMonitor)

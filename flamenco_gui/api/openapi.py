@@ -6,7 +6,7 @@ import re
 from functools import cache
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from flamenco_gui import __version__
 from flamenco_gui.api import schemas as s
@@ -24,6 +24,14 @@ def _schema(tp: Any, mode: str, defs: dict[str, Any]) -> dict[str, Any]:
         defs[title] = schema
         return {"$ref": _REF.format(model=title)}
     return schema
+
+
+def _accepts_empty(model: type[BaseModel]) -> bool:
+    try:
+        model.model_validate({})
+    except ValidationError:
+        return False
+    return True
 
 
 def _path_and_params(path: str) -> tuple[str, list[dict[str, Any]]]:
@@ -65,7 +73,8 @@ def _operation(r: Route, defs: dict[str, Any]) -> dict[str, Any]:
         op["description"] = doc
     if r.body:
         op["requestBody"] = {
-            "required": True,
+            # No body is read as `{}` (routing._read_body): optional where `{}` is valid.
+            "required": not _accepts_empty(r.body),
             "content": {"application/json": {"schema": _schema(r.body, "validation", defs)}},
         }
     if r.response is None:

@@ -13,7 +13,7 @@ from flamenco_gui.api.routing import Ctx, route
 async def create_job(ctx: Ctx) -> dict:
     """Submit a job: its frame range is split into tasks of `chunk_size` frames."""
     b: s.JobCreate = ctx.body
-    return ctx.service.create_job(
+    return await ctx.service.submit_job(
         name=b.name, type=b.type, settings=b.settings, priority=b.priority, chunk_size=b.chunk_size
     )
 

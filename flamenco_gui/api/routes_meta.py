@@ -34,3 +34,16 @@ async def openapi(ctx: Ctx) -> dict:
     from flamenco_gui.api.openapi import spec
 
     return spec()
+
+
+@route("GET", "/settings", response=s.FarmSettings)
+async def get_settings(ctx: Ctx) -> dict:
+    """The farm's timeouts and retry limits."""
+    return ctx.service.settings()
+
+
+@route("PATCH", "/settings", body=s.SettingsPatch, response=s.FarmSettings, errors=(422,))
+async def patch_settings(ctx: Ctx) -> dict:
+    """Change timeouts and retry limits; in force at once and kept across restarts."""
+    body: s.SettingsPatch = ctx.body
+    return ctx.service.update_settings(body.model_dump(exclude_none=True))

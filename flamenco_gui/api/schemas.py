@@ -22,7 +22,8 @@ CompilerName = Literal[tuple(compiler_names())]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # NaN and Infinity are not JSON; pydantic's parser would otherwise accept them.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 # -- the 2015 API ------------------------------------------------------------------------
@@ -68,7 +69,7 @@ class TaskPatch(Strict):
 
 
 class LoadAverage(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", allow_inf_nan=False)
 
     one: float | None = Field(default=None, alias="1min")
     five: float | None = Field(default=None, alias="5min")
@@ -267,6 +268,20 @@ class BlocklistQuery(Strict):
 
 class WorkerSwitch(Strict):
     status: Literal["enabled", "disabled"]
+
+
+class FarmSettings(BaseModel):
+    worker_timeout: float
+    task_timeout: float
+    max_attempts: int
+    blocklist_threshold: int
+
+
+class SettingsPatch(Strict):
+    worker_timeout: float | None = Field(default=None, ge=1, le=86_400)
+    task_timeout: float | None = Field(default=None, ge=1, le=7 * 86_400)
+    max_attempts: int | None = Field(default=None, ge=1, le=100)
+    blocklist_threshold: int | None = Field(default=None, ge=1, le=1000)
 
 
 class Deleted(BaseModel):

@@ -16,7 +16,7 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +41,7 @@ from flamenco_gui.store.task_logs import TaskLogs
 log = logging.getLogger(__name__)
 T = TaskStatus
 MAX_TASKS_PER_JOB = 100_000
+INSERT_CHUNK = 1000  # tasks per transaction when a big job is inserted
 
 
 @dataclass(slots=True)
@@ -49,7 +50,36 @@ class FarmConfig:
     task_timeout: float = 600.0
     max_attempts: int = 3
     blocklist_threshold: int = 3  # failed tasks of one job that keep a worker off it
-    max_wait: float = 25.0  # longest a long poll is held; kept below worker_timeout
+    max_wait: float = 25.0  # longest a long poll is held (also capped at worker_timeout/2)
+
+    def update(self, values: dict[str, Any]) -> None:
+        """Apply validated settings (see SETTING_LIMITS)."""
+        for key, value in values.items():
+            low, high, kind = SETTING_LIMITS[key]
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise Invalid(f"{key}: must be a number")
+            if not low <= value <= high:
+                raise Invalid(f"{key}: must be between {low:g} and {high:g}")
+            setattr(self, key, kind(value))
+
+
+# The settings a wrangler may change while the farm runs: (lowest, highest, type).
+SETTING_LIMITS: dict[str, tuple[float, float, type]] = {
+    "worker_timeout": (1, 86_400, float),
+    "task_timeout": (1, 7 * 86_400, float),
+    "max_attempts": (1, 100, int),
+    "blocklist_threshold": (1, 1000, int),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedJob:
+    """A validated, compiled job, ready to insert."""
+
+    job: Row
+    tasks: list[Row]
+    task_columns: list[str]
+    task_values: list[tuple[Any, ...]]
 
 
 def _hash_secret(secret: str) -> str:
@@ -107,6 +137,27 @@ class FarmService:
         for change in pending:
             self.events.publish(change)
 
+    # -- settings --------------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        return {key: getattr(self.config, key) for key in SETTING_LIMITS}
+
+    def update_settings(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Change farm settings at once and keep them for the next start."""
+        unknown = set(values) - set(SETTING_LIMITS)
+        if unknown:
+            raise Invalid(
+                f"{sorted(unknown)[0]}: unknown setting; known: {', '.join(SETTING_LIMITS)}"
+            )
+        trial = FarmConfig(**{**self.settings(), "max_wait": self.config.max_wait})
+        trial.update(values)  # validates everything before anything changes
+        with self._change():
+            for key, value in values.items():
+                self.store.set_setting(key, value)
+        self.config.update(values)
+        self.events.publish(Change("farm", 0, {"settings": self.settings()}))
+        return self.settings()
+
     def _set_storage_error(self, error: str | None) -> None:
         """Tell the window (and /health) that writes fail, or work again."""
         self.storage_error = error
@@ -133,6 +184,9 @@ class FarmService:
         """
         now = _now()
         with self._change():
+            for job_id in self.store.incomplete_jobs():
+                log.warning("removing job %s: its submission was cut short", job_id)
+                self.store.delete_job(job_id)
             for w in self.store.list_workers():
                 if w["connection"] == Connection.ONLINE:
                     self.store.update_worker(w["id"], {"last_seen": now})
@@ -214,6 +268,7 @@ class FarmService:
             self._emit("worker", worker_id, None)
         self._secrets.pop(worker["secret_hash"] or "", None)
         self._signal_lease(worker_id)
+        self._signal_queued()  # its held poll, if any, ends now
 
     def _touch(self, worker_id: int, report: dict[str, Any]) -> None:
         fields: Row = {"last_seen": _now(), "connection": Connection.ONLINE.value}
@@ -255,6 +310,7 @@ class FarmService:
                 self._requeue_leased(worker_id, "worker reported it runs nothing")
             self._worker_changed(worker_id)
         if status == WorkerReport.OFFLINE:
+            self._signal_queued()  # its held poll, if any, ends now
             return None, None
         deadline = time.monotonic() + wait
         self._polling[worker_id] = self._polling.get(worker_id, 0) + 1
@@ -288,7 +344,12 @@ class FarmService:
     async def _pull(self, worker_id: int, deadline: float) -> tuple[int | None, int | None]:
         while True:
             ev = self._queued
-            task = self._claim(worker_id)
+            worker = self.store.get_worker(worker_id)
+            if worker is None or worker["connection"] != Connection.ONLINE:
+                # Forgotten, or it said goodbye while this poll was held: a task handed
+                # out now would sit on a worker that will never run it.
+                return None, None
+            task = self._claim(worker)
             if task is not None:
                 return task["id"], task["lease"]
             remaining = deadline - time.monotonic()
@@ -299,9 +360,9 @@ class FarmService:
             except TimeoutError:
                 return None, None
 
-    def _claim(self, worker_id: int) -> Row | None:
-        worker = self.store.get_worker(worker_id)
-        if worker is None or worker["status"] != WorkerStatus.ENABLED:
+    def _claim(self, worker: Row) -> Row | None:
+        worker_id = worker["id"]
+        if worker["status"] != WorkerStatus.ENABLED:
             return None
         with self._change():
             task = self.store.next_queued_task(worker_id, self.store.count_eligible_workers())
@@ -578,9 +639,11 @@ class FarmService:
 
     # -- jobs ------------------------------------------------------------------------
 
-    def create_job(
+    def prepare_job(
         self, *, name: str, type: str, settings: dict[str, Any], priority: int, chunk_size: int
-    ) -> Row:
+    ) -> PreparedJob:
+        """Validate and compile a job into rows. Pure: `submit_job` runs it on a thread,
+        so a job of 100,000 tasks does not stall the loop (and the window)."""
         compiler, model = self._compile(type, settings)
         chunks = chunk_frames(model.frame_start, model.frame_end, chunk_size)
         if len(chunks) > MAX_TASKS_PER_JOB:
@@ -589,6 +652,7 @@ class FarmService:
                 f" at most {MAX_TASKS_PER_JOB} per job, use a larger chunk_size"
             )
         now = _now()
+        output_format = compiler.output_format(model)
         tasks = [
             {
                 "type": type,
@@ -600,32 +664,79 @@ class FarmService:
                 "frame_start": start,
                 "frame_end": end,
                 "frame_current": start,
-                "format": compiler.output_format(model),
+                "format": output_format,
                 "created": now,
                 "updated": now,
             }
             for start, end in chunks
         ]
+        job = {
+            "name": name,
+            "type": type,
+            "settings": model.model_dump(),
+            "priority": priority,
+            "chunk_size": chunk_size,
+            "status": T.QUEUED.value,
+            "frame_start": model.frame_start,
+            "frame_end": model.frame_end,
+            "created": now,
+            "updated": now,
+        }
+        columns, values = Store.encode_tasks(tasks)
+        return PreparedJob(job, tasks, columns, values)
+
+    def _begin_job(self, prepared: PreparedJob) -> int:
         with self._change():
-            job_id = self.store.insert_job(
-                {
-                    "name": name,
-                    "type": type,
-                    "settings": model.model_dump(),
-                    "priority": priority,
-                    "chunk_size": chunk_size,
-                    "status": T.QUEUED.value,
-                    "frame_start": model.frame_start,
-                    "frame_end": model.frame_end,
-                    "created": now,
-                    "updated": now,
-                },
-                tasks,
+            return self.store.insert_job({**prepared.job, "tasks_expected": len(prepared.tasks)})
+
+    def _add_tasks(self, job_id: int, prepared: PreparedJob, start: int, end: int) -> None:
+        """One transaction of tasks; their events are built from the rows in hand."""
+        with self._change():
+            ids = self.store.insert_tasks(
+                job_id, prepared.task_columns, prepared.task_values[start:end]
             )
-            for task in self.store.get_tasks(self.store.job_task_ids(job_id)):
-                self._emit("task", task["id"], task)
-            self._refresh_job(job_id, force=True)
+            blank = self.store.blank_task()
+            for task_id, task in zip(ids, prepared.tasks[start:end], strict=True):
+                self._emit("task", task_id, {**blank, **task, "id": task_id, "job_id": job_id})
+            if end >= len(prepared.tasks):  # counting a big job's tasks once is enough
+                self._refresh_job(job_id)
         self._signal_queued()
+
+    def _abandon_job(self, job_id: int) -> None:
+        """Undo a job whose insert failed half-way, so nothing half-written stays."""
+        try:
+            with self._change():
+                self.store.delete_job(job_id)
+                self._emit("job", job_id, None)
+        except Unavailable:
+            log.error("job %s is incomplete; it is removed at the next start", job_id)
+
+    def commit_job(self, prepared: PreparedJob) -> Row:
+        job_id = self._begin_job(prepared)
+        try:
+            self._add_tasks(job_id, prepared, 0, len(prepared.tasks))
+        except BaseException:
+            self._abandon_job(job_id)
+            raise
+        return self.get_job(job_id)
+
+    def create_job(self, **job: Any) -> Row:
+        """Submit a job in one go (small jobs; see `submit_job` for the loop-friendly way)."""
+        return self.commit_job(self.prepare_job(**job))
+
+    async def submit_job(self, **job: Any) -> Row:
+        """Submit a job without stalling the loop: compiled on a thread, inserted in
+        chunks with the loop running in between. Its first tasks may start before the
+        last are in; the answer (2xx) comes once every task is committed."""
+        prepared = await asyncio.to_thread(lambda: self.prepare_job(**job))
+        job_id = self._begin_job(prepared)
+        try:
+            for start in range(0, len(prepared.tasks), INSERT_CHUNK):
+                self._add_tasks(job_id, prepared, start, start + INSERT_CHUNK)
+                await asyncio.sleep(0)
+        except BaseException:
+            self._abandon_job(job_id)
+            raise
         return self.get_job(job_id)
 
     def _job_view(self, job: Row) -> Row:
@@ -651,7 +762,7 @@ class FarmService:
         rows, total = self.store.list_jobs(status, limit, offset)
         return [self._job_view(r) for r in rows], total
 
-    def _refresh_job(self, job_id: int, force: bool = False) -> None:
+    def _refresh_job(self, job_id: int) -> None:
         job = self.store.get_job(job_id)
         if job is None:
             return
@@ -737,6 +848,3 @@ class FarmService:
                 self.check_timeouts()
             except Unavailable as exc:
                 log.error("timeout check skipped: %s", exc)
-
-    def tasks_for(self, ids: Iterable[int]) -> list[Row]:
-        return self.store.get_tasks(list(ids))

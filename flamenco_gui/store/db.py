@@ -12,7 +12,7 @@ import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -186,17 +186,50 @@ class Store:
 
     # -- jobs ------------------------------------------------------------------------
 
-    def insert_job(self, job: Row, tasks: Iterable[Row]) -> int:
-        """Insert a job and its tasks in one go (executemany: 10k tasks in milliseconds)."""
-        job_id = self._insert("jobs", job)
-        rows = [_encode("tasks", {**t, "job_id": job_id}) for t in tasks]
-        if rows:
-            cols = list(rows[0])
-            self.conn.executemany(
-                f"INSERT INTO tasks ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-                [tuple(r[c] for c in cols) for r in rows],
-            )
-        return job_id
+    @staticmethod
+    def encode_tasks(tasks: Sequence[Row]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Task rows as columns and value tuples for `insert_job`. Pure, so a caller may
+        run it on a worker thread: encoding 100k rows takes the better part of a second."""
+        if not tasks:
+            return [], []
+        cols = [c for c in tasks[0] if c != "job_id"]
+        enc = [_encode("tasks", t) for t in tasks]
+        return cols, [tuple(r[c] for c in cols) for r in enc]
+
+    def insert_job(self, job: Row) -> int:
+        return self._insert("jobs", job)
+
+    def insert_tasks(
+        self, job_id: int, columns: Sequence[str], values: Sequence[tuple[Any, ...]]
+    ) -> list[int]:
+        """Insert encoded task rows of one job with one executemany; returns their ids."""
+        before = self.conn.execute("SELECT coalesce(max(id), 0) FROM tasks").fetchone()[0]
+        cols = ", ".join(["job_id", *columns])
+        marks = ", ".join("?" for _ in range(len(columns) + 1))
+        self.conn.executemany(
+            f"INSERT INTO tasks ({cols}) VALUES ({marks})", ((job_id, *v) for v in values)
+        )
+        # Rows past the old maximum are ours: this transaction is the only writer.
+        cur = self.conn.execute("SELECT id FROM tasks WHERE id > ? ORDER BY id", (before,))
+        return [r[0] for r in cur]
+
+    def incomplete_jobs(self) -> list[int]:
+        """Jobs with fewer tasks than they were submitted with (a cut-short insert)."""
+        cur = self.conn.execute(
+            "SELECT j.id FROM jobs j WHERE j.tasks_expected IS NOT NULL AND j.tasks_expected > "
+            "(SELECT count(*) FROM tasks t WHERE t.job_id = j.id)"
+        )
+        return [r[0] for r in cur]
+
+    def blank_task(self) -> Row:
+        """A task row as the table would default it: every column, with its default."""
+        if not hasattr(self, "_blank_task"):
+            cur = self.conn.execute("PRAGMA table_info(tasks)")
+            self._blank_task = {
+                name: None if default is None else json.loads(default)
+                for _, name, _, _, default, _ in cur
+            }
+        return dict(self._blank_task)
 
     def get_job(self, job_id: int) -> Row | None:
         return self._get("jobs", job_id)

@@ -123,7 +123,13 @@ def _v2(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    """How many tasks a job was submitted with: a big job is inserted in several
+    transactions, and one a crash cut short is recognised (and removed) at start."""
+    db["jobs"].add_column("tasks_expected", int)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -40,7 +40,7 @@ def test_api_changes_show_in_window(qloop, qtbot, tmp_path) -> None:
     async def scenario() -> None:
         manager = Manager(tmp_path, "127.0.0.1", 0, TOKEN)
         await manager.start()
-        window = MainWindow(manager.service, manager.url, manager.token)
+        window = MainWindow(manager.service, manager.url, manager.token.value)
         qtbot.addWidget(window)
         window.show()
         headers = {"Authorization": f"Bearer {TOKEN}"}
