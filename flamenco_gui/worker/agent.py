@@ -45,6 +45,7 @@ from flamenco_gui.worker.task_run import MAX_ERROR, TaskRun, TaskSpec
 log = logging.getLogger(__name__)
 
 # Seconds the manager may hold a long poll (it caps this below its worker timeout).
+HELD = 0.5  # an answer slower than this was a held long poll
 LONG_POLL = 25
 # Saying goodbye must not delay a shutdown.
 OFFLINE_TIMEOUT = 2.0
@@ -140,8 +141,14 @@ class Agent:
             if task_id is not None and lease is not None:
                 await self._run_task(int(task_id), int(lease))
             else:
-                # Never busy-loop, even if the manager answers without holding the poll.
-                await asyncio.sleep(self._config.heartbeat - (loop.time() - started))
+                await self._pace(loop.time() - started)
+
+    async def _pace(self, elapsed: float) -> None:
+        """Never busy-loop on a manager that answers without holding the poll; but
+        after a held poll, ask again at once: the manager caps the hold below its
+        worker timeout, and waiting longer could let that timeout pass."""
+        if elapsed < HELD:
+            await asyncio.sleep(self._config.heartbeat - elapsed)
 
     async def _heartbeat(self, body: dict[str, Any], backoff: Backoff) -> Reply | None:
         """One `PATCH /workers/{id}` with this node's figures; None (after backing off)
@@ -221,7 +228,7 @@ class Agent:
             else:
                 log.warning("manager refused the heartbeat: %s", reply.error)
                 await backoff.sleep()
-            await asyncio.sleep(self._config.heartbeat - (loop.time() - started))
+            await self._pace(loop.time() - started)
 
     async def _rejected(self, task_id: int, lease: int) -> None:
         """The manager refused a report (409/404): that task run is over for us."""
