@@ -4,7 +4,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEBS := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 \
         libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
-        libxcb-randr0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 xvfb xauth blender ffmpeg
+        libxcb-randr0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 xvfb xauth blender ffmpeg \
+        chromium
 DEB_STAMP := $(VENV)/.debs
 
 .PHONY: run test lint deps clean

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from functools import cache
+
+from aiohttp import web
+
 from flamenco_gui import __version__
 from flamenco_gui.api import schemas as s
 from flamenco_gui.api.keys import LOOP_LAG
 from flamenco_gui.api.routing import Auth, Ctx, route
+from flamenco_gui.resources import resource_path
 
 API_VERSION = "1.0"
 
@@ -47,3 +52,15 @@ async def patch_settings(ctx: Ctx) -> dict:
     """Change timeouts and retry limits; in force at once and kept across restarts."""
     body: s.SettingsPatch = ctx.body
     return ctx.service.update_settings(body.model_dump(exclude_none=True))
+
+
+@route("GET", "/", auth=Auth.NONE, response=str, content_type="text/html")
+async def status_page(ctx: Ctx) -> web.Response:
+    """A read-only status page for a phone on the LAN; it holds no data itself and
+    reads the farm (with the token) through /jobs, /workers and /events."""
+    return web.Response(body=_status_html(), content_type="text/html", charset="utf-8")
+
+
+@cache
+def _status_html() -> bytes:
+    return resource_path("status.html").read_bytes()

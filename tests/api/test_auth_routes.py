@@ -1,4 +1,5 @@
-"""Every route of the real aiohttp app needs the farm token, except /health and /version.
+"""Every route of the real aiohttp app needs the farm token, except /health, /version
+and the status page `/` (static HTML that holds no farm data; it reads with the token).
 
 The routes come from the application itself (`make_app` with the running manager's
 service), not from a hand-kept list, so a route added later is covered automatically.
@@ -18,7 +19,7 @@ from tests.api.apiclient import Api
 
 pytestmark = pytest.mark.timeout(30)
 
-OPEN = {("GET", "/health"), ("GET", "/version")}
+OPEN = {("GET", "/health"), ("GET", "/version"), ("GET", "/")}
 
 
 def _app_routes(manager: Manager) -> list[tuple[str, str]]:
