@@ -1,0 +1,60 @@
+"""The Blender add-on, installed into real Blender from the .zip the manager writes,
+submits the open scene to a test manager; a real worker renders the job."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from flamenco_gui.addon import write_addon_zip
+from tests.blender_scene import make_scene, require_blender
+from tests.procs import TOKEN, Farm, wait_until
+
+pytestmark = [pytest.mark.blender, pytest.mark.timeout(240)]
+
+SUBMIT = """
+import sys, bpy
+zip_path, url, token, out = sys.argv[sys.argv.index("--") + 1:]
+bpy.ops.preferences.addon_install(filepath=zip_path)
+bpy.ops.preferences.addon_enable(module="flamenco_submit")
+prefs = bpy.context.preferences.addons["flamenco_submit"].preferences
+prefs.manager_url, prefs.token, prefs.chunk_size = url, token, 2
+bpy.context.scene.render.filepath = out
+result = bpy.ops.flamenco.submit_job()
+print("submit result:", result)
+"""
+
+
+def test_addon_submits_the_open_scene(tmp_path: Path) -> None:
+    blender = require_blender()
+    scene = make_scene(tmp_path / "shot.blend", frames=4)
+    addon = write_addon_zip(tmp_path / "flamenco_submit.zip")
+    farm = Farm(tmp_path)
+    try:
+        farm.start_manager()
+        farm.add_worker("render-01", "--blender", blender)
+        out = tmp_path / "frames" / "f_####"
+        # A Blender config dir of its own, so the add-on is not installed for the user.
+        env_dir = tmp_path / "blender-config"
+        done = subprocess.run(
+            [blender, "--background", str(scene), "--python-expr", SUBMIT, "--",
+             str(addon), farm.url, TOKEN, str(out)],
+            capture_output=True, text=True, timeout=120,
+            env={"BLENDER_USER_CONFIG": str(env_dir), "BLENDER_USER_SCRIPTS": str(env_dir),
+                 "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        )  # fmt: skip
+        assert "submit result: {'FINISHED'}" in done.stdout, done.stdout + done.stderr
+        (job,) = farm.http.get("/jobs")["jobs"]
+        assert job["settings"]["filepath"] == str(scene)
+        assert (job["frame_start"], job["frame_end"], job["tasks_total"]) == (1, 4, 2)
+        assert job["settings"]["render_output"] == str(out)
+        wait_until(
+            lambda: farm.http.get(f"/jobs/{job['id']}")["status"] == "completed", 150, "the render"
+        )
+        frames = sorted(p.name for p in out.parent.iterdir())
+        assert frames == ["f_0001.png", "f_0002.png", "f_0003.png", "f_0004.png"]
+    finally:
+        farm.stop()
+        farm.dump_logs()
