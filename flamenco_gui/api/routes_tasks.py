@@ -48,7 +48,10 @@ async def get_task(ctx: Ctx) -> dict:
     """One task with its commands and its history of attempts."""
     task_id = ctx.path_int("task_id")
     row = ctx.service.get_task(task_id)
-    return shapes.task(row) | {"history": shapes.history(ctx.service.task_history(task_id))}
+    return shapes.task(row) | {
+        "history": shapes.history(ctx.service.task_history(task_id)),
+        "depends_on": ctx.service.task_dependencies(task_id),
+    }
 
 
 @route(

@@ -177,6 +177,7 @@ class HistoryEntry(BaseModel):
 
 class TaskDetail(Task):
     history: list[HistoryEntry]
+    depends_on: list[int] = Field(description="tasks that must complete before this one runs")
 
 
 class TaskPage(BaseModel):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from flamenco_gui.compilers.base import Compiler, TaskSpec, chunk_frames
 from flamenco_gui.compilers.blender_render import BlenderRender
 from flamenco_gui.compilers.command import Command
+from flamenco_gui.compilers.ffmpeg import Ffmpeg
 
 _REGISTRY: dict[str, Compiler] = {
     "blender_render": BlenderRender(),
     "simple_blender_render": BlenderRender(),  # the 2015 name
     "command": Command(),
+    "ffmpeg": Ffmpeg(),
 }
 
 

@@ -22,8 +22,10 @@ class CompilerSettings(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class TaskSpec:
-    """One task of a compiled job: its frames and the commands that render them."""
+    """A task that runs once all of its job's frame tasks completed (a video step)."""
 
+    type: str
+    parser: str
     frame_start: int
     frame_end: int
     commands: list[list[str]]
@@ -33,12 +35,17 @@ class Compiler(Protocol):
     name: ClassVar[str]
     parser: ClassVar[str]
     settings_model: ClassVar[type[CompilerSettings]]
+    chunked: ClassVar[bool]  # False: the whole frame range is one task (ffmpeg)
 
     def commands(self, settings: Any, frame_start: int, frame_end: int) -> list[list[str]]:
         """The argv lists that render frames `frame_start`..`frame_end` (inclusive)."""
         ...
 
     def output_format(self, settings: Any) -> str: ...
+
+    def finishing_tasks(self, settings: Any) -> list[TaskSpec]:
+        """Tasks that depend on every frame task of the job (may be none)."""
+        ...
 
 
 def chunk_frames(start: int, end: int, chunk_size: int) -> list[tuple[int, int]]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from flamenco_gui.compilers.base import CompilerSettings
+from flamenco_gui.compilers.base import CompilerSettings, TaskSpec
+from flamenco_gui.compilers.ffmpeg import video_argv
+from flamenco_gui.compilers.frames import blender_frame_files
 
 Format = Literal[
     "PNG",
@@ -26,6 +28,16 @@ Format = Literal[
 ]
 
 
+class VideoStep(BaseModel):
+    """Make a video of the frames once they are all rendered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    output: str = Field(min_length=1, description="the video file, e.g. /r/shot.mp4")
+    fps: float = Field(default=24, gt=0, le=240)
+    codec: Literal["libx264", "mpeg4"] = "libx264"
+
+
 class BlenderRenderSettings(CompilerSettings):
     filepath: str = Field(min_length=1)
     render_output: str = Field(min_length=1, description="output path, #### is the frame")
@@ -37,6 +49,7 @@ class BlenderRenderSettings(CompilerSettings):
     resolution_percentage: int | None = Field(default=None, ge=1, le=100)
     denoise: bool | None = Field(default=None, description="Cycles denoising on/off")
     blender_args: list[str] = Field(default_factory=list, description="extra args before -a")
+    video: VideoStep | None = None
 
     @model_validator(mode="after")
     def _frames_in_order(self) -> BlenderRenderSettings:
@@ -71,6 +84,7 @@ class BlenderRender:
     name: ClassVar[str] = "blender_render"
     parser: ClassVar[str] = "blender_render"
     settings_model: ClassVar[type[CompilerSettings]] = BlenderRenderSettings
+    chunked: ClassVar[bool] = True
 
     def commands(
         self, settings: BlenderRenderSettings, frame_start: int, frame_end: int
@@ -97,3 +111,13 @@ class BlenderRender:
 
     def output_format(self, settings: BlenderRenderSettings) -> str:
         return settings.format
+
+    def finishing_tasks(self, settings: BlenderRenderSettings) -> list[TaskSpec]:
+        if settings.video is None:
+            return []
+        v = settings.video
+        frames = blender_frame_files(settings.render_output, settings.format)
+        argv = video_argv(
+            frames, v.output, settings.frame_start, settings.frame_end, v.fps, v.codec, 20
+        )
+        return [TaskSpec("ffmpeg", "generic", settings.frame_start, settings.frame_end, [argv])]

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from flamenco_gui.compilers.base import CompilerSettings
+from flamenco_gui.compilers.base import CompilerSettings, TaskSpec
 
 PLACEHOLDER = "{frame}"
 
@@ -27,6 +27,7 @@ class Command:
     name: ClassVar[str] = "command"
     parser: ClassVar[str] = "generic"
     settings_model: ClassVar[type[CompilerSettings]] = CommandSettings
+    chunked: ClassVar[bool] = True
 
     def commands(
         self, settings: CommandSettings, frame_start: int, frame_end: int
@@ -41,3 +42,6 @@ class Command:
 
     def output_format(self, settings: CommandSettings) -> str:
         return ""
+
+    def finishing_tasks(self, settings: CommandSettings) -> list[TaskSpec]:
+        return []

@@ -80,6 +80,8 @@ class PreparedJob:
     tasks: list[Row]
     task_columns: list[str]
     task_values: list[tuple[Any, ...]]
+    # task index -> indexes of the tasks it waits for (always earlier in `tasks`)
+    deps: dict[int, range]
 
 
 def _hash_secret(secret: str) -> str:
@@ -411,6 +413,10 @@ class FarmService:
     def list_tasks(self, **filters: Any) -> tuple[list[Row], int]:
         return self.store.list_tasks(**filters)
 
+    def task_dependencies(self, task_id: int) -> list[int]:
+        """The tasks this one waits for."""
+        return self.store.depends_on(task_id)
+
     def task_history(self, task_id: int) -> list[Row]:
         self.get_task(task_id)
         return self.store.history(task_id)
@@ -573,13 +579,18 @@ class FarmService:
         if new == T.COMPLETED:
             fields["progress"] = 100.0
             fields["frame_current"] = task["frame_end"]
-        if new == T.FAILED:
-            fields["error"] = reason
+        if new in (T.FAILED, T.CANCELED):
+            fields["error"] = reason  # why it ended, shown beside the task
         if new == T.QUEUED:
             fields |= {"worker_id": None, "finished": None}
             if old != T.RENDERING:
                 fields |= {"attempts": 0, "progress": 0.0, "error": None}
         self.store.update_task(task["id"], fields)
+        if new in (T.FAILED, T.CANCELED):
+            # What waits for this task can no longer run.
+            for waiting in self.store.queued_dependents(task["id"]):
+                why = f"task {task['id']}, which it waits for, was {new}"
+                self._move_task(waiting, T.CANCELED, why, outcome="canceled")
         if new == T.QUEUED:
             # Waiters wake only after this synchronous transaction has committed.
             self._signal_queued()
@@ -645,19 +656,22 @@ class FarmService:
         """Validate and compile a job into rows. Pure: `submit_job` runs it on a thread,
         so a job of 100,000 tasks does not stall the loop (and the window)."""
         compiler, model = self._compile(type, settings)
-        chunks = chunk_frames(model.frame_start, model.frame_end, chunk_size)
-        if len(chunks) > MAX_TASKS_PER_JOB:
+        size = chunk_size if compiler.chunked else model.frame_end - model.frame_start + 1
+        chunks = chunk_frames(model.frame_start, model.frame_end, size)
+        finishing = compiler.finishing_tasks(model)
+        if len(chunks) + len(finishing) > MAX_TASKS_PER_JOB:
             raise Invalid(
                 f"chunk_size: {len(chunks)} tasks for frames {model.frame_start}-{model.frame_end};"
                 f" at most {MAX_TASKS_PER_JOB} per job, use a larger chunk_size"
             )
         now = _now()
         output_format = compiler.output_format(model)
-        tasks = [
-            {
-                "type": type,
-                "parser": compiler.parser,
-                "commands": compiler.commands(model, start, end),
+
+        def row(type_: str, parser: str, start: int, end: int, commands: list[list[str]]) -> Row:
+            return {
+                "type": type_,
+                "parser": parser,
+                "commands": commands,
                 "priority": 0,
                 "job_priority": priority,
                 "status": T.QUEUED.value,
@@ -668,8 +682,13 @@ class FarmService:
                 "created": now,
                 "updated": now,
             }
+
+        tasks = [
+            row(type, compiler.parser, start, end, compiler.commands(model, start, end))
             for start, end in chunks
         ]
+        tasks += [row(f.type, f.parser, f.frame_start, f.frame_end, f.commands) for f in finishing]
+        deps = {len(chunks) + i: range(len(chunks)) for i in range(len(finishing))}
         job = {
             "name": name,
             "type": type,
@@ -683,18 +702,29 @@ class FarmService:
             "updated": now,
         }
         columns, values = Store.encode_tasks(tasks)
-        return PreparedJob(job, tasks, columns, values)
+        return PreparedJob(job, tasks, columns, values, deps)
 
     def _begin_job(self, prepared: PreparedJob) -> int:
         with self._change():
             return self.store.insert_job({**prepared.job, "tasks_expected": len(prepared.tasks)})
 
-    def _add_tasks(self, job_id: int, prepared: PreparedJob, start: int, end: int) -> None:
-        """One transaction of tasks; their events are built from the rows in hand."""
+    def _add_tasks(
+        self, job_id: int, prepared: PreparedJob, start: int, end: int, done: list[int]
+    ) -> None:
+        """One transaction of tasks (with their dependencies, so no task is ever seen
+        without them); events are built from the rows in hand. `done` collects ids."""
         with self._change():
             ids = self.store.insert_tasks(
                 job_id, prepared.task_columns, prepared.task_values[start:end]
             )
+            done += ids
+            pairs = [
+                (done[i], done[j])
+                for i in range(start, min(end, len(done)))
+                for j in prepared.deps.get(i, ())
+            ]
+            if pairs:
+                self.store.insert_deps(pairs)
             blank = self.store.blank_task()
             for task_id, task in zip(ids, prepared.tasks[start:end], strict=True):
                 self._emit("task", task_id, {**blank, **task, "id": task_id, "job_id": job_id})
@@ -714,7 +744,7 @@ class FarmService:
     def commit_job(self, prepared: PreparedJob) -> Row:
         job_id = self._begin_job(prepared)
         try:
-            self._add_tasks(job_id, prepared, 0, len(prepared.tasks))
+            self._add_tasks(job_id, prepared, 0, len(prepared.tasks), [])
         except BaseException:
             self._abandon_job(job_id)
             raise
@@ -730,9 +760,10 @@ class FarmService:
         last are in; the answer (2xx) comes once every task is committed."""
         prepared = await asyncio.to_thread(lambda: self.prepare_job(**job))
         job_id = self._begin_job(prepared)
+        ids: list[int] = []
         try:
             for start in range(0, len(prepared.tasks), INSERT_CHUNK):
-                self._add_tasks(job_id, prepared, start, start + INSERT_CHUNK)
+                self._add_tasks(job_id, prepared, start, start + INSERT_CHUNK, ids)
                 await asyncio.sleep(0)
         except BaseException:
             self._abandon_job(job_id)

@@ -213,6 +213,22 @@ class Store:
         cur = self.conn.execute("SELECT id FROM tasks WHERE id > ? ORDER BY id", (before,))
         return [r[0] for r in cur]
 
+    def insert_deps(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """(task, the task it waits for) pairs."""
+        self.conn.executemany("INSERT INTO task_deps (task_id, depends_on) VALUES (?, ?)", pairs)
+
+    def queued_dependents(self, task_id: int) -> list[Row]:
+        return self._select(
+            "tasks",
+            "SELECT t.* FROM task_deps d JOIN tasks t ON t.id = d.task_id "
+            "WHERE d.depends_on = ? AND t.status = 'queued'",
+            (task_id,),
+        )
+
+    def depends_on(self, task_id: int) -> list[int]:
+        cur = self.conn.execute("SELECT depends_on FROM task_deps WHERE task_id = ?", (task_id,))
+        return [r[0] for r in cur]
+
     def incomplete_jobs(self) -> list[int]:
         """Jobs with fewer tasks than they were submitted with (a cut-short insert)."""
         cur = self.conn.execute(
@@ -243,6 +259,10 @@ class Store:
             (job_id,),
         )
         self.conn.execute("DELETE FROM job_blocklist WHERE job_id = ?", (job_id,))
+        self.conn.execute(
+            "DELETE FROM task_deps WHERE task_id IN (SELECT id FROM tasks WHERE job_id = ?)",
+            (job_id,),
+        )
         self.conn.execute("DELETE FROM tasks WHERE job_id = ?", (job_id,))
         self.conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
@@ -305,6 +325,9 @@ class Store:
 
     def delete_task(self, task_id: int) -> None:
         self.conn.execute("DELETE FROM task_history WHERE task_id = ?", (task_id,))
+        self.conn.execute(
+            "DELETE FROM task_deps WHERE task_id = ? OR depends_on = ?", (task_id, task_id)
+        )
         self.conn.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
 
     def list_tasks(
@@ -345,6 +368,8 @@ class Store:
             "  AND h.worker_id = :w AND h.outcome = 'failed') "
             "  AND (SELECT count(DISTINCT h2.worker_id) FROM task_history h2 "
             "       WHERE h2.task_id = tasks.id AND h2.outcome = 'failed') < :n) "
+            "AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks t2 ON t2.id = d.depends_on "
+            "  WHERE d.task_id = tasks.id AND t2.status != 'completed') "
             "ORDER BY job_priority DESC, priority DESC, id LIMIT 1",
             {"w": worker_id, "n": eligible_workers},
         )

@@ -129,7 +129,17 @@ def _v3(db: sqlite_utils.Database) -> None:
     db["jobs"].add_column("tasks_expected", int)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+def _v4(db: sqlite_utils.Database) -> None:
+    """Task dependencies: a task runs only once every task it depends on completed."""
+    db["task_deps"].create(
+        {"task_id": int, "depends_on": int},
+        pk=("task_id", "depends_on"),
+        foreign_keys=[("task_id", "tasks", "id"), ("depends_on", "tasks", "id")],
+    )
+    db["task_deps"].create_index(["depends_on"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -89,3 +89,44 @@ def test_command_fills_in_each_frame() -> None:
 
 def test_unknown_compiler() -> None:
     assert get_compiler("maya_render") is None
+
+
+def test_frame_patterns_follow_blender_naming() -> None:
+    from flamenco_gui.compilers.frames import blender_frame_files, hashes_to_printf
+
+    assert blender_frame_files("/r/f_####", "PNG") == "/r/f_%04d.png"
+    assert blender_frame_files("/r/##/f_######", "JPEG") == "/r/##/f_%06d.jpg"
+    assert blender_frame_files("/r/f_", "OPEN_EXR") == "/r/f_%04d.exr"
+    assert hashes_to_printf("/r/f_###.png") == "/r/f_%03d.png"
+
+
+def test_ffmpeg_is_one_task_reading_the_whole_range() -> None:
+    c = get_compiler("ffmpeg")
+    assert c is not None and not c.chunked
+    model = c.settings_model.model_validate(
+        {
+            "input": "/r/f_####.png",
+            "output": "/r/v.mp4",
+            "frame_start": 3,
+            "frame_end": 9,
+            "fps": 25,
+        }
+    )
+    (argv,) = c.commands(model, 3, 9)
+    assert argv[0] == "ffmpeg" and argv[-1] == "/r/v.mp4"
+    assert argv[argv.index("-i") + 1] == "/r/f_%04d.png"
+    assert argv[argv.index("-start_number") + 1] == "3"
+    assert argv[argv.index("-frames:v") + 1] == "7"
+    with pytest.raises(ValidationError, match="input"):
+        c.settings_model.model_validate({"input": "/r/f.png", "output": "/r/v.mp4"})
+
+
+def test_blender_video_step_waits_for_the_frames() -> None:
+    c = get_compiler("blender_render")
+    assert c is not None
+    assert c.finishing_tasks(c.settings_model.model_validate(BLEND)) == []
+    model = c.settings_model.model_validate(BLEND | {"video": {"output": "/r/shot.mp4", "fps": 12}})
+    (video,) = c.finishing_tasks(model)
+    assert video.type == "ffmpeg" and (video.frame_start, video.frame_end) == (5, 10)
+    (argv,) = video.commands
+    assert argv[argv.index("-i") + 1] == "/r/%04d.png" and argv[-1] == "/r/shot.mp4"

@@ -134,3 +134,36 @@ async def test_failing_job_blocklists_workers_and_ends_failed(tmp_path: Path) ->
     first = s.task_history(1)
     assert first[0]["worker_id"] != first[1]["worker_id"]
     assert s.clear_blocklist(bad["id"]) == []
+
+
+async def test_a_video_step_waits_for_every_frame_and_is_canceled_if_one_fails(
+    tmp_path: Path,
+) -> None:
+    s = _service(tmp_path, max_attempts=1)
+    settings = {
+        "filepath": "/p/s.blend", "render_output": "/r/f_####", "frame_start": 1, "frame_end": 4,
+        "video": {"output": "/r/s.mp4"},
+    }  # fmt: skip
+    job = s.create_job(name="v", type="blender_render", settings=settings, priority=1, chunk_size=2)
+    tasks = s.list_tasks(job_id=job["id"])[0]
+    assert [t["type"] for t in tasks] == ["blender_render", "blender_render", "ffmpeg"]
+    video = tasks[-1]
+    assert s.task_dependencies(video["id"]) == [tasks[0]["id"], tasks[1]["id"]]
+    w = s.register_worker("a", "Linux")[0]["id"]
+    first, lease = await s.worker_report(w, A)
+    s.update_task(first, {"status": "completed", "lease": lease}, w)
+    second, lease = await s.worker_report(w, A)
+    assert second == tasks[1]["id"]
+    # The video cannot start while a frame task is still running.
+    b = s.register_worker("b", "Linux")[0]["id"]
+    assert (await s.worker_report(b, A)) == (None, None)
+    s.update_task(second, {"status": "failed", "lease": lease, "error": "boom"}, w)
+    assert s.get_task(video["id"])["status"] == "canceled"
+    assert "waits for, was failed" in s.get_task(video["id"])["error"]
+    assert s.get_job(job["id"])["status"] == "failed"
+    # Requeue the failures: the retry goes to the other worker, then the video runs.
+    s.job_action(job["id"], "requeue_failed")
+    assert (await s.worker_report(w, A)) == (None, None)
+    second, lease = await s.worker_report(b, A)
+    s.update_task(second, {"status": "completed", "lease": lease}, b)
+    assert (await s.worker_report(w, A))[0] == video["id"]
