@@ -54,6 +54,19 @@ async def patch_settings(ctx: Ctx) -> dict:
     return ctx.service.update_settings(body.model_dump(exclude_none=True))
 
 
+@route("GET", "/path-variables", response=s.PathVariables)
+async def get_path_variables(ctx: Ctx) -> dict:
+    """Two-way path variables: a storage place as each platform mounts it."""
+    return ctx.service.path_variables()
+
+
+@route("PUT", "/path-variables", body=s.PathVariables, response=s.PathVariables, errors=(422,))
+async def put_path_variables(ctx: Ctx) -> dict:
+    """Replace the path variables (used by jobs submitted from then on)."""
+    body: s.PathVariables = ctx.body
+    return ctx.service.set_path_variables(body.model_dump(exclude_none=True))
+
+
 @route("GET", "/", auth=Auth.NONE, response=str, content_type="text/html")
 async def status_page(ctx: Ctx) -> web.Response:
     """A read-only status page for a phone on the LAN; it holds no data itself and

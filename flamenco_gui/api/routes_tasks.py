@@ -48,6 +48,8 @@ async def get_task(ctx: Ctx) -> dict:
     """One task with its commands and its history of attempts."""
     task_id = ctx.path_int("task_id")
     row = ctx.service.get_task(task_id)
+    if not ctx.principal.is_farm:  # a worker gets paths in its own platform's form
+        row = row | {"commands": ctx.service.commands_for(row, ctx.principal.worker_id)}
     return shapes.task(row) | {
         "history": shapes.history(ctx.service.task_history(task_id)),
         "depends_on": ctx.service.task_dependencies(task_id),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from flamenco_gui.compilers import compiler_names
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
@@ -283,6 +283,18 @@ class SettingsPatch(Strict):
     task_timeout: float | None = Field(default=None, ge=1, le=7 * 86_400)
     max_attempts: int | None = Field(default=None, ge=1, le=100)
     blocklist_threshold: int | None = Field(default=None, ge=1, le=1000)
+
+
+class PlatformPaths(Strict):
+    linux: str | None = Field(default=None, min_length=1, max_length=1024)
+    windows: str | None = Field(default=None, min_length=1, max_length=1024)
+    darwin: str | None = Field(default=None, min_length=1, max_length=1024)
+
+
+class PathVariables(
+    RootModel[dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")], PlatformPaths]]
+):
+    """name -> the path on each platform, e.g. {"storage": {"linux": "/mnt/render"}}."""
 
 
 class Deleted(BaseModel):

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from flamenco_gui.compilers import chunk_frames, compiler_names, get_compiler
+from flamenco_gui.farm import path_variables
 from flamenco_gui.farm.errors import Conflict, Invalid, NotFound, Unavailable
 from flamenco_gui.farm.events import Change, EventBus, Kind
 from flamenco_gui.farm.states import (
@@ -41,6 +42,7 @@ from flamenco_gui.store.task_logs import TaskLogs
 log = logging.getLogger(__name__)
 T = TaskStatus
 MAX_TASKS_PER_JOB = 100_000
+PATH_VARIABLES = "path_variables"  # the settings key
 INSERT_CHUNK = 1000  # tasks per transaction when a big job is inserted
 
 
@@ -113,6 +115,7 @@ class FarmService:
         self._lease_watch: dict[int, asyncio.Event] = {}
         self._polling: dict[int, int] = {}  # worker id -> open long polls (it is alive)
         self.storage_error: str | None = None  # why the data dir cannot be written, if so
+        self._path_vars: dict[str, dict[str, str]] = store.get_setting(PATH_VARIABLES) or {}
         self._reconcile_after_start()
 
     # -- plumbing --------------------------------------------------------------------
@@ -159,6 +162,39 @@ class FarmService:
         self.config.update(values)
         self.events.publish(Change("farm", 0, {"settings": self.settings()}))
         return self.settings()
+
+    # -- path variables --------------------------------------------------------------
+
+    def path_variables(self) -> dict[str, dict[str, str]]:
+        return self._path_vars
+
+    def set_path_variables(self, variables: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        """Replace the farm's path variables; they apply to jobs submitted from now on."""
+        try:
+            path_variables.validate(variables)
+        except ValueError as exc:
+            raise Invalid(f"path variables: {exc}") from exc
+        with self._change():
+            self.store.set_setting(PATH_VARIABLES, variables)
+        self._path_vars = variables  # replaced whole: prepare_job may read it on a thread
+        self.events.publish(Change("farm", 0, {"path_variables": variables}))
+        return variables
+
+    def _with_variables(self, commands: list[list[str]]) -> list[list[str]]:
+        if not self._path_vars:
+            return commands
+        return [
+            [path_variables.to_variables(a, self._path_vars) for a in argv] for argv in commands
+        ]
+
+    def commands_for(self, task: Row, worker_id: int) -> list[list[str]]:
+        """A task's commands with its paths in the form the worker's platform uses."""
+        worker = self.get_worker(worker_id)
+        platform = path_variables.platform_of(worker["system"])
+        return [
+            [path_variables.resolve(a, self._path_vars, platform) for a in argv]
+            for argv in task["commands"] or []
+        ]
 
     def _set_storage_error(self, error: str | None) -> None:
         """Tell the window (and /health) that writes fail, or work again."""
@@ -458,7 +494,9 @@ class FarmService:
                     "type": type,
                     "parser": parser or compiler.parser,
                     "settings": settings,
-                    "commands": compiler.commands(model, model.frame_start, model.frame_end),
+                    "commands": self._with_variables(
+                        compiler.commands(model, model.frame_start, model.frame_end)
+                    ),
                     "priority": priority,
                     "job_priority": priority,
                     "status": T.QUEUED.value,
@@ -671,7 +709,7 @@ class FarmService:
             return {
                 "type": type_,
                 "parser": parser,
-                "commands": commands,
+                "commands": self._with_variables(commands),
                 "priority": 0,
                 "job_priority": priority,
                 "status": T.QUEUED.value,
