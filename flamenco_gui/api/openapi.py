@@ -77,6 +77,11 @@ def _operation(r: Route, defs: dict[str, Any]) -> dict[str, Any]:
             "required": not _accepts_empty(r.body),
             "content": {"application/json": {"schema": _schema(r.body, "validation", defs)}},
         }
+    if r.raw_body:
+        op["requestBody"] = {
+            "required": True,
+            "content": {r.raw_body: {"schema": {"type": "string", "format": "binary"}}},
+        }
     if r.response is None:
         op["responses"][str(r.status)] = {"description": "done"}
     elif r.content_type != "application/json":
@@ -102,7 +107,7 @@ def _operation(r: Route, defs: dict[str, Any]) -> dict[str, Any]:
             and [p["name"] for p in _path_and_params(other.path)[1]] == [r.provides]
         }
     errors = set(r.errors)
-    if r.body or r.query:
+    if r.body or r.query or r.raw_body:
         errors |= {400, 413, 422}
     if r.auth != Auth.NONE:
         errors |= {401}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from aiohttp import web
+
 from flamenco_gui.api import schemas as s
 from flamenco_gui.api import shapes
 from flamenco_gui.api.routing import Ctx, route
+from flamenco_gui.farm.errors import NotFound
 
 
 @route(
@@ -80,3 +83,26 @@ async def clear_blocklist(ctx: Ctx) -> list:
 
 def _entries(rows: list[dict]) -> list[dict]:
     return [{k: r[k] for k in ("worker_id", "hostname", "created", "reason")} for r in rows]
+
+
+@route("GET", r"/jobs/{job_id:\d+}/previews", response=list[s.Preview], errors=(404,))
+async def list_previews(ctx: Ctx) -> list:
+    """The job's newest frame thumbnails, oldest first."""
+    return ctx.service.job_previews(ctx.path_int("job_id"))
+
+
+@route(
+    "GET", r"/jobs/{job_id:\d+}/preview", query=s.PreviewQuery, response=bytes,
+    content_type="image/jpeg", errors=(404,),
+)  # fmt: skip
+async def get_preview(ctx: Ctx) -> web.Response:
+    """One thumbnail: of `frame`, or the newest."""
+    job_id = ctx.path_int("job_id")
+    q: s.PreviewQuery = ctx.query
+    frame = q.frame
+    if frame is None:
+        kept = ctx.service.job_previews(job_id)
+        if not kept:
+            raise NotFound(f"job {job_id} has no preview yet")
+        frame = kept[-1]["frame"]
+    return web.Response(body=ctx.service.job_preview(job_id, frame), content_type="image/jpeg")

@@ -114,3 +114,16 @@ async def read_log(ctx: Ctx) -> web.Response:
     return web.Response(
         body=data, content_type="text/plain", charset="utf-8", headers={"X-Log-Size": str(size)}
     )
+
+
+@route(
+    "POST", r"/tasks/{task_id:\d+}/preview", auth=Auth.WORKER, status=201, query=s.PreviewUpload,
+    raw_body="image/jpeg", response=s.Preview, errors=(404, 409),
+)  # fmt: skip
+async def upload_preview(ctx: Ctx) -> dict:
+    """A thumbnail of a frame the task just saved (JPEG, at most 512 KiB, 1024 px a side)."""
+    q: s.PreviewUpload = ctx.query
+    data = await ctx.request.read()
+    return ctx.service.add_preview(
+        ctx.path_int("task_id"), ctx.principal.worker_id, q.lease, q.frame, data
+    )

@@ -63,6 +63,7 @@ class Route:
     content_type: str = "application/json"
     errors: tuple[int, ...] = field(default=())
     provides: str | None = None  # the path parameter that the answer's `id` fills
+    raw_body: str | None = None  # a non-JSON body's content type (the handler reads it)
 
 
 ROUTES: list[Route] = []
@@ -80,6 +81,7 @@ def route(
     content_type: str = "application/json",
     errors: tuple[int, ...] = (),
     provides: str | None = None,
+    raw_body: str | None = None,
 ) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         summary = (fn.__doc__ or fn.__name__).strip().splitlines()[0]
@@ -97,6 +99,7 @@ def route(
                 content_type,
                 errors,
                 provides,
+                raw_body,
             )
         )
         return fn

@@ -297,6 +297,22 @@ class PathVariables(
     """name -> the path on each platform, e.g. {"storage": {"linux": "/mnt/render"}}."""
 
 
+class PreviewUpload(Strict):
+    frame: Int64
+    lease: Id | None = None
+
+
+class PreviewQuery(Strict):
+    frame: Int64 | None = Field(default=None, description="default: the newest preview")
+
+
+class Preview(BaseModel):
+    frame: int
+    task_id: int
+    size: int
+    time: float
+
+
 class Deleted(BaseModel):
     id: int
     deleted: bool

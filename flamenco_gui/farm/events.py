@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["job", "task", "worker", "farm"]  # farm: the manager itself (storage)
+# farm: the manager itself (storage, settings); preview: a job's new frame thumbnail
+Kind = Literal["job", "task", "worker", "farm", "preview"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from flamenco_gui.compilers import chunk_frames, compiler_names, get_compiler
 from flamenco_gui.farm import path_variables
 from flamenco_gui.farm.errors import Conflict, Invalid, NotFound, Unavailable
 from flamenco_gui.farm.events import Change, EventBus, Kind
+from flamenco_gui.farm.preview_check import check_preview
 from flamenco_gui.farm.states import (
     FINISHED,
     Connection,
@@ -37,6 +38,7 @@ from flamenco_gui.farm.states import (
     job_status,
 )
 from flamenco_gui.store.db import Row, Store
+from flamenco_gui.store.previews import Previews
 from flamenco_gui.store.task_logs import TaskLogs
 
 log = logging.getLogger(__name__)
@@ -104,9 +106,16 @@ def _now() -> float:
 
 
 class FarmService:
-    def __init__(self, store: Store, logs: TaskLogs, config: FarmConfig | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        logs: TaskLogs,
+        config: FarmConfig | None = None,
+        previews: Previews | None = None,
+    ) -> None:
         self.store = store
         self.logs = logs
+        self.previews = previews or Previews(logs.root.parent / "previews")
         self.config = config or FarmConfig()
         self.events = EventBus()
         self._secrets = store.worker_secret_hashes()
@@ -686,6 +695,41 @@ class FarmService:
             return self.logs.tail(task_id, tail), size
         return self.logs.read_range(task_id, offset, limit if limit is not None else size), size
 
+    # -- previews --------------------------------------------------------------------
+
+    def add_preview(
+        self, task_id: int, worker_id: int | None, lease: int | None, frame: int, jpeg: bytes
+    ) -> Row:
+        """Keep a frame's thumbnail (from the worker holding the task) for its job."""
+        task = self.get_task(task_id)
+        if worker_id is not None and (
+            task["worker_id"] != worker_id
+            or task["status"] != T.RENDERING
+            or (lease is not None and lease != task["lease"])
+        ):
+            raise Conflict(f"task {task_id} is not leased to worker {worker_id}")
+        if task["job_id"] is None:
+            raise Invalid("previews are kept per job, and this task has none")
+        check_preview(jpeg)
+        try:
+            entry = self.previews.save(task["job_id"], task_id, frame, jpeg)
+        except OSError as exc:
+            self._set_storage_error(f"cannot write a preview: {exc.strerror}")
+            raise Unavailable(self.storage_error or "") from exc
+        self.events.publish(Change("preview", task["job_id"], entry))
+        return entry
+
+    def job_previews(self, job_id: int) -> list[Row]:
+        self.get_job(job_id)
+        return self.previews.list(job_id)
+
+    def job_preview(self, job_id: int, frame: int) -> bytes:
+        self.get_job(job_id)
+        data = self.previews.read(job_id, frame)
+        if data is None:
+            raise NotFound(f"job {job_id} keeps no preview of frame {frame}")
+        return data
+
     # -- jobs ------------------------------------------------------------------------
 
     def prepare_job(
@@ -881,6 +925,7 @@ class FarmService:
             self._emit("job", job_id, None)
         for task_id in ids:
             self.logs.delete(task_id)
+        self.previews.delete_job(job_id)
 
     # -- timeouts --------------------------------------------------------------------
 

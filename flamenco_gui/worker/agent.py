@@ -39,6 +39,7 @@ from flamenco_gui.worker.client import (
 )
 from flamenco_gui.worker.delivery import deliver_forever
 from flamenco_gui.worker.outbox import Outbox
+from flamenco_gui.worker.previews import PreviewUploader
 from flamenco_gui.worker.runner import Tools
 from flamenco_gui.worker.task_run import MAX_ERROR, TaskRun, TaskSpec
 
@@ -95,6 +96,7 @@ class Agent:
         self._outbox = outbox
         self._current: TaskRun | None = None
         self._reachable = True
+        self._previews = PreviewUploader(client)
 
     async def work(self) -> int:
         """Pull and run tasks, delivering reports alongside, until cancelled (which kills
@@ -104,6 +106,7 @@ class Agent:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._pull_loop())
                 group.create_task(deliver_forever(self._outbox, self._client, self._rejected))
+                group.create_task(self._previews.run())
         except* TokenRefused as refused:
             log.error("%s; check --token", refused.exceptions[0])
         return 1
@@ -198,7 +201,7 @@ class Agent:
             log.warning("task %d: %s", task_id, error)
             self._outbox.put_final(task_id, lease, {"status": "failed", "error": error})
             return
-        run = TaskRun(spec, lease, self._config.tools, self._outbox)
+        run = TaskRun(spec, lease, self._config.tools, self._outbox, self._previews.offer)
         self._current = run
         watch = asyncio.create_task(self._watch(run))
         try:

@@ -166,11 +166,16 @@ class ManagerClient:
 
     async def _send(self, method: str, path: str, body: Any, token: str, timeout: float) -> Reply:
         try:
+            raw = isinstance(body, bytes)  # a preview image; everything else is JSON
+            headers = {"Authorization": f"Bearer {token}"}
+            if raw:
+                headers["Content-Type"] = "image/jpeg"
             async with self._session.request(
                 method,
                 self._base + path,
-                json=body,
-                headers={"Authorization": f"Bearer {token}"},
+                json=None if raw else body,
+                data=body if raw else None,
+                headers=headers,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 text = await response.text()

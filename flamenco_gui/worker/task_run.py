@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -28,6 +29,9 @@ LOG_BATCH = 500
 MAX_ERROR = 2000
 NOTE_PREFIX = "[flamenco-worker] "
 
+# Told of each file the program saved: (task id, lease, frame, path).
+OnSaved = Callable[[int, int, int | None, str], None]
+
 
 class TaskSpec(BaseModel):
     """The part of `GET /tasks/{id}` a worker needs."""
@@ -42,7 +46,14 @@ class TaskSpec(BaseModel):
 class TaskRun:
     """Runs one task under one lease. `abandon()` when the lease is lost."""
 
-    def __init__(self, spec: TaskSpec, lease: int, tools: Tools, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        spec: TaskSpec,
+        lease: int,
+        tools: Tools,
+        outbox: Outbox,
+        on_saved: OnSaved | None = None,
+    ) -> None:
         self.task_id = spec.id
         self.lease = lease
         self._spec = spec
@@ -53,6 +64,7 @@ class TaskRun:
         self._sent_progress: dict[str, Any] = {}
         self._started = time.monotonic()
         self._abandoned = False
+        self._on_saved = on_saved
 
     async def run(self) -> None:
         """Run the task's commands and queue its reports, the final status last."""
@@ -92,8 +104,10 @@ class TaskRun:
     # -- output ------------------------------------------------------------------------
 
     def _on_line(self, line: str) -> None:
-        self._parser.feed(line)
+        report = self._parser.feed(line)
         self._log(line)
+        if report is not None and report.saved and self._on_saved and not self._abandoned:
+            self._on_saved(self.task_id, self.lease, self._parser.frame_current, report.saved)
 
     def _on_note(self, text: str) -> None:
         log.info("task %d: %s", self.task_id, text)

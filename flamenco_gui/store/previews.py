@@ -1,0 +1,64 @@
+"""The latest rendered frames of each job, as small JPEGs beside the database.
+
+Only the newest few per job are kept: they are for catching a broken shot after its
+first frames, not an archive (the frames themselves are on the studio's storage).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+KEEP_PER_JOB = 12
+_NAME = re.compile(r"^frame_(-?\d+)_task_(\d+)\.jpg$")
+
+
+class Previews:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _dir(self, job_id: int) -> Path:
+        return self.root / f"job-{job_id}"
+
+    def save(self, job_id: int, task_id: int, frame: int, jpeg: bytes) -> dict[str, Any]:
+        folder = self._dir(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"frame_{frame}_task_{task_id}.jpg"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(jpeg)
+        os.replace(tmp, path)  # a reader never sees half a picture
+        for old in self._files(job_id)[:-KEEP_PER_JOB]:
+            old.unlink(missing_ok=True)
+        return self._entry(path)
+
+    def _files(self, job_id: int) -> list[Path]:
+        """Oldest first."""
+        folder = self._dir(job_id)
+        if not folder.is_dir():
+            return []
+        files = [p for p in folder.iterdir() if _NAME.match(p.name)]
+        return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+    @staticmethod
+    def _entry(path: Path) -> dict[str, Any]:
+        match = _NAME.match(path.name)
+        assert match is not None
+        stat = path.stat()
+        return {"frame": int(match[1]), "task_id": int(match[2]), "size": stat.st_size,
+                "time": stat.st_mtime}  # fmt: skip
+
+    def list(self, job_id: int) -> list[dict[str, Any]]:
+        return [self._entry(p) for p in self._files(job_id)]
+
+    def read(self, job_id: int, frame: int) -> bytes | None:
+        """The newest preview of `frame`, if it is still kept."""
+        for path in reversed(self._files(job_id)):
+            if self._entry(path)["frame"] == frame:
+                return path.read_bytes()
+        return None
+
+    def delete_job(self, job_id: int) -> None:
+        for path in self._files(job_id):
+            path.unlink(missing_ok=True)
