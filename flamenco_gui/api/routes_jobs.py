@@ -17,7 +17,12 @@ async def create_job(ctx: Ctx) -> dict:
     """Submit a job: its frame range is split into tasks of `chunk_size` frames."""
     b: s.JobCreate = ctx.body
     return await ctx.service.submit_job(
-        name=b.name, type=b.type, settings=b.settings, priority=b.priority, chunk_size=b.chunk_size
+        name=b.name,
+        type=b.type,
+        settings=b.settings,
+        priority=b.priority,
+        chunk_size=b.chunk_size,
+        preview_first=b.preview_first,
     )
 
 

@@ -212,6 +212,9 @@ class JobCreate(Strict):
     settings: dict[str, Any]
     priority: int = Field(default=50, ge=-1_000_000, le=1_000_000)
     chunk_size: int = Field(default=1, ge=1, le=100_000)
+    preview_first: int | None = Field(
+        default=None, ge=2, le=100_000, description="render every Nth chunk first, then the rest"
+    )
 
 
 class Job(BaseModel):
@@ -221,6 +224,7 @@ class Job(BaseModel):
     settings: dict[str, Any]
     priority: int
     chunk_size: int | None
+    preview_first: int | None = None
     status: str
     frame_start: int | None
     frame_end: int | None

@@ -733,7 +733,14 @@ class FarmService:
     # -- jobs ------------------------------------------------------------------------
 
     def prepare_job(
-        self, *, name: str, type: str, settings: dict[str, Any], priority: int, chunk_size: int
+        self,
+        *,
+        name: str,
+        type: str,
+        settings: dict[str, Any],
+        priority: int,
+        chunk_size: int,
+        preview_first: int | None = None,
     ) -> PreparedJob:
         """Validate and compile a job into rows. Pure: `submit_job` runs it on a thread,
         so a job of 100,000 tasks does not stall the loop (and the window)."""
@@ -769,6 +776,10 @@ class FarmService:
             row(type, compiler.parser, start, end, compiler.commands(model, start, end))
             for start, end in chunks
         ]
+        if preview_first:
+            # Every Nth chunk first, so the whole shot can be judged early; then the rest.
+            for task in tasks[::preview_first]:
+                task["priority"] = 1
         tasks += [row(f.type, f.parser, f.frame_start, f.frame_end, f.commands) for f in finishing]
         deps = {len(chunks) + i: range(len(chunks)) for i in range(len(finishing))}
         job = {
@@ -777,6 +788,7 @@ class FarmService:
             "settings": model.model_dump(),
             "priority": priority,
             "chunk_size": chunk_size,
+            "preview_first": preview_first,
             "status": T.QUEUED.value,
             "frame_start": model.frame_start,
             "frame_end": model.frame_end,

@@ -137,6 +137,8 @@ def _v4(db: sqlite_utils.Database) -> None:
         foreign_keys=[("task_id", "tasks", "id"), ("depends_on", "tasks", "id")],
     )
     db["task_deps"].create_index(["depends_on"])
+    # Preview-first ordering: every Nth chunk of the job was queued ahead of the rest.
+    db["jobs"].add_column("preview_first", int)
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]

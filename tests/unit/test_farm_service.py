@@ -167,3 +167,18 @@ async def test_a_video_step_waits_for_every_frame_and_is_canceled_if_one_fails(
     second, lease = await s.worker_report(b, A)
     s.update_task(second, {"status": "completed", "lease": lease}, b)
     assert (await s.worker_report(w, A))[0] == video["id"]
+
+
+async def test_preview_first_renders_every_nth_chunk_first(tmp_path: Path) -> None:
+    s = _service(tmp_path)
+    settings = {"argv": ["echo", "{frame}"], "frame_start": 1, "frame_end": 10}
+    s.create_job(
+        name="p", type="command", settings=settings, priority=1, chunk_size=1, preview_first=4
+    )
+    w = s.register_worker("a", "Linux")[0]["id"]
+    order = []
+    for _ in range(10):
+        task_id, lease = await s.worker_report(w, A)
+        order.append(s.get_task(task_id)["frame_start"])
+        s.update_task(task_id, {"status": "completed", "lease": lease}, w)
+    assert order == [1, 5, 9, 2, 3, 4, 6, 7, 8, 10]
