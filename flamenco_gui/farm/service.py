@@ -661,11 +661,8 @@ class FarmService:
                 self._refresh_job(task["job_id"])
         self.logs.delete(task_id)
 
-    # -- task logs -------------------------------------------------------------------
-
-    def append_log(
-        self, task_id: int, lines: list[str], worker_id: int | None, lease: int | None
-    ) -> None:
+    def _leased_task(self, task_id: int, worker_id: int | None, lease: int | None) -> Row:
+        """The task; when a worker asks, it must be rendering it under its current lease."""
         task = self.get_task(task_id)
         if worker_id is not None and (
             task["worker_id"] != worker_id
@@ -673,11 +670,22 @@ class FarmService:
             or (lease is not None and lease != task["lease"])
         ):
             raise Conflict(f"task {task_id} is not leased to worker {worker_id}")
+        return task
+
+    def _unwritable(self, what: str, exc: OSError) -> Unavailable:
+        self._set_storage_error(f"cannot write {what}: {exc.strerror}")
+        return Unavailable(self.storage_error or what)
+
+    # -- task logs -------------------------------------------------------------------
+
+    def append_log(
+        self, task_id: int, lines: list[str], worker_id: int | None, lease: int | None
+    ) -> None:
+        task = self._leased_task(task_id, worker_id, lease)
         try:
             self.logs.append(task_id, lines)
         except OSError as exc:
-            self._set_storage_error(f"cannot write the task log: {exc.strerror}")
-            raise Unavailable(self.storage_error or "") from exc
+            raise self._unwritable("the task log", exc) from exc
         if lines and task["worker_id"] is not None:
             with self._change():
                 now = _now()
@@ -701,21 +709,14 @@ class FarmService:
         self, task_id: int, worker_id: int | None, lease: int | None, frame: int, jpeg: bytes
     ) -> Row:
         """Keep a frame's thumbnail (from the worker holding the task) for its job."""
-        task = self.get_task(task_id)
-        if worker_id is not None and (
-            task["worker_id"] != worker_id
-            or task["status"] != T.RENDERING
-            or (lease is not None and lease != task["lease"])
-        ):
-            raise Conflict(f"task {task_id} is not leased to worker {worker_id}")
+        task = self._leased_task(task_id, worker_id, lease)
         if task["job_id"] is None:
             raise Invalid("previews are kept per job, and this task has none")
         check_preview(jpeg)
         try:
             entry = self.previews.save(task["job_id"], task_id, frame, jpeg)
         except OSError as exc:
-            self._set_storage_error(f"cannot write a preview: {exc.strerror}")
-            raise Unavailable(self.storage_error or "") from exc
+            raise self._unwritable("a preview", exc) from exc
         self.events.publish(Change("preview", task["job_id"], entry))
         return entry
 
