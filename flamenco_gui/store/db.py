@@ -134,6 +134,21 @@ class Store:
     def _select(self, table: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return [_decode(table, r) for r in self.conn.execute(sql, params)]  # type: ignore[misc]
 
+    def _page(
+        self, table: str, filters: dict[str, Any], limit: int, offset: int
+    ) -> tuple[list[Row], int]:
+        """One page of a table in id order, filtered by equality, and the total count."""
+        given = {col: val for col, val in filters.items() if val is not None}
+        where = ("WHERE " + " AND ".join(f"{col} = ?" for col in given)) if given else ""
+        params = list(given.values())
+        total = self.conn.execute(f"SELECT count(*) FROM {table} {where}", params).fetchone()[0]
+        rows = self._select(
+            table,
+            f"SELECT * FROM {table} {where} ORDER BY id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return rows, total
+
     # -- settings --------------------------------------------------------------------
 
     def get_setting(self, key: str) -> Any:
@@ -267,14 +282,7 @@ class Store:
         self.conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
     def list_jobs(self, status: str | None, limit: int, offset: int) -> tuple[list[Row], int]:
-        where, params = ("WHERE status = ?", [status]) if status else ("", [])
-        total = self.conn.execute(f"SELECT count(*) FROM jobs {where}", params).fetchone()[0]
-        rows = self._select(
-            "jobs",
-            f"SELECT * FROM jobs {where} ORDER BY id LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        )
-        return rows, total
+        return self._page("jobs", {"status": status}, limit, offset)
 
     def job_task_counts(self, job_id: int) -> dict[str, int]:
         cur = self.conn.execute(
@@ -339,19 +347,8 @@ class Store:
         limit: int = 100,
         offset: int = 0,
     ) -> tuple[list[Row], int]:
-        conds, params = [], []
-        for col, val in (("status", status), ("job_id", job_id), ("worker_id", worker_id)):
-            if val is not None:
-                conds.append(f"{col} = ?")
-                params.append(val)
-        where = f"WHERE {' AND '.join(conds)}" if conds else ""
-        total = self.conn.execute(f"SELECT count(*) FROM tasks {where}", params).fetchone()[0]
-        rows = self._select(
-            "tasks",
-            f"SELECT * FROM tasks {where} ORDER BY id LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        )
-        return rows, total
+        filters = {"status": status, "job_id": job_id, "worker_id": worker_id}
+        return self._page("tasks", filters, limit, offset)
 
     def next_queued_task(self, worker_id: int, eligible_workers: int) -> Row | None:
         """The head of the dispatch order that this worker may run.
