@@ -363,15 +363,19 @@ class FarmService:
         self._polling[worker_id] = self._polling.get(worker_id, 0) + 1
         try:
             if status == WorkerReport.RENDERING:
-                return await self._watch_lease(worker_id, task_id, deadline)
-            return await self._pull(worker_id, deadline)
+                answer = await self._watch_lease(worker_id, task_id, deadline)
+            else:
+                answer = await self._pull(worker_id, deadline)
         finally:
             self._polling[worker_id] -= 1
             if not self._polling[worker_id]:
                 del self._polling[worker_id]
-            if wait:
-                with self._change():
-                    self.store.update_worker(worker_id, {"last_seen": _now()})
+        # A held poll that ran its course counts as a heartbeat; one cut short by a
+        # disconnect or shutdown does not (the store may already be closing).
+        if wait:
+            with self._change():
+                self.store.update_worker(worker_id, {"last_seen": _now()})
+        return answer
 
     async def _watch_lease(
         self, worker_id: int, task_id: int | None, deadline: float

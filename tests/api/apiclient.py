@@ -113,11 +113,18 @@ class Api:
         return r.json
 
     async def job(
-        self, name: str = "job", *, frames: tuple[int, int] = (1, 1), chunk_size: int = 1,
-        priority: int = 50, argv: list[str] | None = None,
+        self,
+        name: str = "job",
+        *,
+        frames: tuple[int, int] = (1, 1),
+        chunk_size: int = 1,
+        priority: int = 50,
+        argv: list[str] | None = None,
     ) -> dict[str, Any]:
-        r = await self.post("/jobs", job_body(name, frames=frames, chunk_size=chunk_size,
-                                              priority=priority, argv=argv))
+        r = await self.post(
+            "/jobs",
+            job_body(name, frames=frames, chunk_size=chunk_size, priority=priority, argv=argv),
+        )
         assert r.status == 201, r
         return r.json
 
@@ -177,8 +184,12 @@ def seed_task_body(priority: int = 10, task_id: int = 1, **settings: Any) -> dic
 
 
 def job_body(
-    name: str = "job", *, frames: tuple[int, int] = (1, 10), chunk_size: int = 3,
-    priority: int = 50, argv: list[str] | None = None,
+    name: str = "job",
+    *,
+    frames: tuple[int, int] = (1, 10),
+    chunk_size: int = 3,
+    priority: int = 50,
+    argv: list[str] | None = None,
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -191,5 +202,3 @@ def job_body(
         "priority": priority,
         "chunk_size": chunk_size,
     }
-
-

@@ -80,9 +80,12 @@ def test_worker_registration_and_its_secret_survive(farm: Farm) -> None:
     crash_and_restart(farm)
     assert again["render-01"]["id"] == worker["id"]
     assert own.request("GET", f"/workers/{worker['id']}").status == 401
-    assert Http(farm.url, token=again["render-01"]["secret"]).request(
-        "GET", f"/workers/{worker['id']}"
-    ).status == 200
+    assert (
+        Http(farm.url, token=again["render-01"]["secret"])
+        .request("GET", f"/workers/{worker['id']}")
+        .status
+        == 200
+    )
 
 
 def test_created_task_and_job_survive(farm: Farm) -> None:
@@ -106,7 +109,10 @@ def test_created_task_and_job_survive(farm: Farm) -> None:
     got = farm.http.get(f"/jobs/{job['id']}")
     assert (got["name"], got["priority"], got["status"]) == ("durable", 70, "queued")
     assert [(t["frame_start"], t["frame_end"]) for t in got["tasks"]] == [
-        (1, 3), (4, 6), (7, 9), (10, 10),
+        (1, 3),
+        (4, 6),
+        (7, 9),
+        (10, 10),
     ]
     assert got["tasks"][3]["commands"] == [["echo", "10"]]
     assert farm.http.get("/tasks")["total"] == 5

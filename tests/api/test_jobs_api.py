@@ -19,7 +19,10 @@ async def test_command_job_is_split_into_frame_chunks(api: Api) -> None:
     job = r.json
     assert isinstance(job["id"], int)
     assert (job["name"], job["type"], job["priority"], job["chunk_size"]) == (
-        "echo frames", "command", 60, 3,
+        "echo frames",
+        "command",
+        60,
+        3,
     )
     assert job["settings"]["argv"] == ["echo", "{frame}"]
     assert (job["frame_start"], job["frame_end"]) == (1, 10)
@@ -39,7 +42,10 @@ async def test_command_job_is_split_into_frame_chunks(api: Api) -> None:
     assert tasks[3]["commands"] == [["echo", "10"]]
     for t in tasks:
         assert (t["job_id"], t["status"], t["type"], t["worker_id"]) == (
-            job["id"], "queued", "command", None,
+            job["id"],
+            "queued",
+            "command",
+            None,
         )
 
 
@@ -73,7 +79,10 @@ async def test_list_and_show_jobs(api: Api) -> None:
     assert detail["progress"] == 0.0
     assert detail["status"] == "queued"
     assert [(t["frame_start"], t["frame_end"]) for t in detail["tasks"]] == [
-        (1, 3), (4, 6), (7, 9), (10, 10),
+        (1, 3),
+        (4, 6),
+        (7, 9),
+        (10, 10),
     ]
 
     # One of four tasks done: 25 %, and the job is under way.

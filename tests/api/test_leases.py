@@ -16,8 +16,19 @@ from tests.api.apiclient import MAX_ATTEMPTS, Api, Worker
 pytestmark = pytest.mark.timeout(20)
 
 # What a refused report must leave exactly as it was.
-_STATE = ("status", "worker_id", "lease", "frame_current", "progress", "activity", "attempts",
-          "time_cost", "error", "updated", "finished")
+_STATE = (
+    "status",
+    "worker_id",
+    "lease",
+    "frame_current",
+    "progress",
+    "activity",
+    "attempts",
+    "time_cost",
+    "error",
+    "updated",
+    "finished",
+)
 
 
 def _state(task: dict[str, Any]) -> dict[str, Any]:
@@ -37,13 +48,23 @@ async def test_owner_reports_progress_and_completion(api: Api) -> None:
     w, got = await _leased(api)
     tid, lease = got["task_id"], got["lease"]
 
-    r = await w.report(tid, lease=lease, status="rendering", frame_current=7, progress=40.0,
-                       activity="Fra:7 | Rendering 40/100 samples", time_cost=3.5)
+    r = await w.report(
+        tid,
+        lease=lease,
+        status="rendering",
+        frame_current=7,
+        progress=40.0,
+        activity="Fra:7 | Rendering 40/100 samples",
+        time_cost=3.5,
+    )
     assert r.status == 204, r
     assert r.raw == b""
     t = await api.task(tid)
     assert (t["status"], t["frame_current"], t["progress"], t["worker_id"]) == (
-        "rendering", 7, 40.0, w.id,
+        "rendering",
+        7,
+        40.0,
+        w.id,
     )
     assert t["activity"] == "Fra:7 | Rendering 40/100 samples"
     assert t["time_cost"] == 3.5
@@ -55,7 +76,10 @@ async def test_owner_reports_progress_and_completion(api: Api) -> None:
     assert r.status == 204, r
     t = await api.task(tid)
     assert (t["status"], t["progress"], t["frame_current"], t["time_cost"]) == (
-        "completed", 100.0, 10, 9.0,
+        "completed",
+        100.0,
+        10,
+        9.0,
     )
     assert t["finished"] is not None
     worker = (await api.get("/workers")).json["render-a"]
@@ -135,7 +159,8 @@ async def test_late_report_after_wrangler_requeue_is_refused(api: Api) -> None:
     t = await api.task(tid)
     assert t["status"] == "completed"
     assert [(h["worker_id"], h["outcome"]) for h in t["history"]] == [
-        (a.id, "queued"), (b.id, "completed"),
+        (a.id, "queued"),
+        (b.id, "completed"),
     ]
 
 

@@ -294,9 +294,7 @@ async def test_long_poll_answers_when_a_task_is_posted(api: Api) -> None:
     the new task's id within ~1 s of the POST /tasks that queued it."""
     w = await api.register("render-lp")
     started = time.monotonic()
-    poll = asyncio.create_task(
-        w.api.patch(f"/workers/{w.id}", {"status": "available", "wait": 5})
-    )
+    poll = asyncio.create_task(w.api.patch(f"/workers/{w.id}", {"status": "available", "wait": 5}))
     await asyncio.sleep(0.7)
     assert not poll.done(), f"answered before any task existed: {poll.result()}"
 

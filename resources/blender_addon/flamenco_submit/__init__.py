@@ -6,6 +6,7 @@ frame range, output path and file format; the .blend must be saved where the ren
 nodes can read it.
 """
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -76,10 +77,8 @@ def post_job(url, token, job):
             return json.loads(response.read())
     except urllib.error.HTTPError as error:
         detail = error.read().decode(errors="replace")
-        try:
+        with contextlib.suppress(ValueError, KeyError):
             detail = json.loads(detail)["error"]
-        except (ValueError, KeyError):
-            pass
         raise RuntimeError(f"the manager refused the job ({error.code}): {detail}") from None
 
 
@@ -102,7 +101,8 @@ class FLAMENCO_OT_submit_job(bpy.types.Operator):
         except (ValueError, RuntimeError, OSError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self.report({"INFO"}, f"Flamenco job {answer['id']} submitted: {answer['tasks_total']} tasks")
+        tasks = answer["tasks_total"]
+        self.report({"INFO"}, f"Flamenco job {answer['id']} submitted: {tasks} tasks")
         print(f"flamenco: submitted job {answer['id']}")
         return {"FINISHED"}
 
