@@ -8,7 +8,11 @@ DEBS := libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0 \
         chromium
 DEB_STAMP := $(VENV)/.debs
 
-.PHONY: run test lint deps clean
+DIST_STAMP := $(VENV)/.dist-installed
+# PyInstaller reads and patches binaries with binutils (objdump, objcopy, strip).
+DIST_DEBS := binutils
+
+.PHONY: run test lint deps clean dist
 
 $(DEB_STAMP):
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
@@ -39,7 +43,23 @@ test: deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -ra
 
 lint: deps
-	$(VENV)/bin/ruff check flamenco_gui tests scripts main.py
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+$(DIST_STAMP): pyproject.toml | $(STAMP)
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  missing=$$(for p in $(DIST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  fi; \
+	fi
+	$(PY) -m pip install -q -e '.[test,dist]'
+	@touch $@
+
+# One executable, dist/flamenco: window, headless manager, worker and selftest in one file.
+dist: deps $(DIST_STAMP)
+	$(VENV)/bin/pyinstaller --noconfirm --clean --log-level WARN flamenco.spec
+	@ls -l dist/flamenco
 
 clean:
 	rm -rf $(VENV) build dist

@@ -1,10 +1,12 @@
-"""Command line: parse, then hand over. `manager` (window or --headless) or `worker`."""
+"""Command line: parse, then hand over: `manager` (window or --headless), `worker`, or
+`selftest` (a whole farm on loopback, to check an install or a build)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -28,17 +30,45 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--worker-timeout", type=float, metavar="SECONDS", help="default 60")
     m.add_argument("--task-timeout", type=float, metavar="SECONDS", help="default 600")
     m.add_argument("--max-attempts", type=int, help="default 3")
+    m.add_argument(
+        "--no-advertise",
+        action="store_true",
+        help="do not announce the manager on the LAN (mDNS); workers then need --manager",
+    )
     m.add_argument("-v", "--verbose", action="store_true")
 
     w = sub.add_parser("worker", help="run a worker agent on this render node")
-    w.add_argument("--manager", default=None, help="manager URL, e.g. http://wrangler:7777")
+    w.add_argument(
+        "--manager",
+        default=None,
+        help="manager URL, e.g. http://wrangler:7777 (default: find it on the LAN)",
+    )
     w.add_argument("--token", default=None, help="farm token (or $FLAMENCO_TOKEN)")
+    w.add_argument(
+        "--pair",
+        default=None,
+        metavar="CODE",
+        help="a pairing code from the manager's window, instead of the farm token",
+    )
+    w.add_argument(
+        "--discovery-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long to look for the manager on the LAN (default 10)",
+    )
     w.add_argument("--name", default=None, help="worker name (default: hostname)")
     w.add_argument("--work-dir", type=Path, default=None)
     w.add_argument("--blender", default="blender", help="Blender executable (default: on PATH)")
     w.add_argument("--ffmpeg", default="ffmpeg", help="ffmpeg executable (default: on PATH)")
     w.add_argument("--heartbeat", type=float, default=5.0, metavar="SECONDS")
     w.add_argument("-v", "--verbose", action="store_true")
+
+    st = sub.add_parser(
+        "selftest", help="run a manager and a worker on loopback and one small job; exit 0 if done"
+    )
+    st.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS")
+    st.add_argument("-v", "--verbose", action="store_true")
     return p
 
 
@@ -61,6 +91,7 @@ async def _run_headless(args: argparse.Namespace) -> int:
         args.port,
         args.token,
         overrides=_overrides(args),
+        advertise=not args.no_advertise,
     )
     await manager.start()
     print(f"flamenco manager {__version__} serving {manager.url}", flush=True)
@@ -86,8 +117,20 @@ def main(argv: list[str] | None = None) -> int:
         from flamenco_gui.worker.agent import main as worker_main
 
         return worker_main(args)
+    if command == "selftest":
+        from flamenco_gui.selftest import main as selftest_main
+
+        return selftest_main(args.timeout)
     if args.headless:
         return asyncio.run(_run_headless(args))
+    from flamenco_gui import startup_probe
+    from flamenco_gui.discovery import NO_ADVERTISE_ENV
+
+    if args.no_advertise:  # the window builds its Manager itself; it reads this
+        os.environ[NO_ADVERTISE_ENV] = "1"
+
+    if startup_probe.wanted():
+        startup_probe.install()
     from flamenco_gui.gui.app import run_gui
 
     return run_gui(

@@ -14,9 +14,14 @@ from typing import Any
 
 from aiohttp import web
 
+from flamenco_gui import __version__
 from flamenco_gui.api.app import make_app
 from flamenco_gui.api.auth import FarmToken
+from flamenco_gui.api.routes_meta import API_VERSION
+from flamenco_gui.api.routes_pairing import PAIRINGS
 from flamenco_gui.config import load_or_create_token, manager_url, rotate_token
+from flamenco_gui.discovery import Advertiser, advertised_addresses, advertising_wanted
+from flamenco_gui.farm.pairing import PairingCode, PairingCodes
 from flamenco_gui.farm.service import SETTING_LIMITS, FarmConfig, FarmService
 from flamenco_gui.loop_lag import LoopLagMonitor
 from flamenco_gui.store.db import Store
@@ -36,12 +41,21 @@ class Manager:
         token: str | None = None,
         config: FarmConfig | None = None,
         overrides: dict[str, Any] | None = None,
+        advertise: bool | None = None,
     ) -> None:
         """`config` is used as given (tests); otherwise the defaults, then the settings
-        stored by the window, then `overrides` (command-line flags) apply."""
+        stored by the window, then `overrides` (command-line flags) apply. `advertise`
+        announces the manager on the LAN (mDNS) when it listens there (default: unless
+        FLAMENCO_NO_ADVERTISE=1)."""
         self.data_dir = data_dir
         self.host = host
         self.port = port
+        self.advertise = advertising_wanted() if advertise is None else advertise
+        # Pairing codes live in memory: a restart voids them, as a short-lived secret should.
+        self.pairing = PairingCodes()
+        self._advertiser: Advertiser | None = None
+        self._advertising: asyncio.Task[None] | None = None
+        self._advertised = False
         data_dir.mkdir(parents=True, exist_ok=True)
         self.token = FarmToken(load_or_create_token(data_dir, token))
         self.store = Store(data_dir / DB_FILE)
@@ -60,6 +74,16 @@ class Manager:
         self.token.value = rotate_token(self.data_dir)
         return self.token.value
 
+    def issue_pairing_code(self, ttl: float | None = None) -> PairingCode:
+        """A single-use code a new worker trades for its credentials (`worker --pair`);
+        the window shows it instead of the long farm token."""
+        return self.pairing.issue() if ttl is None else self.pairing.issue(ttl)
+
+    @property
+    def advertised(self) -> bool:
+        """Whether the LAN announcement is up (the window may say so)."""
+        return self._advertised
+
     @property
     def url(self) -> str:
         return manager_url(self.host, self.port)
@@ -67,6 +91,7 @@ class Manager:
     async def start(self) -> None:
         self.store.start_checkpointer()
         app = make_app(self.service, self.token, self.loop_lag)
+        app[PAIRINGS] = self.pairing
         # Long polls and event streams are cut after 2 s rather than holding up a stop.
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=2.0
@@ -81,8 +106,46 @@ class Manager:
             asyncio.create_task(self.loop_lag.run(), name="loop-lag"),
         ]
         log.info("manager listening on %s:%s (workers use %s)", self.host, self.port, self.url)
+        self._start_advertising()
+
+    def _start_advertising(self) -> None:
+        """Announce on the LAN in the background: probing takes about a second, which
+        must not delay the window, and a failure only means workers need --manager."""
+        if not self.advertise:
+            return
+        try:
+            addresses = advertised_addresses(self.host)
+        except OSError as exc:
+            log.warning("LAN discovery off: cannot resolve %s: %s", self.host, exc)
+            return
+        if not addresses:
+            log.info("LAN discovery off: nothing to announce (listening on %s)", self.host)
+            return
+        self._advertiser = Advertiser(self.port, __version__, API_VERSION, addresses)
+        self._advertising = asyncio.create_task(self._advertise(self._advertiser))
+
+    async def _advertise(self, advertiser: Advertiser) -> None:
+        try:
+            name = await asyncio.to_thread(advertiser.start)
+        except Exception as exc:
+            log.warning("LAN discovery off: could not advertise over mDNS: %s", exc)
+            return
+        self._advertised = True
+        log.info("advertising %r on %s (mDNS)", name, ", ".join(advertiser.addresses))
+
+    async def _stop_advertising(self) -> None:
+        if self._advertiser is None or self._advertising is None:
+            return
+        await self._advertising  # a stop right after start waits for the probe to end
+        try:
+            await asyncio.to_thread(self._advertiser.stop)
+        except Exception as exc:
+            log.warning("could not withdraw the mDNS advertisement: %s", exc)
+        self._advertiser = self._advertising = None
+        self._advertised = False
 
     async def stop(self) -> None:
+        await self._stop_advertising()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -12,6 +12,7 @@ from flamenco_gui.api import (  # noqa: F401 -- importing registers the routes
     routes_events,
     routes_jobs,
     routes_meta,
+    routes_pairing,
     routes_tasks,
     routes_workers,
 )

@@ -1,4 +1,6 @@
-"""The worker agent: `python main.py worker --manager URL --token T`.
+"""The worker agent: `python main.py worker [--manager URL] --token T | --pair CODE`.
+
+Without `--manager` it finds the manager on the LAN (worker/joining.py).
 
 Three loops share one aiohttp session:
 - the pull loop asks for work (`PATCH /workers/{id}` "available", long-polled) once
@@ -21,7 +23,7 @@ import os
 import signal
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,15 +31,19 @@ import aiohttp
 import platformdirs
 from pydantic import ValidationError
 
+from flamenco_gui.discovery import DEFAULT_TIMEOUT as DISCOVERY_TIMEOUT
+from flamenco_gui.discovery import DiscoveryFailed
 from flamenco_gui.worker import sysinfo
 from flamenco_gui.worker.client import (
     Backoff,
+    Credentials,
     ManagerClient,
     ManagerUnreachable,
     Reply,
     TokenRefused,
 )
 from flamenco_gui.worker.delivery import deliver_forever
+from flamenco_gui.worker.joining import CREDENTIALS_FILE, pair, resolve_manager
 from flamenco_gui.worker.outbox import Outbox
 from flamenco_gui.worker.previews import PreviewUploader
 from flamenco_gui.worker.runner import Tools
@@ -61,13 +67,15 @@ class WorkerConfig:
     work_dir: Path
     tools: Tools
     heartbeat: float
+    pair_code: str | None = None
+    discovery_timeout: float = DISCOVERY_TIMEOUT
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> WorkerConfig:
         """The command line, with defaults for whatever it left out."""
         work_dir = getattr(args, "work_dir", None) or platformdirs.user_data_dir("flamenco-worker")
         return cls(
-            manager=args.manager,
+            manager=args.manager or "",
             token=args.token or os.environ.get("FLAMENCO_TOKEN", ""),
             name=getattr(args, "name", None) or socket.gethostname(),
             work_dir=Path(work_dir),
@@ -76,7 +84,13 @@ class WorkerConfig:
                 ffmpeg=getattr(args, "ffmpeg", None) or "ffmpeg",
             ),
             heartbeat=float(getattr(args, "heartbeat", None) or 5.0),
+            pair_code=getattr(args, "pair", None),
+            discovery_timeout=float(getattr(args, "discovery_timeout", None) or DISCOVERY_TIMEOUT),
         )
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.work_dir / CREDENTIALS_FILE
 
 
 async def registration_body(config: WorkerConfig) -> dict[str, Any]:
@@ -108,7 +122,7 @@ class Agent:
                 group.create_task(deliver_forever(self._outbox, self._client, self._rejected))
                 group.create_task(self._previews.run())
         except* TokenRefused as refused:
-            log.error("%s; check --token", refused.exceptions[0])
+            log.error("%s", refused.exceptions[0])
         return 1
 
     async def say_offline(self) -> None:
@@ -253,6 +267,18 @@ def _lock_work_dir(work_dir: Path) -> TextIO | None:
     return lock
 
 
+async def _join_and_serve(config: WorkerConfig) -> int:
+    """Find the manager unless told, then serve; 1 when no manager could be found."""
+    try:
+        url = await resolve_manager(
+            config.manager, Credentials.load(config.credentials_path), config.discovery_timeout
+        )
+    except DiscoveryFailed as exc:
+        log.error("%s", exc)
+        return 1
+    return await _serve(replace(config, manager=url))
+
+
 async def _serve(config: WorkerConfig) -> int:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -268,9 +294,13 @@ async def _serve(config: WorkerConfig) -> int:
                 session,
                 config.manager,
                 config.token,
-                config.work_dir / "credentials.json",
+                config.credentials_path,
                 functools.partial(registration_body, config),
             )
+            if config.pair_code:
+                body = await registration_body(config)
+                if not await pair(client, config.pair_code, config.name, body["system"]):
+                    return 1
             agent = Agent(config, client, outbox)
             work = asyncio.create_task(agent.work())
             stop = asyncio.create_task(stopping.wait())
@@ -288,24 +318,37 @@ async def _serve(config: WorkerConfig) -> int:
         outbox.close()
 
 
+def _unbundle_environment() -> None:
+    """In the PyInstaller executable, give the commands this worker runs (Blender,
+    ffmpeg) the library path the user had, not the bundle's: the bootloader prepends
+    its unpack folder to LD_LIBRARY_PATH, and Blender must not load our libstdc++ or
+    OpenSSL. This process is unaffected (its libraries are already loaded)."""
+    if not getattr(sys, "frozen", False):
+        return
+    original = os.environ.pop("LD_LIBRARY_PATH_ORIG", None)
+    if original is not None:
+        os.environ["LD_LIBRARY_PATH"] = original
+    else:
+        os.environ.pop("LD_LIBRARY_PATH", None)
+
+
 def main(args: argparse.Namespace) -> int:
-    """Run a worker until SIGTERM/Ctrl+C (exit 0); 2 for a bad command line, 1 when the
-    manager refuses the farm token."""
+    """Run a worker until SIGTERM/Ctrl+C (exit 0); 2 for a bad command line, 1 when no
+    manager is found or it refuses the farm token, the worker's secret or the code."""
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if not args.manager:
-        print("worker: --manager URL is required (LAN discovery is not built yet)", file=sys.stderr)
-        return 2
     config = WorkerConfig.from_args(args)
-    if not config.token:
+    if not (config.token or config.pair_code or config.credentials_path.exists()):
         print(
-            "worker: --token (or FLAMENCO_TOKEN) is required: the farm token the manager shows",
+            "worker: --token (or FLAMENCO_TOKEN) or --pair CODE is required: the farm token "
+            "or a pairing code, both shown by the manager's window",
             file=sys.stderr,
         )
         return 2
+    _unbundle_environment()
     lock = _lock_work_dir(config.work_dir)
     if lock is None:
         print(
@@ -314,6 +357,6 @@ def main(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        return asyncio.run(_serve(config))
+        return asyncio.run(_join_and_serve(config))
     finally:
         lock.close()

@@ -32,6 +32,10 @@ class TokenRefused(Exception):
     """The manager refused the farm token: retrying cannot help, the wrangler must act."""
 
 
+class PairingRefused(Exception):
+    """The manager refused a pairing code (wrong, expired, used) or is rate-limiting."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int
@@ -98,6 +102,17 @@ class Backoff:
 Registration = Callable[[], Awaitable[dict[str, Any]]]
 
 
+def credentials_from(reply: Reply, hostname: str, base: str) -> Credentials:
+    """The id and secret in a registration answer (`POST /workers` or `/pairing`)."""
+    if reply.status != 200 or not isinstance(reply.data, dict):
+        raise ManagerUnreachable(f"registration failed: {reply.error}")
+    worker = reply.data.get(hostname) or next(iter(reply.data.values()), None)
+    try:
+        return Credentials(int(worker["id"]), str(worker["secret"]), base)
+    except (TypeError, KeyError, ValueError) as exc:
+        raise ManagerUnreachable(f"registration answer lacks id/secret: {exc}") from None
+
+
 class ManagerClient:
     """Calls the manager as this worker. `{worker_id}` in a path is filled in at send
     time, because re-registration may hand out a new id."""
@@ -117,8 +132,12 @@ class ManagerClient:
         self._registration_body = registration_body
         self._register_lock = asyncio.Lock()
         creds = Credentials.load(credentials_path)
-        # Credentials from another manager are worthless here.
-        self._creds = creds if creds is not None and creds.manager == self._base else None
+        if creds is not None and creds.manager != self._base:
+            # With a farm token, registering here is cheap and sure. A paired worker has
+            # only its secret: discovery may have found its manager at a new address,
+            # so it tries the secret there (a 401 then says to pair again).
+            creds = None if farm_token else Credentials(creds.id, creds.secret, self._base)
+        self._creds = creds
 
     @property
     def worker_id(self) -> int | None:
@@ -148,26 +167,44 @@ class ManagerClient:
             # Another call may have registered while this one waited for the lock.
             if self._creds is not None and self._creds is not stale:
                 return self._creds
+            if not self._farm_token:
+                raise TokenRefused(
+                    f"manager {self._base} does not accept this worker's credentials "
+                    f"({self._credentials_path}) and no farm token was given: "
+                    "pair it again with --pair CODE, or give --token"
+                )
             body = await self._registration_body()
             reply = await self._send("POST", "/workers", body, self._farm_token, DEFAULT_TIMEOUT)
             if reply.status in (401, 403):
-                raise TokenRefused(f"manager {self._base} refused the farm token: {reply.error}")
-            if reply.status != 200 or not isinstance(reply.data, dict):
-                raise ManagerUnreachable(f"registration failed: {reply.error}")
-            worker = reply.data.get(body["hostname"]) or next(iter(reply.data.values()), None)
-            try:
-                creds = Credentials(int(worker["id"]), str(worker["secret"]), self._base)
-            except (TypeError, KeyError, ValueError) as exc:
-                raise ManagerUnreachable(f"registration answer lacks id/secret: {exc}") from None
+                raise TokenRefused(
+                    f"manager {self._base} refused the farm token ({reply.error}): "
+                    "check --token or FLAMENCO_TOKEN"
+                )
+            creds = credentials_from(reply, body["hostname"], self._base)
             creds.save(self._credentials_path)
             self._creds = creds
             log.info("registered with %s as worker %d (%s)", self._base, creds.id, body["hostname"])
             return creds
 
-    async def _send(self, method: str, path: str, body: Any, token: str, timeout: float) -> Reply:
+    async def pair(self, code: str, hostname: str, system: str) -> Credentials:
+        """Trade a pairing code for this worker's own secret (`POST /pairing`, no token)
+        and keep it in the work dir, as registration would."""
+        body = {"code": code, "hostname": hostname, "system": system}
+        reply = await self._send("POST", "/pairing", body, None, DEFAULT_TIMEOUT)
+        if reply.status in (403, 429):
+            raise PairingRefused(f"manager {self._base} refused the pairing: {reply.error}")
+        creds = credentials_from(reply, hostname, self._base)
+        creds.save(self._credentials_path)
+        self._creds = creds
+        log.info("paired with %s as worker %d (%s)", self._base, creds.id, hostname)
+        return creds
+
+    async def _send(
+        self, method: str, path: str, body: Any, token: str | None, timeout: float
+    ) -> Reply:
         try:
             raw = isinstance(body, bytes)  # a preview image; everything else is JSON
-            headers = {"Authorization": f"Bearer {token}"}
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
             if raw:
                 headers["Content-Type"] = "image/jpeg"
             async with self._session.request(
