@@ -3,7 +3,8 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py
 
 The demo farm is made through FarmService, the same calls the API makes, in a
-temporary data dir; nothing is drawn by hand.
+temporary data dir; nothing is drawn by hand. The manager is not started (no port is
+opened): the window only needs its service, URL and token.
 """
 
 from __future__ import annotations
@@ -12,19 +13,25 @@ import asyncio
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from PySide6.QtWidgets import QApplication
+import qasync
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, QSettings, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QLinearGradient, QPainter, QPolygonF
+from PySide6.QtWidgets import QApplication, QWidget
 
 from flamenco_gui.farm.service import FarmService
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
 from flamenco_gui.gui.main_window import MainWindow
-from flamenco_gui.store.db import Store
-from flamenco_gui.store.task_logs import TaskLogs
+from flamenco_gui.gui.theme import dark_palette
+from flamenco_gui.manager import Manager
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+TOKEN = "k3J9xQm2vT8pLw4rZ_demo-Yh7Ns2Qe5Rb8Wc1Ua"  # as long as a real one (40)
 
 
 def _machine(cpu: float, mem: float, load: float) -> dict:
@@ -42,9 +49,64 @@ def _machine(cpu: float, mem: float, load: float) -> dict:
     }
 
 
-async def populate(service: FarmService) -> None:
-    """A studio's evening: a shot rendering, one finished, one that failed, one paused."""
-    names = ["render-01", "render-02", "render-03", "render-04", "wrangler-ws"]
+def _blender_log(frame_start: int, frames: int) -> list[str]:
+    """Lines as Blender 4 prints them while rendering with Cycles."""
+    lines = [
+        "Blender 4.2.3 LTS (hash 0b5bb8c3a1bc built 2024-10-15 01:22:12)",
+        "Read blend: /mnt/projects/sc030_chase_anim.blend",
+        "Fra:1 Mem:312.45M (Peak 402.11M) | Time:00:00.41 | Syncing Camera",
+    ]
+    for f in range(frame_start, frame_start + frames):
+        for sample in range(8, 129, 8):
+            left = (128 - sample) * 0.35
+            lines.append(
+                f"Fra:{f} Mem:412.08M (Peak 530.77M) | Time:00:{sample // 4:02d}.12 | "
+                f"Remaining:00:{int(left):02d}.40 | Mem:180.22M, Peak:210.40M | "
+                f"Scene, ViewLayer | Sample {sample}/128"
+            )
+        lines.append(f"Saved: '/mnt/render/sc030_chase_anim/{f:06d}.png'")
+        lines.append(" Time: 00:45.12 (Saving: 00:00.21)")
+    return lines
+
+
+def _preview_jpeg(shot: str, frame: int, width: int = 320, height: int = 180) -> bytes:
+    """A frame preview as a worker sends it (320 px JPEG): a dusk sky whose colour and
+    sun move with the frame, hills, and the shot and frame number, so each frame in the
+    filmstrip is told apart at a glance. Drawn with QPainter, encoded by Qt."""
+    image = QImage(width, height, QImage.Format.Format_RGB32)
+    p = QPainter(image)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    sky = QLinearGradient(0, 0, 0, height)
+    sky.setColorAt(0, QColor.fromHsv((200 + frame * 6) % 360, 160, 120))
+    sky.setColorAt(1, QColor.fromHsv((20 + frame * 4) % 360, 170, 250))
+    p.fillRect(0, 0, width, height, sky)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor(255, 236, 170))
+    sun_x = 30 + (frame * 11) % (width - 60)
+    p.drawEllipse(QPointF(sun_x, 70 + (frame % 7) * 4), 18, 18)
+    for depth, (shade, base) in enumerate(((70, 120), (40, 145))):
+        hills = [QPointF(0, height)]
+        for x in range(0, width + 40, 40):
+            y = base + 14 * ((x // 40 + frame + depth) % 3) - 7 * depth
+            hills.append(QPointF(x, y))
+        hills.append(QPointF(width, height))
+        p.setBrush(QColor(shade // 2, shade, shade // 2 + 20))
+        p.drawPolygon(QPolygonF(hills))
+    p.setPen(QColor(255, 255, 255))
+    p.setFont(QFont("Sans", 13, QFont.Weight.Bold))
+    p.drawText(QRectF(10, height - 30, width - 20, 24), f"{shot}  #{frame:04d}")
+    p.end()
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "JPEG", 85)
+    return bytes(data.data())
+
+
+async def populate(service: FarmService) -> int:
+    """A studio's evening: a shot rendering, one finished, one failed, one paused.
+    Returns a rendering task to show the log of."""
+    names = ["render-01", "render-02", "render-03", "render-04", "render-05", "wrangler-ws"]
     workers = [
         service.register_worker(n, "Linux 6.1.0 x86_64", f"192.168.1.{20 + i}")[0]["id"]
         for i, n in enumerate(names)
@@ -65,8 +127,9 @@ async def populate(service: FarmService) -> None:
 
     done = blender("sc010_forest_lighting", 24, 4, 40)
     failed = blender("sc020_bridge_fx", 12, 4, 30)
-    blender("sc030_chase_anim", 96, 8, 70)
+    running = blender("sc030_chase_anim", 96, 8, 70)
     paused = blender("sc040_titles", 48, 12, 20)
+    blender("sc050_river_wide", 120, 10, 10)
     service.job_action(paused, "pause")
 
     error = "Error: Cannot read file '/mnt/projects/sc020_bridge_fx.blend'"
@@ -76,20 +139,33 @@ async def populate(service: FarmService) -> None:
             for _ in range(service.config.max_attempts if job_id == failed else 1):
                 service.update_task(task["id"], {"status": TaskStatus.RENDERING.value}, None)
                 report = (
-                    {"status": "completed"}
+                    {"status": "completed", "time_cost": 182.0}
                     if job_id == done
                     else {"status": "failed", "error": error}
                 )
                 service.update_task(task["id"], report, None)
 
-    for i, worker_id in enumerate(workers[:4]):
+    for task in service.list_tasks(job_id=running)[0][:3]:
+        service.update_task(task["id"], {"status": TaskStatus.RENDERING.value}, None)
+        for frame in range(task["frame_start"], task["frame_end"] + 1):
+            # Each saved frame's thumbnail, as the worker sends it (one a second at most:
+            # apart in time, so the kept ones sort by upload).
+            jpeg = _preview_jpeg("sc030_chase_anim", frame)
+            service.add_preview(task["id"], None, None, frame, jpeg)
+            await asyncio.sleep(0.01)
+        service.update_task(task["id"], {"status": "completed", "time_cost": 410.0}, None)
+
+    shown = 0
+    for i, worker_id in enumerate(workers[:5]):
         task_id, lease = await service.worker_report(
-            worker_id, WorkerReport.AVAILABLE, **_machine(92 - i * 7, 38 + i * 9, 7.5 - i)
+            worker_id, WorkerReport.AVAILABLE, **_machine(92 - i * 7, 38 + i * 9, 14.5 - 2 * i)
         )
         if task_id is None:
             continue
         task = service.get_task(task_id)
         frame = task["frame_start"] + i + 1
+        # As if it had started a while ago, so elapsed and time left read like a real farm.
+        service.store.update_task(task_id, {"started": task["started"] - (95 + 40 * i)})
         service.update_task(
             task_id,
             {
@@ -101,30 +177,126 @@ async def populate(service: FarmService) -> None:
             },
             worker_id,
         )
-    await service.worker_report(workers[4], WorkerReport.AVAILABLE, **_machine(6, 52, 0.4))
-    service.set_worker_enabled(workers[4], False)
+        if task["job_id"] == running and not shown:
+            shown = task_id
+            service.append_log(task_id, _blender_log(task["frame_start"], 2), None, None)
+    await service.worker_report(workers[5], WorkerReport.AVAILABLE, **_machine(6, 52, 0.4))
+    service.set_worker_enabled(workers[5], False)
+    service.register_worker("render-06", "Linux 6.1.0 x86_64", "192.168.1.26")
+    service.register_worker("old-laptop", "Windows 10", "192.168.1.40")
+    await service.worker_report(
+        service.store.worker_by_hostname("old-laptop")["id"], WorkerReport.OFFLINE
+    )
+    service.set_path_variables(
+        {
+            "projects": {
+                "linux": "/mnt/projects",
+                "windows": "P:\\",
+                "darwin": "/Volumes/projects",
+            },
+            "render": {"linux": "/mnt/render", "windows": "R:\\", "darwin": "/Volumes/render"},
+        }
+    )
+    # Submitted over the evening, so the clocks read like a real farm's.
+    now = time.time()
+    for job_id, age, finished_ago in (
+        (done, 3 * 3600, 2 * 3600),
+        (failed, 2 * 3600, 7000),
+        (running, 1500, None),
+        (paused, 5400, 3000),
+        (5, 300, None),
+    ):
+        fields = {"created": now - age}
+        if finished_ago is not None:
+            fields["updated"] = now - finished_ago
+        service.store.update_job(job_id, fields)
+    return shown
+
+
+async def _settle(*widgets: QWidget) -> None:
+    """Let the tables apply their batches and the widgets lay out and paint (through the
+    loop: calling processEvents inside a coroutine would re-enter qasync)."""
+    await asyncio.sleep(0.3)
+    for w in widgets:
+        w.repaint()
+
+
+def _save(widget: QWidget, name: str) -> None:
+    path = OUT / name
+    widget.grab().save(str(path))
+    print(f"wrote {path}")
+
+
+async def shoot(app: QApplication, tmp: Path) -> None:
+    manager = Manager(tmp / "data", "192.168.1.10", 7777, TOKEN)
+    service = manager.service
+    log_task = await populate(service)
+    settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(manager, settings)
+    window.resize(1440, 900)
+    window.show()
+    await window.load()
+    jobs = window.jobs.view
+    job_id = service.get_task(log_task)["job_id"]
+    jobs.select_ids([job_id], job_id)
+    window.task_model.flush()
+    window.tasks.view.select_ids([log_task], log_task)
+    window._follow_task()
+    window.statusBar().showMessage("Submitted sc050_river_wide (job 5): 12 tasks", 60_000)
+    await _settle(window)
+    _save(window, "main_window.png")
+
+    window.side.setCurrentWidget(window.preview)
+    await window.preview.loaded()
+    await _settle(window)
+    _save(window, "previews.png")
+    window.side.setCurrentWidget(window.log)
+
+    dialog = window.open_submit()
+    dialog.filepath.setText("/mnt/projects/sc060_market_day.blend")
+    dialog.frame_end.setValue(240)
+    dialog.chunk_size.setValue(8)
+    dialog.priority.setValue(60)
+    dialog.format.setCurrentText("OPEN_EXR")
+    dialog.adjustSize()
+    await _settle(dialog)
+    _save(dialog, "submit_dialog.png")
+    dialog.frame_end.setValue(0)
+    dialog.render_output.setText("")
+    dialog.adjustSize()
+    await _settle(dialog)
+    _save(dialog, "submit_dialog_invalid.png")
+    dialog.reject()
+
+    add = window.open_add_worker()
+    add.fit(add.preferred_width)  # the offscreen "screen" is 800 px wide; a desktop is not
+    await _settle(add)
+    _save(add, "add_worker_dialog.png")
+    add.reject()
+
+    prefs = window.open_settings()
+    prefs.adjustSize()
+    await _settle(prefs)
+    _save(prefs, "settings_dialog.png")
+    prefs.reject()
+
+    app.setStyle("Fusion")
+    app.setPalette(dark_palette())
+    await _settle(window)
+    _save(window, "main_window_dark.png")
+    window.close()
+    await window.shutdown()
+    manager.store.close()
 
 
 def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv)
+    app.setQuitOnLastWindowClosed(False)
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "farm.sqlite")
-        service = FarmService(store, TaskLogs(Path(tmp) / "logs"))
-        asyncio.run(populate(service))
-        window = MainWindow(service, "http://192.168.1.10:7777", "k3J9x-demo-token-Qm2vT8pLw4rZ")
-        window.resize(1280, 800)
-        window.show()
-        for _ in range(5):
-            app.processEvents()
-        window.worker_model.flush()
-        window.task_model.flush()
-        app.processEvents()
-        path = OUT / "main_window.png"
-        window.grab().save(str(path))
-        print(f"wrote {path}")
-        window.close()
-        store.close()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with tempfile.TemporaryDirectory() as tmp, loop:
+        loop.run_until_complete(shoot(app, Path(tmp)))
     return 0
 
 

@@ -1,18 +1,20 @@
-"""Paints a progress bar in a table cell, using the style's own progress bar."""
+"""Paints a percentage as a slim bar behind the cell's text, in the palette's colours.
+
+Used for task and job progress and for a worker's CPU, memory and load. The bar's
+value comes from the model's BAR_ROLE, its caption from the cell's text (so sorting and
+searching still see plain values). The fill is the highlight colour made translucent
+and the text keeps the palette's text colour, so the caption reads on light and dark
+themes alike, wherever the fill ends (a style's own progress bar puts its text half on
+the fill, half off it).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex
-from PySide6.QtGui import QPainter
-from PySide6.QtWidgets import (
-    QApplication,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionProgressBar,
-    QStyleOptionViewItem,
-)
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from flamenco_gui.gui.table_model import SORT_ROLE
+from flamenco_gui.gui.table_model import BAR_ROLE
 
 
 class ProgressDelegate(QStyledItemDelegate):
@@ -22,14 +24,33 @@ class ProgressDelegate(QStyledItemDelegate):
         option: QStyleOptionViewItem,
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
-        value = index.data(SORT_ROLE) or 0.0
-        bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(2, 3, -2, -3)  # type: ignore[attr-defined]
-        bar.minimum, bar.maximum = 0, 100
-        bar.progress = int(value)
-        bar.text = f"{value:.0f}%"
-        bar.textVisible = True
-        # Qt 6 reads the orientation from the state: without the flag it fills upwards.
-        bar.state = option.state | QStyle.StateFlag.State_Horizontal  # type: ignore[attr-defined]
-        style = option.widget.style() if option.widget else QApplication.style()  # type: ignore[attr-defined]
-        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+        value = index.data(BAR_ROLE)
+        if value is None:  # nothing to measure (an offline worker): plain text
+            super().paint(painter, option, index)
+            return
+        widget = option.widget  # type: ignore[attr-defined]
+        style = widget.style() if widget else QApplication.style()
+        # The row's selection and alternating background first, then the bar on it.
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, widget)
+        palette: QPalette = option.palette  # type: ignore[attr-defined]
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        rect = QRectF(option.rect.adjusted(4, 4, -4, -4))  # type: ignore[attr-defined]
+        fraction = max(0.0, min(100.0, float(value))) / 100.0
+        track = QColor(palette.color(QPalette.ColorRole.Text))
+        track.setAlphaF(0.10)
+        fill = QColor(palette.color(QPalette.ColorRole.Highlight))
+        fill.setAlphaF(0.45)
+        if selected:
+            track = QColor(255, 255, 255, 40)
+            fill = QColor(255, 255, 255, 90)
+        # Plain rectangles: cheap to fill, and a table repaints its bars ten times a second.
+        painter.save()
+        painter.fillRect(rect, track)
+        if fraction > 0:
+            done = QRectF(rect)
+            done.setWidth(max(2.0, rect.width() * fraction))
+            painter.fillRect(done, fill)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        painter.setPen(palette.color(role))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(index.data() or ""))
+        painter.restore()

@@ -1,0 +1,133 @@
+"""First-run help: the exact command that joins a machine to this farm, per OS.
+
+The URL is the one workers on the LAN reach (the manager's interface address, not
+localhost) and the token is this farm's, so the command can be pasted as it is. From a
+checkout the worker runs with the checkout's venv (as README's "Adding a render node");
+a packaged manager shows the packaged program instead.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontDatabase, QFontMetrics, QGuiApplication
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+SYSTEMS = ("Linux", "Windows", "macOS")
+MIN_WIDTH = 720
+
+
+def _windows_quote(arg: str) -> str:
+    """Quote for cmd.exe and PowerShell alike: only when needed, in double quotes."""
+    if arg and not any(c in arg for c in " \t\"&|<>^%$`'();,"):
+        return arg
+    return '"' + arg.replace('"', '\\"') + '"'
+
+
+def worker_commands(url: str, token: str, frozen: bool | None = None) -> dict[str, str]:
+    """{system: command line} that starts a worker for the manager at `url`."""
+    frozen = getattr(sys, "frozen", False) if frozen is None else frozen
+    args = ["worker", "--manager", url, "--token", token]
+    posix = " ".join(shlex.quote(a) for a in args)
+    windows = " ".join(_windows_quote(a) for a in args)
+    if frozen:
+        return {
+            "Linux": f"./flamenco {posix}",
+            "Windows": f"flamenco.exe {windows}",
+            "macOS": f"./flamenco {posix}",
+        }
+    return {
+        "Linux": f".venv/bin/python main.py {posix}",
+        "Windows": f".venv\\Scripts\\python.exe main.py {windows}",
+        "macOS": f".venv/bin/python main.py {posix}",
+    }
+
+
+def is_loopback(url: str) -> bool:
+    return "//127." in url or "//localhost" in url or "//[::1]" in url
+
+
+class AddWorkerDialog(QDialog):
+    def __init__(self, url: str, token: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Add a worker")
+        self.setMinimumWidth(MIN_WIDTH)
+        self.commands = worker_commands(url, token)
+        self.copy_buttons: dict[str, QPushButton] = {}
+        self.fields: dict[str, QLineEdit] = {}
+
+        intro = QLabel(
+            "On each render node, in a Flamenco checkout set up with <code>make deps</code> "
+            "(or next to the packaged program), run the command for its system. The worker "
+            "appears in the Workers table within seconds and starts taking tasks."
+        )
+        intro.setWordWrap(True)
+        grid = QGridLayout()
+        grid.setColumnStretch(1, 1)
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        for row, system in enumerate(SYSTEMS):
+            # One line, read-only: a wrapped label breaks `--token` at its hyphens, and a
+            # line break pasted into a shell would run half a command.
+            field = QLineEdit(self.commands[system])
+            field.setReadOnly(True)
+            field.setFont(mono)
+            field.setToolTip(self.commands[system])
+            field.setCursorPosition(0)
+            copy = QPushButton("Copy")
+            copy.setAutoDefault(False)
+            copy.clicked.connect(lambda _=False, s=system: self.copy(s))
+            grid.addWidget(QLabel(f"<b>{system}</b>"), row, 0)
+            grid.addWidget(field, row, 1)
+            grid.addWidget(copy, row, 2)
+            self.fields[system] = field
+            self.copy_buttons[system] = copy
+        notes = QLabel(
+            f"Manager: <b>{url}</b>. The token is the farm's password: share it only with "
+            "your render nodes (Settings can rotate it; workers already registered keep working)."
+        )
+        notes.setWordWrap(True)
+        notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warning = QLabel(
+            "This manager listens on this computer only: start it with <code>--host 0.0.0.0</code> "
+            "so other machines can connect."
+        )
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #d64541;")
+        self.warning.setVisible(is_loopback(url))
+        self.copied = QLabel()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addSpacing(6)
+        layout.addLayout(grid)
+        layout.addSpacing(6)
+        layout.addWidget(notes)
+        layout.addWidget(self.warning)
+        layout.addWidget(self.copied)
+        layout.addWidget(buttons)
+        # As wide as the longest command (within the screen), so each shows whole; then
+        # the height that wrapped labels need at that width.
+        longest = max(QFontMetrics(mono).horizontalAdvance(c) for c in self.commands.values())
+        screen = QGuiApplication.primaryScreen()
+        limit = int(screen.availableGeometry().width() * 0.9) if screen else 1600
+        self.preferred_width = max(MIN_WIDTH, longest + 190)
+        self.fit(min(limit, self.preferred_width))
+
+    def fit(self, width: int) -> None:
+        self.resize(width, self.layout().totalHeightForWidth(width))
+
+    def copy(self, system: str) -> None:
+        QGuiApplication.clipboard().setText(self.commands[system])
+        self.copied.setText(f"Copied the {system} command.")

@@ -1,0 +1,72 @@
+"""The jobs table: what was submitted, how far along it is, and how long it has left."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QWidget
+
+from flamenco_gui.farm.states import JobStatus
+from flamenco_gui.gui import columns as fmt
+from flamenco_gui.gui.table_model import Column, LiveTableModel
+from flamenco_gui.gui.table_panel import TablePanel, field_is
+
+Row = dict[str, Any]
+
+
+def _tasks(r: Row) -> str:
+    counts = r.get("task_counts") or {}
+    text = f"{counts.get('completed', 0)}/{r.get('tasks_total', 0)}"
+    failed = counts.get("failed", 0)
+    return f"{text}, {failed} failed" if failed else text
+
+
+def _status(r: Row) -> str:
+    return r.get("status") or ""
+
+
+JOB_COLUMNS = [
+    Column("ID", lambda r: str(r["id"]), lambda r: r["id"], True, width=50),
+    Column("Name", lambda r: r.get("name") or "", width=190),
+    Column("Status", _status, status=_status, width=85),
+    Column(
+        "Progress",
+        lambda r: f"{r.get('progress') or 0:.0f}%",
+        lambda r: r.get("progress") or 0.0,
+        bar=lambda r: r.get("progress") or 0.0,
+        width=110,
+    ),
+    Column("Tasks", _tasks, lambda r: r.get("tasks_total") or 0, True, width=90),
+    Column("Frames", fmt.frames, lambda r: r.get("frame_start") or 0, width=80),
+    Column(
+        "Priority", lambda r: str(r.get("priority")), lambda r: r.get("priority"), True, width=60
+    ),
+    Column(
+        "Elapsed",
+        lambda r: fmt.duration(fmt.job_elapsed(r)),
+        lambda r: fmt.job_elapsed(r) or 0.0,
+        True,
+        width=70,
+        clock=True,
+    ),
+    Column(
+        "Left",
+        lambda r: fmt.duration(fmt.job_left(r)),
+        lambda r: fmt.job_left(r) or 0.0,
+        True,
+        width=70,
+        clock=True,
+        tooltip=lambda r: "at the rate so far" if fmt.job_left(r) else None,
+    ),
+    Column("Type", lambda r: r.get("type") or "", width=105),
+]
+
+
+def jobs_model() -> LiveTableModel:
+    # Every task update refreshes its job's counts: four batches a second are plenty.
+    return LiveTableModel("job", JOB_COLUMNS, flush_ms=250)
+
+
+def jobs_panel(model: LiveTableModel, parent: QWidget | None = None) -> TablePanel:
+    choices = [("All jobs", None), *((s.value, field_is("status", s.value)) for s in JobStatus)]
+    return TablePanel("Jobs", model, choices, "Search jobs", parent)

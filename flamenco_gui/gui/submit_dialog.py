@@ -1,0 +1,334 @@
+"""Submit a job from the window: a .blend (or a command), frames, chunks, priority.
+
+Checked as the wrangler types, with the compilers' own pydantic settings models (the
+same the API validates with), and each reason shown under its field; Submit stays
+disabled until everything passes. Submission goes through FarmService.submit_job,
+which compiles on a thread and inserts in chunks, so a 10,000-task job does not stall
+the window. The dialog never blocks the loop: it is opened with open(), not exec().
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import ValidationError
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from flamenco_gui.compilers import get_compiler
+from flamenco_gui.compilers.base import MAX_FRAME
+from flamenco_gui.compilers.blender_render import BlenderRenderSettings
+from flamenco_gui.farm.errors import FarmError
+from flamenco_gui.farm.service import MAX_TASKS_PER_JOB, FarmService
+
+JOB_TYPES = [("Blender render", "blender_render"), ("Command", "command")]
+FORMATS = list(get_args(BlenderRenderSettings.model_fields["format"].annotation))
+ERROR_STYLE = "color: #d64541;"
+NOTE_STYLE = "color: palette(placeholder-text);"
+
+
+# Stand-ins for fields that failed, so the rules about several fields (which pydantic
+# checks only once every field is valid) are reported at the same time.
+_STAND_INS: dict[str, Any] = {"filepath": "x", "render_output": "x", "argv": ["x"]}
+
+
+def settings_errors(job_type: str, settings: dict[str, Any]) -> dict[str, str]:
+    """The compiler's verdict on `settings`, as {field: reason}. A rule about two
+    fields (frame_end before frame_start) goes to the first field its message names."""
+    compiler = get_compiler(job_type)
+    if compiler is None:
+        return {"type": f"unknown job type {job_type!r}"}
+    errors = _errors(compiler.settings_model, settings)
+    stand_ins = {k: _STAND_INS[k] for k in errors if k in _STAND_INS}
+    if stand_ins and len(stand_ins) == len(errors):
+        for key, reason in _errors(compiler.settings_model, {**settings, **stand_ins}).items():
+            errors.setdefault(key, reason)
+    return errors
+
+
+def _errors(model: Any, settings: dict[str, Any]) -> dict[str, str]:
+    try:
+        model.model_validate(settings)
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "string_too_short":
+                msg = "required"
+            field = str(err["loc"][0]) if err["loc"] else ""
+            if not field:
+                named = [(msg.find(f), f) for f in settings if f in msg]
+                field = min(named)[1] if named else ""
+            errors.setdefault(field, msg)
+        return errors
+    return {}
+
+
+def task_count(frame_start: int, frame_end: int, chunk_size: int) -> int:
+    return max(0, (frame_end - frame_start) // chunk_size + 1)
+
+
+class SubmitDialog(QDialog):
+    submitted = Signal(dict)  # the job row, once every task is in
+
+    def __init__(
+        self, service: FarmService, settings: QSettings | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.service = service
+        self.qsettings = settings
+        self.submitting: asyncio.Future[None] | None = None
+        self.setWindowTitle("Submit a job")
+        self.setMinimumWidth(560)
+        self.errors: dict[str, QLabel] = {}
+
+        self.name = QLineEdit()
+        self.name.setMaxLength(255)
+        self.name.setPlaceholderText("e.g. sc030_chase_anim")
+        self.job_type = QComboBox()
+        for label, value in JOB_TYPES:
+            self.job_type.addItem(label, value)
+        self.filepath = QLineEdit()
+        self.filepath.setPlaceholderText("/mnt/projects/shot.blend (as the workers see it)")
+        self.browse = QPushButton("Browse…")
+        self.browse.setAutoDefault(False)
+        self.frame_start = self._spin(-MAX_FRAME, MAX_FRAME, 1)
+        self.frame_end = self._spin(-MAX_FRAME, MAX_FRAME, 250)
+        self.chunk_size = self._spin(1, MAX_TASKS_PER_JOB, 10)
+        self.priority = self._spin(-1_000_000, 1_000_000, 50)
+        self.priority.setToolTip("Higher renders first")
+        self.render_output = QLineEdit()
+        self.render_output.setPlaceholderText("/mnt/render/shot/###### (# is the frame number)")
+        self.format = QComboBox()
+        self.format.addItems(FORMATS)
+        self.argv = QLineEdit()
+        self.argv.setPlaceholderText(
+            "program --frame {frame}   (quoted like a shell; no shell runs)"
+        )
+        self.note = QLabel()
+        self.note.setStyleSheet(NOTE_STYLE)
+        self.general = QLabel()
+        self.general.setStyleSheet(ERROR_STYLE)
+        self.general.setWordWrap(True)
+
+        frames = QHBoxLayout()
+        frames.setContentsMargins(0, 0, 0, 0)
+        frames.addWidget(self.frame_start)
+        frames.addWidget(QLabel("to"))
+        frames.addWidget(self.frame_end)
+        frames.addStretch(1)
+        file_row = QHBoxLayout()
+        file_row.setContentsMargins(0, 0, 0, 0)
+        file_row.addWidget(self.filepath, 1)
+        file_row.addWidget(self.browse)
+
+        self.form = QFormLayout()
+        self.form.addRow("Name", self._field("name", self.name))
+        self.form.addRow("Job type", self._field("type", self.job_type))
+        self.form.addRow(".blend file", self._field("filepath", file_row))
+        self.form.addRow("Command", self._field("argv", self.argv))
+        self.form.addRow("Frames", self._field("frame_start", frames, also=("frame_end",)))
+        self.form.addRow("Chunk size", self._field("chunk_size", self.chunk_size, note=self.note))
+        self.form.addRow("Priority", self._field("priority", self.priority))
+        self.form.addRow("Output path", self._field("render_output", self.render_output))
+        self.form.addRow("Format", self._field("format", self.format))
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.submit_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.submit_button.setText("Submit")
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.form)
+        layout.addWidget(self.general)
+        layout.addWidget(self.buttons)
+
+        self.browse.clicked.connect(self.choose_file)
+        self.filepath.textChanged.connect(self._file_changed)
+        for edit in (self.name, self.render_output, self.argv):
+            edit.textChanged.connect(self.validate)
+        for spin in (self.frame_start, self.frame_end, self.chunk_size, self.priority):
+            spin.valueChanged.connect(self.validate)
+        self.job_type.currentIndexChanged.connect(self._type_changed)
+        self.format.currentIndexChanged.connect(self.validate)
+        self._output_touched = False
+        self.render_output.textEdited.connect(lambda _: setattr(self, "_output_touched", True))
+        self._type_changed()
+
+    # -- layout helpers ----------------------------------------------------------------
+
+    @staticmethod
+    def _spin(low: int, high: int, value: int) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setValue(value)
+        spin.setMinimumWidth(110)
+        return spin
+
+    def _field(
+        self,
+        key: str,
+        widget: QWidget | QHBoxLayout,
+        also: tuple[str, ...] = (),
+        note: QLabel | None = None,
+    ) -> QWidget:
+        """The field with its reason right under it (hidden while there is none)."""
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        if isinstance(widget, QHBoxLayout):
+            column.addLayout(widget)
+        else:
+            column.addWidget(widget)
+        error = QLabel()
+        error.setStyleSheet(ERROR_STYLE)
+        error.setWordWrap(True)
+        error.hide()
+        column.addWidget(error)
+        if note is not None:
+            column.addWidget(note)
+        for name in (key, *also):
+            self.errors[name] = error
+        return box
+
+    # -- what the fields say -----------------------------------------------------------
+
+    @property
+    def type_name(self) -> str:
+        return str(self.job_type.currentData())
+
+    def job_settings(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The compiler settings the fields describe, and errors found in reading them."""
+        frames = {"frame_start": self.frame_start.value(), "frame_end": self.frame_end.value()}
+        if self.type_name == "command":
+            try:
+                argv = shlex.split(self.argv.text())
+            except ValueError as exc:
+                return {"argv": [], **frames}, {"argv": str(exc)}
+            return {"argv": argv, **frames}, {}
+        return {
+            "filepath": self.filepath.text().strip(),
+            "render_output": self.render_output.text().strip(),
+            "format": self.format.currentText(),
+            **frames,
+        }, {}
+
+    def validate(self) -> dict[str, str]:
+        settings, errors = self.job_settings()
+        errors = {**settings_errors(self.type_name, settings), **errors}
+        if not self.name.text().strip():
+            errors["name"] = "give the job a name"
+        count = task_count(
+            self.frame_start.value(), self.frame_end.value(), self.chunk_size.value()
+        )
+        if count > MAX_TASKS_PER_JOB:
+            errors["chunk_size"] = (
+                f"{count:,} tasks; at most {MAX_TASKS_PER_JOB:,} per job: use larger chunks"
+            )
+        self.note.setText(f"{count:,} task{'s' if count != 1 else ''}" if count else "")
+        self.note.setVisible(count > 0 and "chunk_size" not in errors)
+        self._show(errors)
+        self.submit_button.setEnabled(not errors and self.submitting is None)
+        return errors
+
+    def _show(self, errors: dict[str, str]) -> None:
+        shown: dict[int, list[str]] = {}
+        for key, label in self.errors.items():
+            if key in errors:
+                shown.setdefault(id(label), []).append(errors[key])
+        for label in {id(v): v for v in self.errors.values()}.values():
+            text = "; ".join(shown.get(id(label), []))
+            label.setText(text)
+            label.setVisible(bool(text))
+        unplaced = [f"{k}: {v}" for k, v in errors.items() if k not in self.errors]
+        self._say("\n".join(unplaced))
+
+    def _say(self, text: str) -> None:
+        """The message under the form (hidden when there is none, so it takes no room)."""
+        self.general.setText(text)
+        self.general.setVisible(bool(text))
+
+    def _type_changed(self) -> None:
+        blender = self.type_name == "blender_render"
+        for widget in (self.filepath, self.render_output, self.format):
+            self.form.setRowVisible(self._row_of(widget), blender)
+        self.form.setRowVisible(self._row_of(self.argv), not blender)
+        self.validate()
+
+    def _row_of(self, widget: QWidget) -> int:
+        row, _ = self.form.getWidgetPosition(widget.parentWidget())
+        return row
+
+    # -- the .blend file ---------------------------------------------------------------
+
+    def choose_file(self) -> QFileDialog:
+        start = self.qsettings.value("submit/last_dir", "") if self.qsettings else ""
+        dialog = QFileDialog(self, "Choose a .blend file", str(start or Path.home()))
+        dialog.setNameFilters(["Blender files (*.blend)", "All files (*)"])
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.fileSelected.connect(self.filepath.setText)
+        dialog.open()
+        return dialog
+
+    def _file_changed(self, text: str) -> None:
+        path = Path(text.strip())
+        if text.strip() and path.suffix == ".blend":
+            if not self.name.text().strip():
+                self.name.setText(path.stem)
+            if not self._output_touched:
+                self.render_output.setText(str(path.parent / "render" / path.stem / "######"))
+            if self.qsettings is not None:
+                self.qsettings.setValue("submit/last_dir", str(path.parent))
+        self.validate()
+
+    # -- sending -----------------------------------------------------------------------
+
+    def submit(self) -> None:
+        if self.validate() or self.submitting is not None:
+            return
+        settings, _ = self.job_settings()
+        job = {
+            "name": self.name.text().strip(),
+            "type": self.type_name,
+            "settings": settings,
+            "priority": self.priority.value(),
+            "chunk_size": self.chunk_size.value(),
+        }
+        self.submit_button.setEnabled(False)
+        self._say("Submitting…")
+        self.submitting = asyncio.ensure_future(self._submit(job))
+
+    async def _submit(self, job: dict[str, Any]) -> None:
+        try:
+            row = await self.service.submit_job(**job)
+        except FarmError as exc:
+            self.submitting = None
+            field, _, reason = exc.message.partition(": ")
+            field = field.removeprefix("settings.")
+            self._show({field: reason} if reason and field in self.errors else {"": exc.message})
+            self._say(exc.message)
+            self.submit_button.setEnabled(True)
+            return
+        self.submitting = None
+        self._say("")
+        self.submitted.emit(row)
+        self.accept()

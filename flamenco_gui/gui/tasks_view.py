@@ -1,0 +1,109 @@
+"""The tasks table: every chunk of frames, who renders it, and how far it got."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtWidgets import QWidget
+
+from flamenco_gui.farm.states import TaskStatus
+from flamenco_gui.gui import columns as fmt
+from flamenco_gui.gui.table_model import Column, LiveTableModel
+from flamenco_gui.gui.table_panel import TablePanel, field_is
+
+Row = dict[str, Any]
+Names = Callable[[int | None], str]
+
+
+def _status(r: Row) -> str:
+    return r.get("status") or ""
+
+
+# What the table, its search, the actions and the log panel read of a task.
+TASK_FIELDS = (
+    "id",
+    "job_id",
+    "status",
+    "worker_id",
+    "frame_start",
+    "frame_end",
+    "frame_current",
+    "progress",
+    "activity",
+    "error",
+    "started",
+    "finished",
+    "time_cost",
+)
+
+
+def task_columns(job_name: Names, worker_name: Names) -> list[Column]:
+    """`job_name` and `worker_name` turn ids into the names a wrangler knows."""
+    return [
+        Column("ID", lambda r: str(r["id"]), lambda r: r["id"], True, width=55),
+        Column("Job", lambda r: job_name(r.get("job_id")), width=130),
+        Column("Status", _status, status=_status, width=80),
+        Column("Frames", fmt.frames, lambda r: r.get("frame_start") or 0, width=70),
+        Column(
+            "Progress",
+            lambda r: f"{r.get('progress') or 0:.0f}%",
+            lambda r: r.get("progress") or 0.0,
+            bar=lambda r: r.get("progress") or 0.0,
+            width=90,
+        ),
+        Column(
+            "Frame",
+            lambda r: fmt.opt(r.get("frame_current")),
+            lambda r: r.get("frame_current") or 0,
+            True,
+            width=55,
+        ),
+        Column("Worker", lambda r: worker_name(r.get("worker_id")), width=100),
+        Column(
+            "Elapsed",
+            lambda r: fmt.duration(fmt.task_elapsed(r)),
+            lambda r: fmt.task_elapsed(r) or 0.0,
+            True,
+            width=65,
+            clock=True,
+        ),
+        Column(
+            "Left",
+            lambda r: fmt.duration(fmt.task_left(r)),
+            lambda r: fmt.task_left(r) or 0.0,
+            True,
+            width=60,
+            clock=True,
+            tooltip=lambda r: "at the rate so far" if fmt.task_left(r) else None,
+        ),
+        Column(
+            "Activity",
+            lambda r: r.get("error") if r.get("status") == "failed" else r.get("activity") or "",
+            width=220,
+            tooltip=lambda r: r.get("error") or r.get("activity"),
+        ),
+    ]
+
+
+def tasks_model(job_name: Names, worker_name: Names) -> LiveTableModel:
+    def search(r: Row) -> str:
+        parts = (
+            r["id"],
+            job_name(r.get("job_id")),
+            r.get("status"),
+            worker_name(r.get("worker_id")),
+        )
+        return " ".join(str(p) for p in (*parts, r.get("activity") or "", r.get("error") or ""))
+
+    return LiveTableModel(
+        "task",
+        task_columns(job_name, worker_name),
+        search=search,
+        fields=TASK_FIELDS,
+    )
+
+
+def tasks_panel(model: LiveTableModel, parent: QWidget | None = None) -> TablePanel:
+    choices = [("All tasks", None), *((s.value, field_is("status", s.value)) for s in TaskStatus)]
+    return TablePanel("Tasks", model, choices, "Search tasks (id, job, worker, activity)", parent)
