@@ -15,6 +15,12 @@ KEEP_PER_JOB = 12
 _NAME = re.compile(r"^frame_(-?\d+)_task_(\d+)\.jpg$")
 
 
+def _numbers(name: str) -> tuple[int, int]:
+    match = _NAME.match(name)
+    assert match is not None
+    return int(match[1]), int(match[2])
+
+
 class Previews:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -39,7 +45,9 @@ class Previews:
         if not folder.is_dir():
             return []
         files = [p for p in folder.iterdir() if _NAME.match(p.name)]
-        return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+        # File times tick coarsely (a few ms): within one tick the higher frame is the
+        # newer one, compared as numbers (frame_10 after frame_4, unlike their names).
+        return sorted(files, key=lambda p: (p.stat().st_mtime_ns, *_numbers(p.name)))
 
     @staticmethod
     def _entry(path: Path) -> dict[str, Any]:
