@@ -470,11 +470,14 @@ class FarmService:
         self.get_task(task_id)
         return self.store.history(task_id)
 
-    def _task_changed(self, task_id: int) -> Row:
+    def _task_changed(self, task_id: int, *, job: bool = True) -> Row:
+        """Emit the task; recount its job unless only progress fields moved (a job's
+        figures come from its tasks' statuses, and recounting a 10k-task job on every
+        progress report is what would slow a busy farm down)."""
         row = self.store.get_task(task_id)
         assert row is not None
         self._emit("task", task_id, row)
-        if row["job_id"] is not None:
+        if job and row["job_id"] is not None:
             self._refresh_job(row["job_id"])
         return row
 
@@ -565,7 +568,8 @@ class FarmService:
                     self._fail_attempt(task, reason)
                 else:
                     self._move_task(task, new_status, reason, outcome=new_status.value)
-            self._task_changed(task_id)
+            # A status change has recounted the job already (in _move_task).
+            self._task_changed(task_id, job=False)
 
     def _fail_attempt(self, task: Row, reason: str) -> None:
         """A failed run: retried (on another worker) until max_attempts, then failed.
