@@ -24,8 +24,9 @@ from flamenco_gui.api.auth import (
     bearer,
     is_farm_token,
 )
-from flamenco_gui.api.keys import LOOP_LAG, SERVICE, TOKEN
+from flamenco_gui.api.keys import LOOP_LAG, SERVICE, TOKEN, TURNS
 from flamenco_gui.api.routing import ROUTES, Auth, to_aiohttp
+from flamenco_gui.api.turns import LoopTurns
 from flamenco_gui.farm.errors import FarmError
 from flamenco_gui.farm.service import FarmService
 from flamenco_gui.loop_lag import LoopLagMonitor
@@ -58,6 +59,7 @@ def _authenticate(request: web.Request, needed: Auth) -> Principal | web.Respons
 async def _middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    await request.app[TURNS].enter()
     route = getattr(request.match_info.handler, "route", None)
     if route is not None:
         principal = _authenticate(request, route.auth)
@@ -87,6 +89,7 @@ def make_app(service: FarmService, token: FarmToken, loop_lag: LoopLagMonitor) -
     app[SERVICE] = service
     app[TOKEN] = token
     app[LOOP_LAG] = loop_lag
+    app[TURNS] = LoopTurns()
     for r in ROUTES:
         app.router.add_route(r.method, r.path, to_aiohttp(r))
     return app

@@ -5,9 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from flamenco_gui.api.auth import FarmToken
+from flamenco_gui.api.turns import LoopTurns
 from flamenco_gui.farm.service import FarmService
 from flamenco_gui.loop_lag import LoopLagMonitor
 
 SERVICE = web.AppKey("service", FarmService)
 TOKEN = web.AppKey("token", FarmToken)
 LOOP_LAG = web.AppKey("loop_lag", LoopLagMonitor)
+TURNS = web.AppKey("turns", LoopTurns)

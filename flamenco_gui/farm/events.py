@@ -35,6 +35,11 @@ class EventBus:
         self._subscribers.append(fn)
         return lambda: self._subscribers.remove(fn)
 
+    @property
+    def active(self) -> bool:
+        """Whether anyone listens: with nobody, a change's row need not even be read."""
+        return bool(self._subscribers)
+
     def publish(self, change: Change) -> None:
         for fn in list(self._subscribers):
             try:

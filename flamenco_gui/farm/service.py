@@ -42,6 +42,10 @@ from flamenco_gui.store.previews import Previews
 from flamenco_gui.store.task_logs import TaskLogs
 
 log = logging.getLogger(__name__)
+
+# A poll held longer than this refreshes the worker's last_seen when it answers.
+HEARTBEAT_GRACE = 1.0
+_LOAD = object()  # an event whose row is read after the commit (see FarmService._emit)
 T = TaskStatus
 MAX_TASKS_PER_JOB = 100_000
 PATH_VARIABLES = "path_variables"  # the settings key
@@ -119,7 +123,8 @@ class FarmService:
         self.config = config or FarmConfig()
         self.events = EventBus()
         self._secrets = store.worker_secret_hashes()
-        self._pending: list[Change] = []
+        # Changes of the open transaction, one entry per object (its latest state wins).
+        self._pending: dict[tuple[Kind, int], Row | object | None] = {}
         self._queued = asyncio.Event()  # set (and replaced) whenever work is queued
         self._lease_watch: dict[int, asyncio.Event] = {}
         self._polling: dict[int, int] = {}  # worker id -> open long polls (it is alive)
@@ -147,9 +152,24 @@ class FarmService:
             raise
         if self.storage_error is not None:
             self._set_storage_error(None)
-        pending, self._pending = self._pending, []
-        for change in pending:
-            self.events.publish(change)
+        if self.store.in_transaction:
+            return  # a nested change: the outer one publishes after its commit
+        pending, self._pending = self._pending, {}
+        if not self.events.active:
+            return  # nobody listens (headless, no SSE client): no rows to read
+        for (kind, row_id), row in pending.items():
+            if row is _LOAD:
+                row = self._load(kind, row_id)
+            self.events.publish(Change(kind, row_id, row))  # type: ignore[arg-type]
+
+    def _load(self, kind: Kind, row_id: int) -> Row | None:
+        """An object's committed state, read once per transaction that changed it."""
+        if kind == "task":
+            return self.store.get_task(row_id)
+        if kind == "worker":
+            return self.store.get_worker(row_id)
+        job = self.store.get_job(row_id)
+        return None if job is None else self._job_view(job)
 
     # -- settings --------------------------------------------------------------------
 
@@ -212,8 +232,10 @@ class FarmService:
             log.error("%s", error)
         self.events.publish(Change("farm", 0, {"storage_error": error}))
 
-    def _emit(self, kind: Kind, row_id: int, row: Row | None) -> None:
-        self._pending.append(Change(kind, row_id, row))
+    def _emit(self, kind: Kind, row_id: int, row: Row | object | None = None) -> None:
+        """Publish `row` (None: deleted; _LOAD: read it after the commit) once the
+        transaction commits."""
+        self._pending[(kind, row_id)] = row
 
     def _signal_queued(self) -> None:
         self._queued.set()
@@ -275,8 +297,8 @@ class FarmService:
                     }
                 )
             self._secrets[digest] = worker_id
-            row = self._worker_changed(worker_id)
-        return row, secret
+            self._worker_changed(worker_id)
+        return self.get_worker(worker_id), secret
 
     def authenticate_worker(self, secret: str) -> int | None:
         return self._secrets.get(_hash_secret(secret))
@@ -290,11 +312,8 @@ class FarmService:
     def list_workers(self) -> list[Row]:
         return self.store.list_workers()
 
-    def _worker_changed(self, worker_id: int) -> Row:
-        row = self.store.get_worker(worker_id)
-        assert row is not None
-        self._emit("worker", worker_id, row)
-        return row
+    def _worker_changed(self, worker_id: int) -> None:
+        self._emit("worker", worker_id, _LOAD)
 
     def set_worker_enabled(self, worker_id: int, enabled: bool) -> Row:
         """Disabling keeps a running task going; the worker just gets no new ones."""
@@ -302,10 +321,10 @@ class FarmService:
         status = WorkerStatus.ENABLED if enabled else WorkerStatus.DISABLED
         with self._change():
             self.store.update_worker(worker_id, {"status": status.value})
-            row = self._worker_changed(worker_id)
+            self._worker_changed(worker_id)
         if enabled:
             self._signal_queued()
-        return row
+        return self.get_worker(worker_id)
 
     def forget_worker(self, worker_id: int) -> None:
         worker = self.get_worker(worker_id)
@@ -359,7 +378,8 @@ class FarmService:
         if status == WorkerReport.OFFLINE:
             self._signal_queued()  # its held poll, if any, ends now
             return None, None
-        deadline = time.monotonic() + wait
+        began = time.monotonic()
+        deadline = began + wait
         self._polling[worker_id] = self._polling.get(worker_id, 0) + 1
         try:
             if status == WorkerReport.RENDERING:
@@ -371,8 +391,9 @@ class FarmService:
             if not self._polling[worker_id]:
                 del self._polling[worker_id]
         # A held poll that ran its course counts as a heartbeat; one cut short by a
-        # disconnect or shutdown does not (the store may already be closing).
-        if wait:
+        # disconnect or shutdown does not (the store may already be closing). One that
+        # answered at once needs none: the report above was one.
+        if wait and time.monotonic() - began > HEARTBEAT_GRACE:
             with self._change():
                 self.store.update_worker(worker_id, {"last_seen": _now()})
         return answer
@@ -445,7 +466,8 @@ class FarmService:
                 {"current_task": task["id"], "activity": f"task {task['id']}", "time_cost": 0.0},
             )
             self._worker_changed(worker_id)
-            return self._task_changed(task["id"])
+            self._task_changed(task)
+            return {**task, "lease": lease}
 
     def _requeue_leased(self, worker_id: int, reason: str) -> None:
         for task in self.store.tasks_leased_to(worker_id):
@@ -470,16 +492,12 @@ class FarmService:
         self.get_task(task_id)
         return self.store.history(task_id)
 
-    def _task_changed(self, task_id: int, *, job: bool = True) -> Row:
-        """Emit the task; recount its job unless only progress fields moved (a job's
-        figures come from its tasks' statuses, and recounting a 10k-task job on every
-        progress report is what would slow a busy farm down)."""
-        row = self.store.get_task(task_id)
-        assert row is not None
-        self._emit("task", task_id, row)
-        if job and row["job_id"] is not None:
-            self._refresh_job(row["job_id"])
-        return row
+    def _task_changed(self, task: Row, *, job: bool = True) -> None:
+        """Emit the task; refresh its job unless only progress fields moved (a job's
+        figures come from its tasks' statuses)."""
+        self._emit("task", task["id"], _LOAD)
+        if job and task["job_id"] is not None:
+            self._refresh_job(task["job_id"])
 
     def _compile(self, type_: str, settings: dict[str, Any]) -> tuple[Any, Any]:
         compiler = get_compiler(type_)
@@ -524,9 +542,9 @@ class FarmService:
                     "updated": now,
                 }
             )
-            row = self._task_changed(new_id)
+            self._emit("task", new_id, _LOAD)
         self._signal_queued()
-        return row
+        return self.get_task(new_id)
 
     def update_task(self, task_id: int, fields: dict[str, Any], worker_id: int | None) -> None:
         """A partial update. From a worker (`worker_id` set) it must hold the lease."""
@@ -569,7 +587,7 @@ class FarmService:
                 else:
                     self._move_task(task, new_status, reason, outcome=new_status.value)
             # A status change has recounted the job already (in _move_task).
-            self._task_changed(task_id, job=False)
+            self._task_changed(task, job=False)
 
     def _fail_attempt(self, task: Row, reason: str) -> None:
         """A failed run: retried (on another worker) until max_attempts, then failed.
@@ -649,7 +667,7 @@ class FarmService:
         if new == T.QUEUED:
             # Waiters wake only after this synchronous transaction has committed.
             self._signal_queued()
-        self._task_changed(task["id"])
+        self._task_changed(task)
 
     def set_task_status(
         self, task_id: int, status: TaskStatus, reason: str = "by the wrangler"
@@ -900,12 +918,10 @@ class FarmService:
         job = self.store.get_job(job_id)
         if job is None:
             return
-        view = self._job_view(job)
-        status = job_status(view["task_counts"]).value
+        status = job_status(self.store.job_task_counts(job_id)).value
         if status != job["status"]:
             self.store.update_job(job_id, {"status": status, "updated": _now()})
-            view["status"] = status
-        self._emit("job", job_id, view)
+        self._emit("job", job_id, _LOAD)
 
     def job_action(self, job_id: int, action: str) -> Row:
         """pause | resume | cancel | requeue | requeue_failed, applied to the job's tasks."""

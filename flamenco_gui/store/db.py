@@ -88,6 +88,10 @@ class Store:
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.conn.close()
 
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
     @contextmanager
     def tx(self) -> Iterator[None]:
         """One transaction; nested uses join the outer one. Committed on exit."""
@@ -279,16 +283,18 @@ class Store:
             (job_id,),
         )
         self.conn.execute("DELETE FROM tasks WHERE job_id = ?", (job_id,))
+        self.conn.execute("DELETE FROM job_task_counts WHERE job_id = ?", (job_id,))
         self.conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
     def list_jobs(self, status: str | None, limit: int, offset: int) -> tuple[list[Row], int]:
         return self._page("jobs", {"status": status}, limit, offset)
 
     def job_task_counts(self, job_id: int) -> dict[str, int]:
+        """Kept by triggers on `tasks` (schema v5), so reading it costs no scan."""
         cur = self.conn.execute(
-            "SELECT status, count(*) FROM tasks WHERE job_id = ? GROUP BY status", (job_id,)
+            "SELECT status, n FROM job_task_counts WHERE job_id = ? AND n > 0", (job_id,)
         )
-        return {s: n for s, n in cur}
+        return dict(cur.fetchall())
 
     def job_task_ids(self, job_id: int, statuses: Sequence[str] | None = None) -> list[int]:
         sql, params = "SELECT id FROM tasks WHERE job_id = ?", [job_id]

@@ -141,7 +141,42 @@ def _v4(db: sqlite_utils.Database) -> None:
     db["jobs"].add_column("preview_first", int)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+_COUNT_NEW = (
+    "INSERT INTO job_task_counts (job_id, status, n) VALUES (NEW.job_id, NEW.status, 1)"
+    " ON CONFLICT (job_id, status) DO UPDATE SET n = n + 1"
+)
+_UNCOUNT_OLD = (
+    "UPDATE job_task_counts SET n = n - 1 WHERE job_id = OLD.job_id AND status = OLD.status"
+)
+
+
+def _v5(db: sqlite_utils.Database) -> None:
+    """Each job's task count per status, kept by triggers.
+
+    A job's figures were a `GROUP BY` over its tasks on every status change: 0.6 ms for
+    a 4,000-task job, most of a dispatch cycle's cost. Triggers keep the counts in the
+    same transaction as the change, whatever statement made it, so they cannot drift.
+    Rows that reach 0 stay (cheap) and are filtered on read.
+    """
+    statements = [
+        "CREATE TABLE job_task_counts (job_id INTEGER NOT NULL, status TEXT NOT NULL,"
+        " n INTEGER NOT NULL, PRIMARY KEY (job_id, status)) WITHOUT ROWID",
+        "INSERT INTO job_task_counts (job_id, status, n) SELECT job_id, status, count(*)"
+        " FROM tasks WHERE job_id IS NOT NULL GROUP BY job_id, status",
+        f"CREATE TRIGGER job_task_counts_insert AFTER INSERT ON tasks"
+        f" WHEN NEW.job_id IS NOT NULL BEGIN {_COUNT_NEW}; END",
+        f"CREATE TRIGGER job_task_counts_delete AFTER DELETE ON tasks"
+        f" WHEN OLD.job_id IS NOT NULL BEGIN {_UNCOUNT_OLD}; END",
+        f"CREATE TRIGGER job_task_counts_update AFTER UPDATE OF status ON tasks"
+        f" WHEN OLD.job_id IS NOT NULL AND NEW.status IS NOT OLD.status"
+        f" BEGIN {_UNCOUNT_OLD}; {_COUNT_NEW}; END",
+    ]
+    # One statement at a time: executescript() would commit the migration's transaction.
+    for sql in statements:
+        db.conn.execute(sql)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
