@@ -131,14 +131,18 @@ def _read_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
 
 def to_aiohttp(r: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
+        service = request.app[SERVICE]
         ctx = Ctx(
             request=request,
-            service=request.app[SERVICE],
+            service=service,
             principal=request[PRINCIPAL],
             body=await _read_body(request, r.body) if r.body else None,
             query=_read_query(request, r.query) if r.query else None,
         )
+        # Changes share commits with other requests'; the answer waits for its commit.
+        batch = service.batch()
         result = await r.handler(ctx)
+        await batch.committed()
         if isinstance(result, web.StreamResponse):
             return result
         if r.response is None:

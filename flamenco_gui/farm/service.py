@@ -18,6 +18,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,28 @@ T = TaskStatus
 MAX_TASKS_PER_JOB = 100_000
 PATH_VARIABLES = "path_variables"  # the settings key
 INSERT_CHUNK = 1000  # tasks per transaction when a big job is inserted
+
+
+class Batch:
+    """The group commits one API request waits for before it answers."""
+
+    __slots__ = ("_futures",)
+
+    def __init__(self) -> None:
+        self._futures: list[asyncio.Future[None]] = []
+
+    def waits_for(self, fut: asyncio.Future[None]) -> None:
+        if fut not in self._futures:
+            self._futures.append(fut)
+
+    async def committed(self) -> None:
+        """Return once every change made in this batch is committed; raise if one
+        could not be (Unavailable: the disk)."""
+        for fut in self._futures:
+            await fut
+
+
+_BATCH: ContextVar[Batch | None] = ContextVar("farm_batch", default=None)
 
 
 @dataclass(slots=True)
@@ -125,6 +148,9 @@ class FarmService:
         self._secrets = store.worker_secret_hashes()
         # Changes of the open transaction, one entry per object (its latest state wins).
         self._pending: dict[tuple[Kind, int], Row | object | None] = {}
+        # The group transaction's changes and the future its requests wait on.
+        self._group_pending: dict[tuple[Kind, int], Row | object | None] = {}
+        self._group_done: asyncio.Future[None] | None = None
         self._queued = asyncio.Event()  # set (and replaced) whenever work is queued
         self._lease_watch: dict[int, asyncio.Event] = {}
         self._polling: dict[int, int] = {}  # worker id -> open long polls (it is alive)
@@ -136,25 +162,89 @@ class FarmService:
 
     @contextmanager
     def _change(self) -> Iterator[None]:
-        """One transaction; its changes are published only once it has committed."""
+        """One transaction; its changes are published only once it has committed.
+
+        Inside a `batch()` (an API request) the change joins the group transaction and
+        is committed with its neighbours by `flush()`, one loop turn later; the request
+        is answered after that commit, so a 2xx still means "on disk".
+        """
+        batch = _BATCH.get()
+        if batch is None and self.store.group_open and not self.store.in_transaction:
+            self.flush()  # a plain change after grouped ones: theirs commit first
         try:
-            with self.store.tx():
+            with self.store.tx(group=batch is not None):
                 yield
         except sqlite3.OperationalError as exc:
             self._pending.clear()
-            msg = str(exc)
-            if any(w in msg for w in ("full", "readonly", "unable to open", "disk I/O")):
-                self._set_storage_error(f"the data dir cannot be written: {msg}")
-                raise Unavailable(self.storage_error or msg) from exc
-            raise
+            error = self._storage_failure(exc)
+            if self._group_done is not None and not self.store.group_open:
+                self._abandon_group(error)  # the whole group was rolled back
+            if error is exc:
+                raise
+            raise error from exc
         except BaseException:
             self._pending.clear()
             raise
-        if self.storage_error is not None:
-            self._set_storage_error(None)
         if self.store.in_transaction:
             return  # a nested change: the outer one publishes after its commit
         pending, self._pending = self._pending, {}
+        if batch is not None and self.store.group_open:
+            self._group_pending.update(pending)
+            batch.waits_for(self._group_future())
+            return
+        if self.storage_error is not None:
+            self._set_storage_error(None)
+        self._publish(pending)
+
+    def _storage_failure(self, exc: sqlite3.OperationalError) -> Exception:
+        """A write that failed because of the disk: 503, and the window says why."""
+        msg = str(exc)
+        if any(w in msg for w in ("full", "readonly", "unable to open", "disk I/O")):
+            self._set_storage_error(f"the data dir cannot be written: {msg}")
+            return Unavailable(self.storage_error or msg)
+        return exc
+
+    def batch(self) -> Batch:
+        """Group the changes of the calling task (an API request) with their neighbours';
+        `await batch.committed()` before answering."""
+        batch = Batch()
+        _BATCH.set(batch)
+        return batch
+
+    def _group_future(self) -> asyncio.Future[None]:
+        if self._group_done is None:
+            loop = asyncio.get_running_loop()
+            self._group_done = loop.create_future()
+            loop.call_soon(self.flush)
+        return self._group_done
+
+    def flush(self) -> None:
+        """Commit the grouped changes, answer who waits for them, publish them."""
+        done, self._group_done = self._group_done, None
+        pending, self._group_pending = self._group_pending, {}
+        try:
+            self.store.commit_group()
+        except sqlite3.OperationalError as exc:
+            if done is not None:
+                self._group_done = done
+                self._abandon_group(self._storage_failure(exc))
+            return
+        if done is not None and not done.done():
+            done.set_result(None)
+        if self.storage_error is not None:
+            self._set_storage_error(None)
+        self._publish(pending)
+
+    def _abandon_group(self, error: Exception) -> None:
+        """The group transaction was rolled back: its changes are lost, say so to their
+        requests (which answer 503) and publish nothing of them."""
+        done, self._group_done = self._group_done, None
+        self._group_pending = {}
+        if done is not None and not done.done():
+            done.set_exception(error)
+            done.exception()  # logged once as the storage error, not per waiter
+
+    def _publish(self, pending: dict[tuple[Kind, int], Row | object | None]) -> None:
         if not self.events.active:
             return  # nobody listens (headless, no SSE client): no rows to read
         for (kind, row_id), row in pending.items():
@@ -341,7 +431,8 @@ class FarmService:
         for key in ("update_frequent", "update_less_frequent", "mac_address", "ip_address"):
             if report.get(key) is not None:
                 fields[key] = report[key]
-        self.store.update_worker(worker_id, fields)
+        if not self.store.update_worker(worker_id, fields):
+            raise NotFound(f"worker {worker_id} does not exist")
 
     async def worker_report(
         self,
@@ -358,7 +449,6 @@ class FarmService:
         until one is queued. `rendering`: confirm the worker's lease on `task_id`,
         holding the answer until the lease changes. `offline`: the worker is leaving.
         """
-        self.get_worker(worker_id)
         wait = max(0.0, min(wait, self.config.max_wait, self.config.worker_timeout / 2))
         with self._change():
             self._touch(worker_id, report)
@@ -416,7 +506,7 @@ class FarmService:
     async def _pull(self, worker_id: int, deadline: float) -> tuple[int | None, int | None]:
         while True:
             ev = self._queued
-            worker = self.store.get_worker(worker_id)
+            worker = self.store.worker_state(worker_id)
             if worker is None or worker["connection"] != Connection.ONLINE:
                 # Forgotten, or it said goodbye while this poll was held: a task handed
                 # out now would sit on a worker that will never run it.
@@ -437,7 +527,7 @@ class FarmService:
         if worker["status"] != WorkerStatus.ENABLED:
             return None
         with self._change():
-            task = self.store.next_queued_task(worker_id, self.store.count_eligible_workers())
+            task = self.store.next_queued_task(worker_id)
             if task is None:
                 return None
             now = _now()
@@ -477,6 +567,13 @@ class FarmService:
 
     def get_task(self, task_id: int) -> Row:
         row = self.store.get_task(task_id)
+        if row is None:
+            raise NotFound(f"task {task_id} does not exist")
+        return row
+
+    def _task_state(self, task_id: int) -> Row:
+        """The task's state columns (see Store.task_state): enough for every rule."""
+        row = self.store.task_state(task_id)
         if row is None:
             raise NotFound(f"task {task_id} does not exist")
         return row
@@ -548,7 +645,7 @@ class FarmService:
 
     def update_task(self, task_id: int, fields: dict[str, Any], worker_id: int | None) -> None:
         """A partial update. From a worker (`worker_id` set) it must hold the lease."""
-        task = self.get_task(task_id)
+        task = self._task_state(task_id)
         new_status = T(fields["status"]) if fields.get("status") else None
         if worker_id is not None:
             lease = fields.get("lease")
@@ -578,7 +675,6 @@ class FarmService:
                     self.store.update_worker(task["worker_id"], shown)
                     self._worker_changed(task["worker_id"])
             if new_status is not None and new_status != task["status"]:
-                task = self.get_task(task_id)
                 reason = fields.get("error") or (
                     "by the worker" if worker_id else "by the wrangler"
                 )
@@ -689,7 +785,7 @@ class FarmService:
 
     def _leased_task(self, task_id: int, worker_id: int | None, lease: int | None) -> Row:
         """The task; when a worker asks, it must be rendering it under its current lease."""
-        task = self.get_task(task_id)
+        task = self._task_state(task_id)
         if worker_id is not None and (
             task["worker_id"] != worker_id
             or task["status"] != T.RENDERING
@@ -880,15 +976,21 @@ class FarmService:
         chunks with the loop running in between. Its first tasks may start before the
         last are in; the answer (2xx) comes once every task is committed."""
         prepared = await asyncio.to_thread(lambda: self.prepare_job(**job))
-        job_id = self._begin_job(prepared)
-        ids: list[int] = []
+        # Each chunk commits on its own (not in a request's group): a failed commit
+        # must stop the insert here, and undo the job, not surface a turn later.
+        batched = _BATCH.set(None)
         try:
-            for start in range(0, len(prepared.tasks), INSERT_CHUNK):
-                self._add_tasks(job_id, prepared, start, start + INSERT_CHUNK, ids)
-                await asyncio.sleep(0)
-        except BaseException:
-            self._abandon_job(job_id)
-            raise
+            job_id = self._begin_job(prepared)
+            ids: list[int] = []
+            try:
+                for start in range(0, len(prepared.tasks), INSERT_CHUNK):
+                    self._add_tasks(job_id, prepared, start, start + INSERT_CHUNK, ids)
+                    await asyncio.sleep(0)
+            except BaseException:
+                self._abandon_job(job_id)
+                raise
+        finally:
+            _BATCH.reset(batched)
         return self.get_job(job_id)
 
     def _job_view(self, job: Row) -> Row:
@@ -915,11 +1017,11 @@ class FarmService:
         return [self._job_view(r) for r in rows], total
 
     def _refresh_job(self, job_id: int) -> None:
-        job = self.store.get_job(job_id)
-        if job is None:
+        old = self.store.job_status_of(job_id)
+        if old is None:
             return
         status = job_status(self.store.job_task_counts(job_id)).value
-        if status != job["status"]:
+        if status != old:
             self.store.update_job(job_id, {"status": status, "updated": _now()})
         self._emit("job", job_id, _LOAD)
 

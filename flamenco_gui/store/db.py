@@ -23,6 +23,12 @@ from flamenco_gui.store.schema import migrate
 
 Row = dict[str, Any]
 
+# The columns the farm's rules read on every worker report (no JSON, no big text).
+_TASK_STATE = "id, job_id, worker_id, status, lease, attempts, frame_start, frame_end, priority"
+_ELIGIBLE_WORKERS = (
+    "SELECT count(*) FROM workers w WHERE connection = 'online' AND status = 'enabled'"
+)
+
 _JSON_COLUMNS = {
     "tasks": ("commands",),
     "workers": ("update_frequent", "update_less_frequent"),
@@ -61,6 +67,7 @@ class Store:
         self.db = sqlite_utils.Database(self.conn)
         migrate(self.db)
         self._depth = 0
+        self._group_open = False
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
 
@@ -83,6 +90,8 @@ class Store:
         self._stop.set()
         if self._checkpointer is not None:
             self._checkpointer.join(timeout=5)
+        with contextlib.suppress(sqlite3.Error):
+            self.commit_group()
         # On a full disk the checkpoint fails; the WAL stays and is replayed at next start.
         with contextlib.suppress(sqlite3.OperationalError):
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -90,11 +99,24 @@ class Store:
 
     @property
     def in_transaction(self) -> bool:
+        """Inside a `tx()` block (an open group between blocks does not count)."""
         return self._depth > 0
 
+    @property
+    def group_open(self) -> bool:
+        """A group transaction holds changes that `commit_group()` has yet to commit."""
+        return self._group_open
+
     @contextmanager
-    def tx(self) -> Iterator[None]:
-        """One transaction; nested uses join the outer one. Committed on exit."""
+    def tx(self, *, group: bool = False) -> Iterator[None]:
+        """One transaction; nested uses join the outer one. Committed on exit.
+
+        With `group`, the block joins the open group transaction (beginning one if
+        need be) as a savepoint: an error undoes this block alone, and nothing is
+        committed until `commit_group()`. Many small changes then share one commit,
+        the costliest step of a small write. A plain `tx()` needs the group committed
+        first (the caller's job, as it knows who waits for that commit).
+        """
         if self._depth:
             self._depth += 1
             try:
@@ -102,6 +124,11 @@ class Store:
             finally:
                 self._depth -= 1
             return
+        if group:
+            yield from self._grouped()
+            return
+        if self._group_open:
+            raise RuntimeError("a group transaction is open: commit_group() first")
         self.conn.execute("BEGIN IMMEDIATE")
         self._depth = 1
         try:
@@ -113,18 +140,56 @@ class Store:
         self._depth = 0
         self.conn.execute("COMMIT")
 
+    def _grouped(self) -> Iterator[None]:
+        if not self._group_open:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._group_open = True
+        self.conn.execute("SAVEPOINT change")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            try:
+                self.conn.execute("ROLLBACK TO change")
+                self.conn.execute("RELEASE change")
+            except sqlite3.Error:
+                self._rollback_group()
+            raise
+        self._depth = 0
+        self.conn.execute("RELEASE change")
+
+    def commit_group(self) -> None:
+        """Commit the group transaction; on failure nothing of it stays, and it raises."""
+        if not self._group_open:
+            return
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error:
+            self._rollback_group()
+            raise
+        self._group_open = False
+
+    def _rollback_group(self) -> None:
+        self._group_open = False
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")
+
     # -- generic helpers -------------------------------------------------------------
 
     def _get(self, table: str, row_id: int) -> Row | None:
         cur = self.conn.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,))
         return _decode(table, cur.fetchone())
 
-    def _update(self, table: str, row_id: int, fields: Row) -> None:
+    def _update(self, table: str, row_id: int, fields: Row) -> bool:
         if not fields:
-            return
+            return True
         enc = _encode(table, fields)
         assignments = ", ".join(f"{k} = ?" for k in enc)
-        self.conn.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", (*enc.values(), row_id))
+        cur = self.conn.execute(
+            f"UPDATE {table} SET {assignments} WHERE id = ?", (*enc.values(), row_id)
+        )
+        return cur.rowcount > 0
 
     def _insert(self, table: str, row: Row) -> int:
         enc = _encode(table, row)
@@ -174,12 +239,21 @@ class Store:
     def get_worker(self, worker_id: int) -> Row | None:
         return self._get("workers", worker_id)
 
+    def worker_state(self, worker_id: int) -> Row | None:
+        """A worker's switch and connection, without its machine reports."""
+        cur = self.conn.execute(
+            "SELECT id, status, connection FROM workers WHERE id = ?", (worker_id,)
+        )
+        row = cur.fetchone()
+        return None if row is None else dict(row)
+
     def worker_by_hostname(self, hostname: str) -> Row | None:
         cur = self.conn.execute("SELECT * FROM workers WHERE hostname = ?", (hostname,))
         return _decode("workers", cur.fetchone())
 
-    def update_worker(self, worker_id: int, fields: Row) -> None:
-        self._update("workers", worker_id, fields)
+    def update_worker(self, worker_id: int, fields: Row) -> bool:
+        """False when there is no such worker."""
+        return self._update("workers", worker_id, fields)
 
     def delete_worker(self, worker_id: int) -> None:
         self.conn.execute("UPDATE tasks SET worker_id = NULL WHERE worker_id = ?", (worker_id,))
@@ -269,6 +343,10 @@ class Store:
     def get_job(self, job_id: int) -> Row | None:
         return self._get("jobs", job_id)
 
+    def job_status_of(self, job_id: int) -> str | None:
+        row = self.conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else str(row[0])
+
     def update_job(self, job_id: int, fields: Row) -> None:
         self._update("jobs", job_id, fields)
 
@@ -310,6 +388,13 @@ class Store:
 
     def get_task(self, task_id: int) -> Row | None:
         return self._get("tasks", task_id)
+
+    def task_state(self, task_id: int) -> Row | None:
+        """What the rules need of a task (lease, status, owner, frames), without the
+        big columns: the hot path of every worker report."""
+        cur = self.conn.execute(f"SELECT {_TASK_STATE} FROM tasks WHERE id = ?", (task_id,))
+        row = cur.fetchone()
+        return None if row is None else dict(row)
 
     def get_tasks(self, task_ids: Sequence[int]) -> list[Row]:
         out: list[Row] = []
@@ -356,31 +441,34 @@ class Store:
         filters = {"status": status, "job_id": job_id, "worker_id": worker_id}
         return self._page("tasks", filters, limit, offset)
 
-    def next_queued_task(self, worker_id: int, eligible_workers: int) -> Row | None:
-        """The head of the dispatch order that this worker may run.
+    def next_queued_task(self, worker_id: int) -> Row | None:
+        """The head of the dispatch order that this worker may run (its state columns).
 
         Not a task of a job it is blocklisted on; not a task it already failed, unless
-        every one of the `eligible_workers` (online, enabled) has failed it too, so a
-        retry goes to another worker whenever there is one.
+        every eligible worker (online, enabled) has failed it too, so a retry goes to
+        another worker whenever there is one. The workers are counted only when that
+        question comes up.
         """
         cur = self.conn.execute(
-            "SELECT * FROM tasks INDEXED BY tasks_dispatch WHERE status = 'queued' "
+            f"SELECT {_TASK_STATE} FROM tasks INDEXED BY tasks_dispatch WHERE status = 'queued' "
             "AND NOT (job_id IS NOT NULL AND EXISTS (SELECT 1 FROM job_blocklist b "
             "  WHERE b.job_id = tasks.job_id AND b.worker_id = :w)) "
             "AND NOT (EXISTS (SELECT 1 FROM task_history h WHERE h.task_id = tasks.id "
             "  AND h.worker_id = :w AND h.outcome = 'failed') "
             "  AND (SELECT count(DISTINCT h2.worker_id) FROM task_history h2 "
-            "       WHERE h2.task_id = tasks.id AND h2.outcome = 'failed') < :n) "
+            "       WHERE h2.task_id = tasks.id AND h2.outcome = 'failed') < "
+            f"  ({_ELIGIBLE_WORKERS})) "
             "AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks t2 ON t2.id = d.depends_on "
             "  WHERE d.task_id = tasks.id AND t2.status != 'completed') "
             "ORDER BY job_priority DESC, priority DESC, id LIMIT 1",
-            {"w": worker_id, "n": eligible_workers},
+            {"w": worker_id},
         )
-        return _decode("tasks", cur.fetchone())
+        row = cur.fetchone()
+        return None if row is None else dict(row)
 
     def count_eligible_workers(self, job_id: int | None = None) -> int:
         """Online, enabled workers (not blocklisted on `job_id`, when given)."""
-        sql = "SELECT count(*) FROM workers w WHERE connection = 'online' AND status = 'enabled'"
+        sql = _ELIGIBLE_WORKERS
         params: list[Any] = []
         if job_id is not None:
             sql += (
