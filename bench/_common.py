@@ -487,9 +487,35 @@ async def submit_job(
         return data
 
 
-async def health(session: aiohttp.ClientSession, base: str) -> dict[str, Any]:
-    async with session.get(base + "/health") as r:
+async def health(
+    session: aiohttp.ClientSession, base: str, lag_window: float | None = None
+) -> dict[str, Any]:
+    """GET /health; its loop lag summed up over the last `lag_window` seconds (the
+    load just measured, not the start-up before it), at most 60."""
+    params = {} if lag_window is None else {"lag_window": str(min(60.0, max(1.0, lag_window)))}
+    async with session.get(base + "/health", params=params) as r:
         return await r.json()
+
+
+async def wait_calm(
+    session: aiohttp.ClientSession,
+    base: str,
+    *,
+    calm_ms: float = 20.0,
+    span: float = 2.0,
+    timeout: float = 60.0,
+) -> float:
+    """Wait until the manager's loop lag stayed under `calm_ms` for `span` seconds (a
+    window has loaded its tables); returns the seconds waited. A load measured before
+    would count the start-up too."""
+    t0 = time.perf_counter()
+    await asyncio.sleep(span)
+    while time.perf_counter() - t0 < timeout:
+        lag = (await health(session, base, span))["loop_lag"]
+        if lag["max_ms"] < calm_ms:
+            break
+        await asyncio.sleep(0.5)
+    return time.perf_counter() - t0
 
 
 async def register_all(workers: Sequence[SimWorker], batch: int = 50) -> None:

@@ -166,7 +166,7 @@ async def drive(
         phase.server_cpu_s, phase.client_cpu_s = server_cpu.seconds, client_cpu.seconds
         phase.others_cpu = max(0.0, all_cpu.stop() - phase.server_cpu - phase.client_cpu)
         if feed_jobs:
-            lag = (await health(admin, base))["loop_lag"]
+            lag = (await health(admin, base, args.seconds))["loop_lag"]
             phase.lag_p99, phase.lag_max = lag["p99_ms"], lag["max_ms"]
         for t in tasks:
             t.cancel()

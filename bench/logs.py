@@ -121,7 +121,7 @@ async def one_run(args: argparse.Namespace) -> dict[str, Any]:
             cpu.stop()
             client.stop()
             all_cpu.stop()
-        lag = (await health(admin, m.url))["loop_lag"]
+        lag = (await health(admin, m.url, args.seconds))["loop_lag"]
         rss_after = m.rss()
         # Verify: the manager stored exactly what it acknowledged.
         sizes_ok = lines_ok = True

@@ -41,6 +41,7 @@ from _common import (
     register_all,
     submit_job,
     verdict,
+    wait_calm,
 )
 
 BUDGET_RSS = 300.0  # MB with 100,000 tasks
@@ -80,7 +81,7 @@ async def _load(m: ManagerProcess, args: argparse.Namespace, tag: str) -> dict[s
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         async with aiohttp.ClientSession() as s:
-            lag = (await health(s, m.url))["loop_lag"]
+            lag = (await health(s, m.url, args.load_seconds))["loop_lag"]
     finally:
         await close_all(sessions)
     return {
@@ -97,10 +98,16 @@ async def _restart(data: Path, window: bool, args: argparse.Namespace) -> dict[s
     m = ManagerProcess(data, window=window).start(timeout=120)
     ready = time.perf_counter() - t0
     try:
-        await asyncio.sleep(args.idle)
         async with aiohttp.ClientSession() as s:
+            calm = await wait_calm(s, m.url, timeout=120)
+            await asyncio.sleep(args.idle)
             lag = (await health(s, m.url))["loop_lag"]
-        out = {"ready_s": ready, "rss": m.rss() / MB, "idle_lag_max": lag["max_ms"]}
+        out = {
+            "ready_s": ready,
+            "calm_s": ready + calm,
+            "rss": m.rss() / MB,
+            "idle_lag_max": lag["max_ms"],
+        }
         out["load"] = await _load(m, args, "win" if window else "hl")
         return out
     finally:
@@ -158,6 +165,8 @@ async def main_async(args: argparse.Namespace) -> int:
             continue
         rows += [
             [f"restarted {name}: ready to answer (s)", fmt(r["ready_s"], 2), "", ""],
+            [f"restarted {name}: tables loaded, loop calm (s)", fmt(r["calm_s"], 1), "", ""],
+            ["  start-up: loop lag max (ms)", fmt(r["idle_lag_max"]), "", ""],
             [f"restarted {name}: idle RSS (MB)", fmt(r["rss"]), "< 300",
              verdict(r["rss"] < BUDGET_RSS)],
         ]  # fmt: skip

@@ -26,14 +26,16 @@ class LoopLagMonitor:
             while self._samples and self._samples[0][0] < now - self.window:
                 self._samples.popleft()
 
-    def stats(self) -> dict[str, float]:
-        """p99 and max lag in milliseconds over the window."""
-        lags = sorted(lag for _, lag in self._samples)
+    def stats(self, window: float | None = None) -> dict[str, float]:
+        """p99 and max lag in milliseconds over the last `window` seconds (all kept)."""
+        span = self.window if window is None else min(window, self.window)
+        since = time.perf_counter() - span
+        lags = sorted(lag for at, lag in self._samples if at >= since)
         if not lags:
-            return {"p99_ms": 0.0, "max_ms": 0.0, "window_s": self.window}
+            return {"p99_ms": 0.0, "max_ms": 0.0, "window_s": span}
         p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
         return {
             "p99_ms": round(p99 * 1000, 2),
             "max_ms": round(lags[-1] * 1000, 2),
-            "window_s": self.window,
+            "window_s": span,
         }

@@ -15,14 +15,16 @@ from flamenco_gui.resources import resource_path
 API_VERSION = "1.0"
 
 
-@route("GET", "/health", auth=Auth.NONE, response=s.Health)
+@route("GET", "/health", auth=Auth.NONE, query=s.HealthQuery, response=s.Health)
 async def health(ctx: Ctx) -> dict:
-    """Liveness, and the event loop's lag (p99 and max over the last minute)."""
+    """Liveness, and the event loop's lag (p99 and max over the last minute, or over the
+    last `lag_window` seconds: what a benchmark or a monitor asks of one load)."""
+    q: s.HealthQuery = ctx.query
     error = ctx.service.storage_error
     return {
         "status": "degraded" if error else "ok",
         "version": __version__,
-        "loop_lag": ctx.request.app[LOOP_LAG].stats(),
+        "loop_lag": ctx.request.app[LOOP_LAG].stats(q.lag_window),
         "storage_error": error,
     }
 

@@ -328,6 +328,12 @@ class LoopLag(BaseModel):
     window_s: float
 
 
+class HealthQuery(Strict):
+    lag_window: float | None = Field(
+        default=None, gt=0, le=60, description="seconds of loop-lag samples to sum up (60)"
+    )
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     version: str

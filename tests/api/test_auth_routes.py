@@ -139,3 +139,12 @@ async def test_openapi_lists_every_route(api: Api, manager: Manager) -> None:
             assert op.get("security") != [], (method, path)
         else:
             assert op.get("security") == [], (method, path)
+
+
+async def test_health_sums_up_the_lag_of_the_window_asked_for(api: Api) -> None:
+    r = await api.get("/health?lag_window=5", token=None)
+    assert r.status == 200, r
+    assert r.json["loop_lag"]["window_s"] == 5
+    for bad in ("0", "61", "soon"):
+        r = await api.get(f"/health?lag_window={bad}", token=None)
+        assert r.status == 422 and "lag_window" in r.json["error"], r
