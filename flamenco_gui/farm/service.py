@@ -450,6 +450,7 @@ class FarmService:
         holding the answer until the lease changes. `offline`: the worker is leaving.
         """
         wait = max(0.0, min(wait, self.config.max_wait, self.config.worker_timeout / 2))
+        claimed: Row | None = None
         with self._change():
             self._touch(worker_id, report)
             if status == WorkerReport.OFFLINE:
@@ -464,7 +465,11 @@ class FarmService:
                 )
             elif status == WorkerReport.AVAILABLE:
                 self._requeue_leased(worker_id, "worker reported it runs nothing")
+                # Work waiting: claimed in the same transaction as the report.
+                claimed = self._claim(self.store.worker_state(worker_id) or {})
             self._worker_changed(worker_id)
+        if claimed is not None:
+            return claimed["id"], claimed["lease"]
         if status == WorkerReport.OFFLINE:
             self._signal_queued()  # its held poll, if any, ends now
             return None, None
@@ -523,9 +528,9 @@ class FarmService:
                 return None, None
 
     def _claim(self, worker: Row) -> Row | None:
-        worker_id = worker["id"]
-        if worker["status"] != WorkerStatus.ENABLED:
+        if worker.get("status") != WorkerStatus.ENABLED:
             return None
+        worker_id = worker["id"]
         with self._change():
             task = self.store.next_queued_task(worker_id)
             if task is None:
