@@ -8,7 +8,10 @@ no event.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
+
+from flamenco_gui.gui.table_model import Column
 
 Row = dict[str, Any]
 FINISHED = ("completed", "failed", "canceled")
@@ -79,3 +82,41 @@ def job_left(r: Row) -> float | None:
     if r.get("status") != "rendering":
         return None
     return time_left(job_elapsed(r), r.get("progress"))
+
+
+def progress_column(width: int) -> Column:
+    """Percent done, drawn as a bar (jobs and tasks)."""
+    return Column(
+        "Progress",
+        lambda r: f"{r.get('progress') or 0:.0f}%",
+        lambda r: r.get("progress") or 0.0,
+        bar=lambda r: r.get("progress") or 0.0,
+        width=width,
+    )
+
+
+def clock_columns(
+    elapsed: Callable[[Row], float | None],
+    left: Callable[[Row], float | None],
+    widths: tuple[int, int],
+) -> list[Column]:
+    """ "Elapsed" and "Left", repainted every second (jobs and tasks)."""
+    return [
+        Column(
+            "Elapsed",
+            lambda r: duration(elapsed(r)),
+            lambda r: elapsed(r) or 0.0,
+            True,
+            width=widths[0],
+            clock=True,
+        ),
+        Column(
+            "Left",
+            lambda r: duration(left(r)),
+            lambda r: left(r) or 0.0,
+            True,
+            width=widths[1],
+            clock=True,
+            tooltip=lambda r: "at the rate so far" if left(r) else None,
+        ),
+    ]

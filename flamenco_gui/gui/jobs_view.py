@@ -29,35 +29,13 @@ JOB_COLUMNS = [
     Column("ID", lambda r: str(r["id"]), lambda r: r["id"], True, width=50),
     Column("Name", lambda r: r.get("name") or "", width=190),
     Column("Status", _status, status=_status, width=85),
-    Column(
-        "Progress",
-        lambda r: f"{r.get('progress') or 0:.0f}%",
-        lambda r: r.get("progress") or 0.0,
-        bar=lambda r: r.get("progress") or 0.0,
-        width=110,
-    ),
+    fmt.progress_column(110),
     Column("Tasks", _tasks, lambda r: r.get("tasks_total") or 0, True, width=90),
     Column("Frames", fmt.frames, lambda r: r.get("frame_start") or 0, width=80),
     Column(
         "Priority", lambda r: str(r.get("priority")), lambda r: r.get("priority"), True, width=60
     ),
-    Column(
-        "Elapsed",
-        lambda r: fmt.duration(fmt.job_elapsed(r)),
-        lambda r: fmt.job_elapsed(r) or 0.0,
-        True,
-        width=70,
-        clock=True,
-    ),
-    Column(
-        "Left",
-        lambda r: fmt.duration(fmt.job_left(r)),
-        lambda r: fmt.job_left(r) or 0.0,
-        True,
-        width=70,
-        clock=True,
-        tooltip=lambda r: "at the rate so far" if fmt.job_left(r) else None,
-    ),
+    *fmt.clock_columns(fmt.job_elapsed, fmt.job_left, (70, 70)),
     Column("Type", lambda r: r.get("type") or "", width=105),
 ]
 
