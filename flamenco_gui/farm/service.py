@@ -426,12 +426,17 @@ class FarmService:
         self._signal_lease(worker_id)
         self._signal_queued()  # its held poll, if any, ends now
 
-    def _touch(self, worker_id: int, report: dict[str, Any]) -> None:
+    @staticmethod
+    def _report_fields(report: dict[str, Any]) -> Row:
+        """What a worker's report changes on its row: alive now, and its machine."""
         fields: Row = {"last_seen": _now(), "connection": Connection.ONLINE.value}
         for key in ("update_frequent", "update_less_frequent", "mac_address", "ip_address"):
             if report.get(key) is not None:
                 fields[key] = report[key]
-        if not self.store.update_worker(worker_id, fields):
+        return fields
+
+    def _touch(self, worker_id: int, report: dict[str, Any]) -> None:
+        if not self.store.update_worker(worker_id, self._report_fields(report)):
             raise NotFound(f"worker {worker_id} does not exist")
 
     async def worker_report(
@@ -452,7 +457,18 @@ class FarmService:
         wait = max(0.0, min(wait, self.config.max_wait, self.config.worker_timeout / 2))
         claimed: Row | None = None
         with self._change():
-            self._touch(worker_id, report)
+            if status == WorkerReport.AVAILABLE:
+                worker = self.store.worker_state(worker_id)
+                if worker is None:
+                    raise NotFound(f"worker {worker_id} does not exist")
+                self._requeue_leased(worker_id, "worker reported it runs nothing")
+                # Work waiting: claimed in the report's transaction, and the report's
+                # fields written with the claim's in one UPDATE of the worker.
+                claimed = self._claim(worker, self._report_fields(report))
+                if claimed is None:
+                    self._touch(worker_id, report)
+            else:
+                self._touch(worker_id, report)
             if status == WorkerReport.OFFLINE:
                 self._requeue_leased(worker_id, "worker signed off")
                 self.store.update_worker(
@@ -463,10 +479,6 @@ class FarmService:
                         "current_task": None,
                     },
                 )
-            elif status == WorkerReport.AVAILABLE:
-                self._requeue_leased(worker_id, "worker reported it runs nothing")
-                # Work waiting: claimed in the same transaction as the report.
-                claimed = self._claim(self.store.worker_state(worker_id) or {})
             self._worker_changed(worker_id)
         if claimed is not None:
             return claimed["id"], claimed["lease"]
@@ -527,8 +539,9 @@ class FarmService:
             except TimeoutError:
                 return None, None
 
-    def _claim(self, worker: Row) -> Row | None:
-        if worker.get("status") != WorkerStatus.ENABLED:
+    def _claim(self, worker: Row, report: Row | None = None) -> Row | None:
+        """The worker's next task, leased to it; `report` fields join its row's update."""
+        if worker["status"] != WorkerStatus.ENABLED:
             return None
         worker_id = worker["id"]
         with self._change():
@@ -558,7 +571,12 @@ class FarmService:
             )
             self.store.update_worker(
                 worker_id,
-                {"current_task": task["id"], "activity": f"task {task['id']}", "time_cost": 0.0},
+                {
+                    **(report or {}),
+                    "current_task": task["id"],
+                    "activity": f"task {task['id']}",
+                    "time_cost": 0.0,
+                },
             )
             self._worker_changed(worker_id)
             self._task_changed(task)
@@ -1022,10 +1040,11 @@ class FarmService:
         return [self._job_view(r) for r in rows], total
 
     def _refresh_job(self, job_id: int) -> None:
-        old = self.store.job_status_of(job_id)
-        if old is None:
+        found = self.store.job_status_and_counts(job_id)
+        if found is None:
             return
-        status = job_status(self.store.job_task_counts(job_id)).value
+        old, counts = found
+        status = job_status(counts).value
         if status != old:
             self.store.update_job(job_id, {"status": status, "updated": _now()})
         self._emit("job", job_id, _LOAD)

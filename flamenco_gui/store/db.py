@@ -343,9 +343,16 @@ class Store:
     def get_job(self, job_id: int) -> Row | None:
         return self._get("jobs", job_id)
 
-    def job_status_of(self, job_id: int) -> str | None:
-        row = self.conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return None if row is None else str(row[0])
+    def job_status_and_counts(self, job_id: int) -> tuple[str, dict[str, int]] | None:
+        """A job's status and its task counts (see `job_task_counts`) in one query."""
+        rows = self.conn.execute(
+            "SELECT j.status, c.status, c.n FROM jobs j LEFT JOIN job_task_counts c"
+            " ON c.job_id = j.id AND c.n > 0 WHERE j.id = ?",
+            (job_id,),
+        ).fetchall()
+        if not rows:
+            return None
+        return str(rows[0][0]), {status: n for _, status, n in rows if status is not None}
 
     def update_job(self, job_id: int, fields: Row) -> None:
         self._update("jobs", job_id, fields)

@@ -5,6 +5,7 @@ Uses a real, tiny tmpfs (needs root, as CI and `make test` run); skipped elsewhe
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import subprocess
 from collections.abc import Iterator
@@ -80,5 +81,54 @@ async def test_full_disk_answers_503_and_recovers(small_disk: Path) -> None:
             async with http.get(f"{base}/health") as r:
                 health = await r.json()
             assert health["status"] == "ok" and health["storage_error"] is None
+    finally:
+        await manager.stop()
+
+
+@pytest.mark.timeout(60)
+async def test_grouped_worker_reports_on_a_full_disk_answer_503_and_recover(
+    small_disk: Path,
+) -> None:
+    """Worker reports share group commits: when that commit fails, every report in the
+    group answers 503 (never a 2xx for a change that is not on disk)."""
+    manager = Manager(small_disk / "data", "127.0.0.1", 0, TOKEN)
+    await manager.start()
+    base = manager.url
+    try:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+            ids = []
+            for i in range(4):
+                body = {"hostname": f"full-{i}", "system": "Linux"}
+                async with http.post(f"{base}/workers", json=body) as r:
+                    assert r.status == 200
+                    ids.append((await r.json())[f"full-{i}"]["id"])
+            report = {
+                "status": "available",
+                "update_frequent": {
+                    "load_average": {"1min": 0.1, "5min": 0.1, "15min": 0.1},
+                    "worker_cpu_percent": 1.0,
+                },
+            }
+
+            async def reports() -> list[int]:
+                async def one(worker_id: int) -> int:
+                    async with http.patch(f"{base}/workers/{worker_id}", json=report) as r:
+                        await r.read()
+                        return r.status
+
+                return list(await asyncio.gather(*(one(w) for w in ids)))
+
+            filler = small_disk / "filler"
+            _fill(filler)
+            seen: list[list[int]] = []
+            for _ in range(200):  # the WAL may still have room for a few groups
+                statuses = await reports()
+                seen.append(statuses)
+                if 503 in statuses:
+                    break
+            assert 503 in seen[-1], seen[-3:]
+            assert set(seen[-1]) <= {200, 503}, seen[-1]
+            filler.unlink()
+            assert await reports() == [200] * len(ids)
     finally:
         await manager.stop()
