@@ -21,7 +21,7 @@ from collections import deque
 
 
 class LoopTurns:
-    def __init__(self, per_turn: int = 8) -> None:
+    def __init__(self, per_turn: int = 4) -> None:
         self.per_turn = per_turn
         self._admitted = 0  # handlers started in the current turn
         self._waiting: deque[asyncio.Future[None]] = deque()

@@ -3,8 +3,10 @@
 The window and the HTTP API are adapters over this one class, so a click and a PATCH
 from the LAN follow the same code path. It knows no Qt and no HTTP. All of its methods
 run on the event-loop thread; each change is one short SQLite transaction, committed
-before the method returns (so an adapter's 2xx means "on disk"), and published on the
-event bus after the commit.
+before the method returns, or, inside an API request's `batch()`, a savepoint of a
+group transaction committed a loop turn later, before the request answers (so an
+adapter's 2xx always means "on disk"). Changes are published on the event bus after
+their commit.
 """
 
 from __future__ import annotations
