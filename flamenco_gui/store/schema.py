@@ -176,7 +176,18 @@ def _v5(db: sqlite_utils.Database) -> None:
         db.conn.execute(sql)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    """A worker's leased tasks found without reading its whole history.
+
+    Every pull and every lease watch asks which tasks a worker is rendering; on the
+    index of `worker_id` alone that read every task the worker ever ran, a list that
+    only grows on a long-lived farm.
+    """
+    db.conn.execute("DROP INDEX tasks_worker")
+    db["tasks"].create_index(["worker_id", "status"], "tasks_worker_status")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
