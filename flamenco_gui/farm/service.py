@@ -523,8 +523,17 @@ class FarmService:
                 await asyncio.wait_for(ev.wait(), remaining)
 
     async def _pull(self, worker_id: int, deadline: float) -> tuple[int | None, int | None]:
+        """Hold the pull until work is queued. The report has just tried to claim (with
+        no await since), so it waits first rather than ask the same question again."""
         while True:
             ev = self._queued
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None, None
+            try:
+                await asyncio.wait_for(ev.wait(), remaining)
+            except TimeoutError:
+                return None, None
             worker = self.store.worker_state(worker_id)
             if worker is None or worker["connection"] != Connection.ONLINE:
                 # Forgotten, or it said goodbye while this poll was held: a task handed
@@ -533,13 +542,6 @@ class FarmService:
             task = self._claim(worker)
             if task is not None:
                 return task["id"], task["lease"]
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None, None
-            try:
-                await asyncio.wait_for(ev.wait(), remaining)
-            except TimeoutError:
-                return None, None
 
     def _claim(self, worker: Row, report: Row | None = None) -> Row | None:
         """The worker's next task, leased to it; `report` fields join its row's update."""

@@ -200,6 +200,11 @@ class Store:
         )
         return int(cur.lastrowid or 0)
 
+    def _one(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> Row | None:
+        """One row of plain columns (no JSON to decode), or None."""
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else dict(row)
+
     def _select(self, table: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return [_decode(table, r) for r in self.conn.execute(sql, params)]  # type: ignore[misc]
 
@@ -241,11 +246,7 @@ class Store:
 
     def worker_state(self, worker_id: int) -> Row | None:
         """A worker's switch and connection, without its machine reports."""
-        cur = self.conn.execute(
-            "SELECT id, status, connection FROM workers WHERE id = ?", (worker_id,)
-        )
-        row = cur.fetchone()
-        return None if row is None else dict(row)
+        return self._one("SELECT id, status, connection FROM workers WHERE id = ?", (worker_id,))
 
     def worker_by_hostname(self, hostname: str) -> Row | None:
         cur = self.conn.execute("SELECT * FROM workers WHERE hostname = ?", (hostname,))
@@ -399,9 +400,7 @@ class Store:
     def task_state(self, task_id: int) -> Row | None:
         """What the rules need of a task (lease, status, owner, frames), without the
         big columns: the hot path of every worker report."""
-        cur = self.conn.execute(f"SELECT {_TASK_STATE} FROM tasks WHERE id = ?", (task_id,))
-        row = cur.fetchone()
-        return None if row is None else dict(row)
+        return self._one(f"SELECT {_TASK_STATE} FROM tasks WHERE id = ?", (task_id,))
 
     def get_tasks(self, task_ids: Sequence[int]) -> list[Row]:
         out: list[Row] = []
@@ -456,7 +455,7 @@ class Store:
         another worker whenever there is one. The workers are counted only when that
         question comes up.
         """
-        cur = self.conn.execute(
+        return self._one(
             f"SELECT {_TASK_STATE} FROM tasks INDEXED BY tasks_dispatch WHERE status = 'queued' "
             "AND NOT (job_id IS NOT NULL AND EXISTS (SELECT 1 FROM job_blocklist b "
             "  WHERE b.job_id = tasks.job_id AND b.worker_id = :w)) "
@@ -470,20 +469,14 @@ class Store:
             "ORDER BY job_priority DESC, priority DESC, id LIMIT 1",
             {"w": worker_id},
         )
-        row = cur.fetchone()
-        return None if row is None else dict(row)
 
-    def count_eligible_workers(self, job_id: int | None = None) -> int:
-        """Online, enabled workers (not blocklisted on `job_id`, when given)."""
-        sql = _ELIGIBLE_WORKERS
-        params: list[Any] = []
-        if job_id is not None:
-            sql += (
-                " AND NOT EXISTS (SELECT 1 FROM job_blocklist b"
-                " WHERE b.job_id = ? AND b.worker_id = w.id)"
-            )
-            params.append(job_id)
-        return int(self.conn.execute(sql, params).fetchone()[0])
+    def count_eligible_workers(self, job_id: int) -> int:
+        """Online, enabled workers not blocklisted on `job_id`."""
+        sql = (
+            _ELIGIBLE_WORKERS + " AND NOT EXISTS (SELECT 1 FROM job_blocklist b"
+            " WHERE b.job_id = ? AND b.worker_id = w.id)"
+        )
+        return int(self.conn.execute(sql, (job_id,)).fetchone()[0])
 
     # -- blocklist -------------------------------------------------------------------
 
