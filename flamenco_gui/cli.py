@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from flamenco_gui import __version__
-from flamenco_gui.config import DEFAULT_PORT, default_data_dir
+from flamenco_gui.config import DEFAULT_PORT, ManagerConfig
+from flamenco_gui.farm.settings import SETTINGS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,13 +23,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("manager", help="run the manager (with its window unless --headless)")
     m.add_argument("--headless", action="store_true", help="no window (servers, CI)")
-    m.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")
-    m.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    m.add_argument("--host", default=None, help="address to listen on (default: all)")
+    m.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"default {DEFAULT_PORT}, or the one chosen in the window's Settings",
+    )
     m.add_argument("--data-dir", type=Path, default=None, help="default: the app-data folder")
     m.add_argument("--token", default=None, help="farm token (default: $FLAMENCO_TOKEN or stored)")
-    m.add_argument("--worker-timeout", type=float, metavar="SECONDS", help="default 60")
-    m.add_argument("--task-timeout", type=float, metavar="SECONDS", help="default 600")
-    m.add_argument("--max-attempts", type=int, help="default 3")
+    for setting in SETTINGS:  # one definition per setting (farm/settings.py)
+        m.add_argument(
+            setting.flag,
+            type=setting.kind,
+            default=None,
+            dest=setting.key,
+            help=f"{setting.help} (default {setting.default:g}, or the saved setting)",
+        )
     m.add_argument(
         "--no-advertise",
         action="store_true",
@@ -72,27 +82,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """Farm settings given on the command line (they win over the stored ones)."""
-    given = {
-        "worker_timeout": args.worker_timeout,
-        "task_timeout": args.task_timeout,
-        "max_attempts": args.max_attempts,
+def manager_config(args: argparse.Namespace, saved_port: int | None = None) -> ManagerConfig:
+    """The one configuration of a manager: the flags given win over what was saved."""
+    flags: dict[str, Any] = {
+        "data_dir": args.data_dir,
+        "host": args.host,
+        "port": args.port,
+        "token": args.token,
+        "no_advertise": args.no_advertise,
+        "farm": {s.key: getattr(args, s.key) for s in SETTINGS if getattr(args, s.key) is not None},
     }
-    return {k: v for k, v in given.items() if v is not None}
+    return ManagerConfig.resolve(flags, saved_port)
 
 
-async def _run_headless(args: argparse.Namespace) -> int:
+async def _run_headless(config: ManagerConfig) -> int:
     from flamenco_gui.manager import Manager
 
-    manager = Manager(
-        args.data_dir or default_data_dir(),
-        args.host,
-        args.port,
-        args.token,
-        overrides=_overrides(args),
-        advertise=not args.no_advertise,
-    )
+    manager = Manager.from_config(config)
     await manager.start()
     print(f"flamenco manager {__version__} serving {manager.url}", flush=True)
     stop = asyncio.Event()
@@ -122,17 +128,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return selftest_main(args.timeout)
     if args.headless:
-        return asyncio.run(_run_headless(args))
+        return asyncio.run(_run_headless(manager_config(args)))
     from flamenco_gui import startup_probe
-    from flamenco_gui.discovery import NO_ADVERTISE_ENV
-
-    if args.no_advertise:  # the window builds its Manager itself; it reads this
-        os.environ[NO_ADVERTISE_ENV] = "1"
 
     if startup_probe.wanted():
         startup_probe.install()
-    from flamenco_gui.gui.app import run_gui
+    from flamenco_gui.desktop import run_desktop, saved_port
 
-    return run_gui(
-        args.data_dir or default_data_dir(), args.host, args.port, args.token, _overrides(args)
-    )
+    return run_desktop(manager_config(args, saved_port()))

@@ -6,7 +6,10 @@ import ipaddress
 import os
 import secrets
 import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 import psutil
@@ -64,3 +67,33 @@ def manager_url(host: str, port: int) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}"
+
+
+@dataclass(slots=True)
+class ManagerConfig:
+    """How this manager runs, decided once at start (cli.py): the defaults, then what
+    was saved (the window's port, the farm settings in the data dir), then the flags.
+    An explicit flag always wins, even one equal to the default."""
+
+    data_dir: Path
+    host: str = "0.0.0.0"
+    port: int = DEFAULT_PORT
+    token: str | None = None
+    advertise: bool = True
+    # Farm settings given as flags (worker_timeout, ...): they win over the stored ones.
+    farm: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def resolve(cls, flags: Mapping[str, Any], saved_port: int | None = None) -> ManagerConfig:
+        """`flags` holds only what was given on the command line (None: not given)."""
+        port = flags.get("port")
+        if port is None:
+            port = saved_port if saved_port is not None else DEFAULT_PORT
+        return cls(
+            data_dir=flags.get("data_dir") or default_data_dir(),
+            host=flags.get("host") or "0.0.0.0",
+            port=port,
+            token=flags.get("token"),
+            advertise=not flags.get("no_advertise", False),
+            farm=dict(flags.get("farm") or {}),
+        )

@@ -19,10 +19,11 @@ from flamenco_gui.api.app import make_app
 from flamenco_gui.api.auth import FarmToken
 from flamenco_gui.api.routes_meta import API_VERSION
 from flamenco_gui.api.routes_pairing import PAIRINGS
-from flamenco_gui.config import load_or_create_token, manager_url, rotate_token
+from flamenco_gui.config import ManagerConfig, load_or_create_token, manager_url, rotate_token
 from flamenco_gui.discovery import Advertiser, advertised_addresses, advertising_wanted
-from flamenco_gui.farm.pairing import PairingCode, PairingCodes
-from flamenco_gui.farm.service import SETTING_LIMITS, FarmConfig, FarmService
+from flamenco_gui.farm.pairing import PairingCodes
+from flamenco_gui.farm.service import FarmService
+from flamenco_gui.farm.settings import FarmConfig, stored_settings
 from flamenco_gui.loop_lag import LoopLagMonitor
 from flamenco_gui.store.db import Store
 from flamenco_gui.store.task_logs import TaskLogs
@@ -61,8 +62,7 @@ class Manager:
         self.store = Store(data_dir / DB_FILE)
         if config is None:
             config = FarmConfig()
-            stored = {k: self.store.get_setting(k) for k in SETTING_LIMITS}
-            config.update({k: v for k, v in stored.items() if v is not None})
+            config.update(stored_settings(self.store))
             config.update(overrides or {})
         self.service = FarmService(self.store, TaskLogs(data_dir / "logs"), config)
         self.loop_lag = LoopLagMonitor()
@@ -74,10 +74,16 @@ class Manager:
         self.token.value = rotate_token(self.data_dir)
         return self.token.value
 
-    def issue_pairing_code(self, ttl: float | None = None) -> PairingCode:
-        """A single-use code a new worker trades for its credentials (`worker --pair`);
-        the window shows it instead of the long farm token."""
-        return self.pairing.issue() if ttl is None else self.pairing.issue(ttl)
+    @classmethod
+    def from_config(cls, config: ManagerConfig) -> Manager:
+        return cls(
+            config.data_dir,
+            config.host,
+            config.port,
+            config.token,
+            overrides=config.farm,
+            advertise=config.advertise,
+        )
 
     @property
     def advertised(self) -> bool:

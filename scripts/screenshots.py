@@ -130,7 +130,7 @@ async def populate(service: FarmService) -> int:
     running = blender("sc030_chase_anim", 96, 8, 70)
     paused = blender("sc040_titles", 48, 12, 20)
     blender("sc050_river_wide", 120, 10, 10)
-    service.job_action(paused, "pause")
+    await service.job_action(paused, "pause")
 
     error = "Error: Cannot read file '/mnt/projects/sc020_bridge_fx.blend'"
     for job_id in (done, failed):

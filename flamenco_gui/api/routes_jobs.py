@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from flamenco_gui.api import schemas as s
-from flamenco_gui.api import shapes
 from flamenco_gui.api.routing import Ctx, route
 from flamenco_gui.farm.errors import NotFound
 
@@ -34,13 +33,11 @@ async def list_jobs(ctx: Ctx) -> dict:
     return {"jobs": rows, "total": total, "limit": q.limit, "offset": q.offset}
 
 
-@route("GET", r"/jobs/{job_id:\d+}", response=s.JobDetail, errors=(404,))
+@route("GET", r"/jobs/{job_id:\d+}", response=s.Job, errors=(404,))
 async def get_job(ctx: Ctx) -> dict:
-    """One job with its status, progress and tasks."""
-    job_id = ctx.path_int("job_id")
-    job = ctx.service.get_job(job_id)
-    rows, _ = ctx.service.list_tasks(job_id=job_id, limit=100_000)
-    return job | {"tasks": [shapes.task(r) for r in rows]}
+    """One job with its status, progress and task counts; its tasks are paged through
+    `GET /tasks?job_id=`."""
+    return ctx.service.get_job(ctx.path_int("job_id"))
 
 
 @route(
@@ -49,21 +46,21 @@ async def get_job(ctx: Ctx) -> dict:
 async def job_action(ctx: Ctx) -> dict:
     """Pause, resume, cancel or requeue a job's tasks (or only the failed ones)."""
     b: s.JobAction = ctx.body
-    return ctx.service.job_action(ctx.path_int("job_id"), b.action)
+    return await ctx.service.job_action(ctx.path_int("job_id"), b.action)
 
 
 @route("PATCH", r"/jobs/{job_id:\d+}", body=s.JobPatch, response=s.Job, errors=(404, 422))
 async def patch_job(ctx: Ctx) -> dict:
     """Change a job's priority."""
     b: s.JobPatch = ctx.body
-    return ctx.service.set_job_priority(ctx.path_int("job_id"), b.priority)
+    return await ctx.service.set_job_priority(ctx.path_int("job_id"), b.priority)
 
 
 @route("DELETE", r"/jobs/{job_id:\d+}", response=s.Deleted, errors=(404,))
 async def delete_job(ctx: Ctx) -> dict:
     """Delete a job and its tasks; running ones are stopped on their workers."""
     job_id = ctx.path_int("job_id")
-    ctx.service.delete_job(job_id)
+    await ctx.service.delete_job(job_id)
     return {"id": job_id, "deleted": True}
 
 

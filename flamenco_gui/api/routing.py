@@ -19,8 +19,9 @@ from pydantic import BaseModel, ValidationError
 from flamenco_gui.api.auth import PRINCIPAL, Principal
 from flamenco_gui.api.keys import SERVICE
 from flamenco_gui.api.schemas import MAX_ID
+from flamenco_gui.farm.compiling import field_error
 from flamenco_gui.farm.errors import Invalid, NotFound
-from flamenco_gui.farm.service import FarmService, _field_error
+from flamenco_gui.farm.service import FarmService
 
 
 class Auth(Enum):
@@ -119,14 +120,14 @@ async def _read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
             raise Invalid(f"body: not valid JSON ({first['msg']})") from exc
         if first["type"] == "model_type" and not first["loc"]:
             raise Invalid("body: must be a JSON object") from exc
-        raise _field_error(exc) from exc
+        raise field_error(exc) from exc
 
 
 def _read_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as exc:
-        raise _field_error(exc, "query") from exc
+        raise field_error(exc, "query") from exc
 
 
 def to_aiohttp(r: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 
 from flamenco_gui.compilers import compiler_names
+from flamenco_gui.farm.settings import SETTINGS
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
 
 # SQLite stores 64-bit integers: anything larger is refused at the door, not at the INSERT.
@@ -235,10 +236,6 @@ class Job(BaseModel):
     progress: float
 
 
-class JobDetail(Job):
-    tasks: list[Task]
-
-
 class JobPage(BaseModel):
     jobs: list[Job]
     total: int
@@ -275,18 +272,19 @@ class WorkerSwitch(Strict):
     status: Literal["enabled", "disabled"]
 
 
-class FarmSettings(BaseModel):
-    worker_timeout: float
-    task_timeout: float
-    max_attempts: int
-    blocklist_threshold: int
-
-
-class SettingsPatch(Strict):
-    worker_timeout: float | None = Field(default=None, ge=1, le=86_400)
-    task_timeout: float | None = Field(default=None, ge=1, le=7 * 86_400)
-    max_attempts: int | None = Field(default=None, ge=1, le=100)
-    blocklist_threshold: int | None = Field(default=None, ge=1, le=1000)
+# Generated from the one definition of each setting (farm/settings.py).
+FarmSettings = create_model(
+    "FarmSettings",
+    **{st.key: (st.kind, Field(description=st.help)) for st in SETTINGS},  # type: ignore[call-overload]
+)
+SettingsPatch = create_model(
+    "SettingsPatch",
+    __base__=Strict,
+    **{  # type: ignore[call-overload]
+        st.key: (st.kind | None, Field(default=None, ge=st.low, le=st.high, description=st.help))
+        for st in SETTINGS
+    },
+)
 
 
 class PlatformPaths(Strict):

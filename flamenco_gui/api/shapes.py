@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flamenco_gui.store.db import Row
+from flamenco_gui.rows import HistoryRow, TaskRow, WorkerRow
 
 _SEED_TASK = (
     "id",
@@ -49,7 +49,7 @@ _SEED_WORKER = (
 )
 
 
-def seed_task(row: Row) -> dict[str, Any]:
+def seed_task(row: TaskRow) -> dict[str, Any]:
     out = {k: row[k] for k in _SEED_TASK}
     out["format"] = row["format"] or ""
     out.update(
@@ -58,20 +58,20 @@ def seed_task(row: Row) -> dict[str, Any]:
     return out
 
 
-def task(row: Row) -> dict[str, Any]:
+def task(row: TaskRow) -> dict[str, Any]:
     return seed_task(row) | {k: row[k] for k in _TASK_EXTRA}
 
 
-def history(rows: list[Row]) -> list[dict[str, Any]]:
+def history(rows: list[HistoryRow]) -> list[dict[str, Any]]:
     keys = ("worker_id", "lease", "started", "ended", "outcome", "reason")
     return [{k: r[k] for k in keys} for r in rows]
 
 
-def worker(row: Row) -> dict[str, Any]:
+def worker(row: WorkerRow) -> dict[str, Any]:
     return {k: row[k] for k in _SEED_WORKER}
 
 
-def worker_info(row: Row) -> dict[str, Any]:
+def worker_info(row: WorkerRow) -> dict[str, Any]:
     return {
         "hostname": row["hostname"],
         "mac_address": row["mac_address"],

@@ -11,6 +11,7 @@ summed up in the status bar rather than interrupting with a dialog per object.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -190,7 +191,9 @@ class FarmActions(QObject):
         errors: list[str] = []
         for n, obj_id in enumerate(ids, 1):
             try:
-                change(obj_id)
+                result = change(obj_id)
+                if inspect.isawaitable(result):
+                    await result  # a job action works in slices, the loop running between
             except FarmError as exc:
                 errors.append(exc.message)
             if n % STEP == 0:

@@ -38,6 +38,7 @@ from flamenco_gui.farm.events import Change
 from flamenco_gui.gui.actions import FarmActions
 from flamenco_gui.gui.add_worker_dialog import AddWorkerDialog
 from flamenco_gui.gui.columns import frames
+from flamenco_gui.gui.handle import ManagerHandle
 from flamenco_gui.gui.jobs_view import jobs_model, jobs_panel
 from flamenco_gui.gui.local_worker import LocalWorker, local_url
 from flamenco_gui.gui.log_panel import LogPanel
@@ -49,7 +50,6 @@ from flamenco_gui.gui.tasks_view import tasks_model, tasks_panel
 from flamenco_gui.gui.theme import status_colors
 from flamenco_gui.gui.tray import JobNotifier, app_icon
 from flamenco_gui.gui.workers_view import workers_model, workers_panel
-from flamenco_gui.manager import Manager
 
 TASK_PAGE = 500  # rows read (and shown) per turn of the loop at start-up: ~15 ms
 JOB_PAGE = 500
@@ -60,7 +60,7 @@ ADDON_DIR_KEY = "addon/last_dir"
 class MainWindow(QMainWindow):
     closed = Signal()
 
-    def __init__(self, manager: Manager, settings: QSettings | None = None) -> None:
+    def __init__(self, manager: ManagerHandle, settings: QSettings | None = None) -> None:
         super().__init__()
         self.manager = manager
         self.service = manager.service

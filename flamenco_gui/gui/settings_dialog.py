@@ -3,7 +3,7 @@ FarmService, in force at once), path variables (likewise; they apply to jobs sub
 from then on), the port (kept in QSettings, used at the next start: the server is
 already listening) and the farm token (rotated at once).
 
-Field ranges come from the service's SETTING_LIMITS, and the service validates again
+Field ranges come from farm/settings.py's SETTINGS, and the service validates again
 on save; its reason is shown under the field it names. Path variables are checked by
 the service alone (FarmService.set_path_variables), so the dialog can never accept what
 the API would refuse; its reason is shown under the table and the row it names is
@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
 )
 
 from flamenco_gui.farm.errors import FarmError
-from flamenco_gui.farm.service import SETTING_LIMITS
-from flamenco_gui.manager import Manager
+from flamenco_gui.farm.settings import SETTINGS
+from flamenco_gui.gui.handle import ManagerHandle
 
 PORT_KEY = "manager/port"
 # The table's columns after the name: the service's platform keys, as people name them.
@@ -66,7 +66,7 @@ class SettingsDialog(QDialog):
     token_rotated = Signal(str)
 
     def __init__(
-        self, manager: Manager, settings: QSettings, parent: QWidget | None = None
+        self, manager: ManagerHandle, settings: QSettings, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self.manager = manager
@@ -79,16 +79,17 @@ class SettingsDialog(QDialog):
         self.errors: dict[str, QLabel] = {}
         form = QFormLayout()
         current = self.service.settings()
-        for key, (low, high, kind) in SETTING_LIMITS.items():
-            label, suffix, tip = LABELS.get(key, (key, "", ""))
+        for setting in SETTINGS:
+            key = setting.key
+            label, suffix, tip = LABELS.get(key, (key, "", setting.help))
             spin: QSpinBox | QDoubleSpinBox
-            if kind is int:
+            if setting.kind is int:
                 spin = QSpinBox()
-                spin.setRange(int(low), int(high))
+                spin.setRange(int(setting.low), int(setting.high))
             else:
                 spin = QDoubleSpinBox()
                 spin.setDecimals(0)
-                spin.setRange(low, high)
+                spin.setRange(setting.low, setting.high)
             spin.setValue(current[key])
             spin.setSuffix(suffix)
             spin.setToolTip(tip)

@@ -35,7 +35,8 @@ from flamenco_gui.compilers import get_compiler
 from flamenco_gui.compilers.base import MAX_FRAME
 from flamenco_gui.compilers.blender_render import BlenderRenderSettings
 from flamenco_gui.farm.errors import FarmError
-from flamenco_gui.farm.service import MAX_TASKS_PER_JOB, FarmService
+from flamenco_gui.farm.jobs import MAX_TASKS_PER_JOB
+from flamenco_gui.farm.service import FarmService
 
 JOB_TYPES = [("Blender render", "blender_render"), ("Command", "command")]
 FORMATS = list(get_args(BlenderRenderSettings.model_fields["format"].annotation))

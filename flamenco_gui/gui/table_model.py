@@ -101,6 +101,19 @@ class LiveTableModel(QAbstractTableModel):
         """Event-bus subscriber: record, and let the timer apply the batch."""
         if change.kind == self.kind:
             self._record(change.id, change.row)
+        elif change.kind == "tasks" and self.kind == "task" and change.row is not None:
+            self._record_set(change.row["ids"], change.row["fields"])
+
+    def _record_set(self, ids: Iterable[int], fields: Row | None) -> None:
+        """A set-based change (a slice of a job's tasks): the same `fields` on every row
+        of `ids` (None: they are gone), applied from the rows in hand, never re-read."""
+        for obj_id in ids:
+            if fields is None:
+                self._record(obj_id, None)
+                continue
+            row = self._pending.get(obj_id) or self._rows.get(obj_id)
+            if row is not None:
+                self._record(obj_id, {**row, **fields})
 
     def feed(self, rows: Iterable[Row]) -> None:
         """Rows read from the service (a page at start-up), applied like events: in

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+
+from flamenco_gui.rows import PreviewEntry
 
 KEEP_PER_JOB = 12
 _NAME = re.compile(r"^frame_(-?\d+)_task_(\d+)\.jpg$")
@@ -28,7 +29,7 @@ class Previews:
     def _dir(self, job_id: int) -> Path:
         return self.root / f"job-{job_id}"
 
-    def save(self, job_id: int, task_id: int, frame: int, jpeg: bytes) -> dict[str, Any]:
+    def save(self, job_id: int, task_id: int, frame: int, jpeg: bytes) -> PreviewEntry:
         folder = self._dir(job_id)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"frame_{frame}_task_{task_id}.jpg"
@@ -50,14 +51,14 @@ class Previews:
         return sorted(files, key=lambda p: (p.stat().st_mtime_ns, *_numbers(p.name)))
 
     @staticmethod
-    def _entry(path: Path) -> dict[str, Any]:
+    def _entry(path: Path) -> PreviewEntry:
         match = _NAME.match(path.name)
         assert match is not None
         stat = path.stat()
         return {"frame": int(match[1]), "task_id": int(match[2]), "size": stat.st_size,
                 "time": stat.st_mtime}  # fmt: skip
 
-    def list(self, job_id: int) -> list[dict[str, Any]]:
+    def list(self, job_id: int) -> list[PreviewEntry]:
         return [self._entry(p) for p in self._files(job_id)]
 
     def read(self, job_id: int, frame: int) -> bytes | None:

@@ -187,7 +187,16 @@ def _v6(db: sqlite_utils.Database) -> None:
     db["tasks"].create_index(["worker_id", "status"], "tasks_worker_status")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite_utils.Database) -> None:
+    """A job being deleted. A 100,000-task job is deleted in slices with the loop
+    running in between; marked first, it is gone for dispatch and every reader at once,
+    and a crash half-way leaves a marked job that the next start finishes deleting."""
+    db["jobs"].add_column("deleted", float)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7,
+]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox
 
-from flamenco_gui.farm.service import SETTING_LIMITS
+from flamenco_gui.farm.settings import BY_KEY
 from flamenco_gui.gui.add_worker_dialog import worker_commands
 from flamenco_gui.gui.settings_dialog import PORT_KEY
 from flamenco_gui.gui.submit_dialog import settings_errors, task_count
@@ -21,7 +21,7 @@ def test_settings_are_stored_and_the_token_rotates(qloop, qtbot, tmp_path) -> No
         async with running_window(tmp_path, qtbot) as (manager, window):
             dialog = window.open_settings()
             assert dialog.fields["max_attempts"].value() == manager.service.config.max_attempts
-            low, high, _ = SETTING_LIMITS["task_timeout"]
+            low, high = BY_KEY["task_timeout"].low, BY_KEY["task_timeout"].high
             assert dialog.fields["task_timeout"].minimum() == low
             assert dialog.fields["task_timeout"].maximum() == high
             dialog.fields["max_attempts"].setValue(5)

@@ -145,7 +145,7 @@ def test_uploaded_frames_show_newest_first_and_follow(qloop, qtbot, tmp_path) ->
             assert panel.job_id == job["id"]
 
             # The job deleted: the panel lets go of it.
-            service.delete_job(job["id"])
+            await service.delete_job(job["id"])
             await until(lambda: panel.job_id != job["id"], 2, "the deleted job let go")
             assert panel.strip.count() == 0
 

@@ -162,7 +162,7 @@ async def test_a_video_step_waits_for_every_frame_and_is_canceled_if_one_fails(
     assert "waits for, was failed" in s.get_task(video["id"])["error"]
     assert s.get_job(job["id"])["status"] == "failed"
     # Requeue the failures: the retry goes to the other worker, then the video runs.
-    s.job_action(job["id"], "requeue_failed")
+    await s.job_action(job["id"], "requeue_failed")
     assert (await s.worker_report(w, A)) == (None, None)
     second, lease = await s.worker_report(b, A)
     s.update_task(second, {"status": "completed", "lease": lease}, b)

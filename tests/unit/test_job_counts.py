@@ -51,16 +51,16 @@ async def test_counts_follow_every_kind_of_change(tmp_path: Path) -> None:
     s.update_task(t2, {"status": "failed", "lease": l2, "error": "boom"}, w)
     check()
     assert s.store.job_task_counts(job) == {"completed": 1, "failed": 1, "queued": 4}
-    s.job_action(job, "pause")
+    await s.job_action(job, "pause")
     check()
-    s.job_action(job, "requeue")
+    await s.job_action(job, "requeue")
     check()
     assert s.store.job_task_counts(job) == {"queued": 6}
     t3, _ = await s.worker_report(w, WorkerReport.AVAILABLE)
     s.delete_task(t3)
     s.set_task_status(s.list_tasks(job_id=job)[0][0]["id"], TaskStatus.CANCELED)
     check()
-    s.delete_job(other)
+    await s.delete_job(other)
     check()
     assert s.store.job_task_counts(other) == {}
     assert s.get_job(job)["tasks_total"] == 5

@@ -1,0 +1,160 @@
+"""The pull: a worker's report hands it its next task, or holds the answer until there
+is one (or its lease changes), so idle workers start new work at once without polling.
+
+A pull that finds work claims it in the report's own transaction, with the report's
+fields and the claim's written in one UPDATE of the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any, Protocol
+
+from flamenco_gui.farm.changes import Changes
+from flamenco_gui.farm.errors import NotFound
+from flamenco_gui.farm.settings import FarmConfig
+from flamenco_gui.farm.states import Connection, WorkerReport, WorkerStatus
+from flamenco_gui.farm.task_state_machine import TaskStateMachine
+from flamenco_gui.farm.wakeups import Wakeups
+from flamenco_gui.farm.workers import Workers, report_fields
+from flamenco_gui.rows import Fields, TaskState, WorkerState
+
+# A poll held longer than this refreshes the worker's last_seen when it answers.
+HEARTBEAT_GRACE = 1.0
+Assignment = tuple[int | None, int | None]  # (task id, lease)
+
+
+class DispatchStore(Protocol):
+    def worker_state(self, worker_id: int) -> WorkerState | None: ...
+    def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
+    def next_queued_task(self, worker_id: int) -> TaskState | None: ...
+    def tasks_leased_to(self, worker_id: int) -> list[TaskState]: ...
+
+
+class Dispatch:
+    def __init__(
+        self,
+        store: DispatchStore,
+        changes: Changes,
+        states: TaskStateMachine,
+        workers: Workers,
+        wakeups: Wakeups,
+        config: FarmConfig,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._changes = changes
+        self._states = states
+        self._workers = workers
+        self._wakeups = wakeups
+        self._config = config
+        self._clock = clock
+
+    def _touch(self, worker_id: int, report: dict[str, Any]) -> None:
+        if not self._store.update_worker(worker_id, report_fields(report, self._clock())):
+            raise NotFound(f"worker {worker_id} does not exist")
+
+    async def report(
+        self,
+        worker_id: int,
+        status: WorkerReport,
+        *,
+        task_id: int | None = None,
+        wait: float = 0.0,
+        **report: Any,
+    ) -> Assignment:
+        """The 2015 pull, plus a watch: answers (task the worker should run, its lease).
+
+        `available`: hand out the next task, holding the answer up to `wait` seconds
+        until one is queued. `rendering`: confirm the worker's lease on `task_id`,
+        holding the answer until the lease changes. `offline`: the worker is leaving.
+        """
+        wait = max(0.0, min(wait, self._config.max_wait, self._config.worker_timeout / 2))
+        claimed: Assignment | None = None
+        with self._changes.change():
+            if status == WorkerReport.AVAILABLE:
+                worker = self._store.worker_state(worker_id)
+                if worker is None:
+                    raise NotFound(f"worker {worker_id} does not exist")
+                self._workers.requeue_leased(worker_id, "worker reported it runs nothing")
+                claimed = self.claim(worker, report_fields(report, self._clock()))
+                if claimed is None:
+                    self._touch(worker_id, report)
+            else:
+                self._touch(worker_id, report)
+            if status == WorkerReport.OFFLINE:
+                self._workers.go_offline(worker_id, "worker signed off")
+            self._changes.emit("worker", worker_id)
+        if claimed is not None:
+            return claimed
+        if status == WorkerReport.OFFLINE:
+            self._wakeups.queued()  # its held poll, if any, ends now
+            return None, None
+        began = time.monotonic()
+        deadline = began + wait
+        self._wakeups.poll_opened(worker_id)
+        try:
+            if status == WorkerReport.RENDERING:
+                answer = await self._watch_lease(worker_id, task_id, deadline)
+            else:
+                answer = await self._pull(worker_id, deadline)
+        finally:
+            self._wakeups.poll_closed(worker_id)
+        # A held poll that ran its course counts as a heartbeat; one cut short by a
+        # disconnect or shutdown does not (the store may already be closing). One that
+        # answered at once needs none: the report above was one.
+        if wait and time.monotonic() - began > HEARTBEAT_GRACE:
+            with self._changes.change():
+                self._store.update_worker(worker_id, {"last_seen": self._clock()})
+        return answer
+
+    async def _watch_lease(
+        self, worker_id: int, task_id: int | None, deadline: float
+    ) -> Assignment:
+        while True:
+            leased = self._store.tasks_leased_to(worker_id)
+            held = next((t for t in leased if t["id"] == task_id), None)
+            if held is None:
+                return None, None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return held["id"], held["lease"]
+            ev = self._wakeups.lease_event(worker_id)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(ev.wait(), remaining)
+
+    async def _pull(self, worker_id: int, deadline: float) -> Assignment:
+        """Hold the pull until work is queued. The report has just tried to claim (with
+        no await since), so it waits first rather than ask the same question again."""
+        while True:
+            ev = self._wakeups.queued_event()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None, None
+            try:
+                await asyncio.wait_for(ev.wait(), remaining)
+            except TimeoutError:
+                return None, None
+            worker = self._store.worker_state(worker_id)
+            if worker is None or worker["connection"] != Connection.ONLINE:
+                # Forgotten, or it said goodbye while this poll was held: a task handed
+                # out now would sit on a worker that will never run it.
+                return None, None
+            with self._changes.change():
+                claimed = self.claim(worker)
+            if claimed is not None:
+                return claimed
+
+    def claim(self, worker: WorkerState, report: Fields | None = None) -> Assignment | None:
+        """Inside a change: the worker's next task, leased to it; `report` fields join
+        its row's update."""
+        if worker["status"] != WorkerStatus.ENABLED:
+            return None
+        task = self._store.next_queued_task(worker["id"])
+        if task is None:
+            return None
+        lease = self._states.start(task, worker["id"], report or {})
+        return task["id"], lease

@@ -1,0 +1,344 @@
+"""Jobs: submission (compiled on a thread, inserted in slices), the job's view, and the
+wrangler's job actions over all of a job's tasks.
+
+Nothing here holds the loop for a big job. A 100,000-task job is compiled off the
+loop, inserted a thousand tasks per transaction, and moved, re-prioritised or deleted
+a slice at a time (each its own transaction, a few milliseconds) with the loop running
+in between; one job's actions run one after another (a lock per job), so two of them
+never interleave their slices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from flamenco_gui.compilers import chunk_frames
+from flamenco_gui.farm.changes import Changes
+from flamenco_gui.farm.compiling import compile_settings
+from flamenco_gui.farm.errors import Invalid, NotFound, Unavailable
+from flamenco_gui.farm.events import Change
+from flamenco_gui.farm.settings import FarmSettings
+from flamenco_gui.farm.states import TaskStatus
+from flamenco_gui.farm.task_state_machine import SLICE, TaskStateMachine
+from flamenco_gui.farm.wakeups import Wakeups
+from flamenco_gui.rows import Fields, JobRow, JobView, TaskState
+
+log = logging.getLogger(__name__)
+T = TaskStatus
+MAX_TASKS_PER_JOB = 100_000
+INSERT_CHUNK = 1000  # tasks per transaction when a big job is inserted
+
+# A job action: the task statuses it moves, and where to.
+MOVES: dict[str, tuple[tuple[TaskStatus, ...], TaskStatus]] = {
+    "pause": ((T.QUEUED, T.RENDERING), T.PAUSED),
+    "resume": ((T.PAUSED,), T.QUEUED),
+    "cancel": ((T.QUEUED, T.RENDERING, T.PAUSED), T.CANCELED),
+    "requeue": ((T.COMPLETED, T.FAILED, T.CANCELED, T.PAUSED), T.QUEUED),
+    "requeue_failed": ((T.FAILED, T.CANCELED), T.QUEUED),
+}
+
+
+class JobStore(Protocol):
+    def encode_tasks(self, tasks: Sequence[Fields]) -> tuple[list[str], list[tuple[Any, ...]]]: ...
+    def insert_job(self, job: Fields) -> int: ...
+    def insert_tasks(
+        self, job_id: int, columns: Sequence[str], values: Sequence[tuple[Any, ...]]
+    ) -> list[int]: ...
+    def insert_deps(self, pairs: Sequence[tuple[int, int]]) -> None: ...
+    def blank_task(self) -> Fields: ...
+    def get_job(self, job_id: int) -> JobRow | None: ...
+    def list_jobs(
+        self, status: str | None, limit: int, offset: int
+    ) -> tuple[list[JobRow], int]: ...
+    def job_task_counts(self, job_id: int) -> dict[str, int]: ...
+    def set_job_priority(self, job_id: int, priority: int) -> None: ...
+    def job_priority_slice(self, job_id: int, priority: int, limit: int) -> int: ...
+    def job_task_slice(
+        self, job_id: int, statuses: Sequence[str], limit: int, after: int = 0
+    ) -> list[TaskState]: ...
+    def mark_job_deleted(self, job_id: int, when: float) -> None: ...
+    def delete_job_task_slice(self, job_id: int, limit: int) -> list[int]: ...
+    def remove_job_row(self, job_id: int) -> None: ...
+    def unfinished_deletes(self) -> list[int]: ...
+
+
+class JobFiles(Protocol):
+    """What lives beside the database per task and per job: logs and previews."""
+
+    def delete_logs(self, task_ids: Sequence[int]) -> None: ...
+    def delete_previews(self, job_id: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedJob:
+    """A validated, compiled job, ready to insert."""
+
+    job: Fields
+    tasks: list[Fields]
+    task_columns: list[str]
+    task_values: list[tuple[Any, ...]]
+    # task index -> indexes of the tasks it waits for (always earlier in `tasks`)
+    deps: dict[int, range]
+
+
+class Jobs:
+    def __init__(
+        self,
+        store: JobStore,
+        changes: Changes,
+        states: TaskStateMachine,
+        settings: FarmSettings,
+        wakeups: Wakeups,
+        files: JobFiles,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._changes = changes
+        self._states = states
+        self._settings = settings
+        self._wakeups = wakeups
+        self._files = files
+        self._clock = clock
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    # -- reading ---------------------------------------------------------------------
+
+    def view(self, job: JobRow) -> JobView:
+        counts = self._store.job_task_counts(job["id"])
+        total = sum(counts.values())
+        done = counts.get(T.COMPLETED, 0)
+        progress = round(100.0 * done / total, 1) if total else 100.0
+        return JobView(**job, task_counts=counts, tasks_total=total, progress=progress)
+
+    def get(self, job_id: int) -> JobView:
+        row = self._store.get_job(job_id)
+        if row is None:
+            raise NotFound(f"job {job_id} does not exist")
+        return self.view(row)
+
+    def load(self, job_id: int) -> JobView | None:
+        """The committed job for an event (None: gone)."""
+        row = self._store.get_job(job_id)
+        return None if row is None else self.view(row)
+
+    def list(
+        self, *, status: str | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[JobView], int]:
+        rows, total = self._store.list_jobs(status, limit, offset)
+        return [self.view(r) for r in rows], total
+
+    # -- submission ------------------------------------------------------------------
+
+    def prepare(
+        self,
+        *,
+        name: str,
+        type: str,
+        settings: dict[str, Any],
+        priority: int,
+        chunk_size: int,
+        preview_first: int | None = None,
+    ) -> PreparedJob:
+        """Validate and compile a job into rows. Pure: `submit` runs it on a thread, so
+        a job of 100,000 tasks does not stall the loop (and the window)."""
+        compiler, model = compile_settings(type, settings)
+        size = chunk_size if compiler.chunked else model.frame_end - model.frame_start + 1
+        chunks = chunk_frames(model.frame_start, model.frame_end, size)
+        finishing = compiler.finishing_tasks(model)
+        if len(chunks) + len(finishing) > MAX_TASKS_PER_JOB:
+            raise Invalid(
+                f"chunk_size: {len(chunks)} tasks for frames {model.frame_start}-{model.frame_end};"
+                f" at most {MAX_TASKS_PER_JOB} per job, use a larger chunk_size"
+            )
+        now = self._clock()
+        output_format = compiler.output_format(model)
+
+        def row(type_: str, parser: str, start: int, end: int, commands: list[list[str]]) -> Fields:
+            return {
+                "type": type_,
+                "parser": parser,
+                "commands": self._settings.with_variables(commands),
+                "priority": 0,
+                "job_priority": priority,
+                "status": T.QUEUED.value,
+                "frame_start": start,
+                "frame_end": end,
+                "frame_current": start,
+                "format": output_format,
+                "created": now,
+                "updated": now,
+            }
+
+        tasks = [
+            row(type, compiler.parser, start, end, compiler.commands(model, start, end))
+            for start, end in chunks
+        ]
+        if preview_first:
+            # Every Nth chunk first, so the whole shot can be judged early; then the rest.
+            for task in tasks[::preview_first]:
+                task["priority"] = 1
+        tasks += [row(f.type, f.parser, f.frame_start, f.frame_end, f.commands) for f in finishing]
+        deps = {len(chunks) + i: range(len(chunks)) for i in range(len(finishing))}
+        job = {
+            "name": name,
+            "type": type,
+            "settings": model.model_dump(),
+            "priority": priority,
+            "chunk_size": chunk_size,
+            "preview_first": preview_first,
+            "status": T.QUEUED.value,
+            "frame_start": model.frame_start,
+            "frame_end": model.frame_end,
+            "created": now,
+            "updated": now,
+        }
+        columns, values = self._store.encode_tasks(tasks)
+        return PreparedJob(job, tasks, columns, values, deps)
+
+    def _begin(self, prepared: PreparedJob) -> int:
+        with self._changes.change():
+            return self._store.insert_job({**prepared.job, "tasks_expected": len(prepared.tasks)})
+
+    def _add_tasks(
+        self, job_id: int, prepared: PreparedJob, start: int, end: int, done: list[int]
+    ) -> None:
+        """One transaction of tasks (with their dependencies, so no task is ever seen
+        without them); events are built from the rows in hand. `done` collects ids."""
+        with self._changes.change():
+            ids = self._store.insert_tasks(
+                job_id, prepared.task_columns, prepared.task_values[start:end]
+            )
+            done += ids
+            pairs = [
+                (done[i], done[j])
+                for i in range(start, min(end, len(done)))
+                for j in prepared.deps.get(i, ())
+            ]
+            if pairs:
+                self._store.insert_deps(pairs)
+            blank = self._store.blank_task()
+            for task_id, task in zip(ids, prepared.tasks[start:end], strict=True):
+                row = {**blank, **task, "id": task_id, "job_id": job_id}
+                self._changes.emit("task", task_id, row)
+            if end >= len(prepared.tasks):  # counting a big job's tasks once is enough
+                self._states.refresh_job(job_id)
+        self._wakeups.queued()
+
+    def _abandon(self, job_id: int) -> None:
+        """Undo a job whose insert failed half-way, so nothing half-written stays."""
+        try:
+            self._delete_now(job_id)
+        except Unavailable:
+            log.error("job %s is incomplete; it is removed at the next start", job_id)
+
+    def commit(self, prepared: PreparedJob) -> JobView:
+        job_id = self._begin(prepared)
+        try:
+            self._add_tasks(job_id, prepared, 0, len(prepared.tasks), [])
+        except BaseException:
+            self._abandon(job_id)
+            raise
+        return self.get(job_id)
+
+    def create(self, **job: Any) -> JobView:
+        """Submit a job in one go (small jobs; see `submit` for the loop-friendly way)."""
+        return self.commit(self.prepare(**job))
+
+    async def submit(self, **job: Any) -> JobView:
+        """Submit a job without stalling the loop: compiled on a thread, inserted in
+        chunks with the loop running in between. Its first tasks may start before the
+        last are in; the answer (2xx) comes once every task is committed."""
+        prepared = await asyncio.to_thread(lambda: self.prepare(**job))
+        with self._changes.unbatched():
+            job_id = self._begin(prepared)
+            ids: list[int] = []
+            try:
+                for start in range(0, len(prepared.tasks), INSERT_CHUNK):
+                    self._add_tasks(job_id, prepared, start, start + INSERT_CHUNK, ids)
+                    await asyncio.sleep(0)
+            except BaseException:
+                self._abandon(job_id)
+                raise
+        return self.get(job_id)
+
+    # -- the wrangler's actions, a slice at a time --------------------------------------
+
+    @asynccontextmanager
+    async def _sliced(self, job_id: int) -> AsyncIterator[None]:
+        """One action at a time on this job, each slice committed on its own."""
+        async with self._locks.setdefault(job_id, asyncio.Lock()):
+            self.get(job_id)
+            with self._changes.unbatched():
+                yield
+
+    async def action(self, job_id: int, action: str) -> JobView:
+        """pause | resume | cancel | requeue | requeue_failed, over the job's tasks."""
+        if action not in MOVES:
+            raise Invalid(f"action: unknown job action {action!r}; known: {', '.join(MOVES)}")
+        sources, target = MOVES[action]
+        reason = f"job {action} by the wrangler"
+        async with self._sliced(job_id):
+            after: int | None = 0
+            while after is not None:
+                with self._changes.change():
+                    after = self._states.move_slice(job_id, sources, target, reason, after=after)
+                await asyncio.sleep(0)
+        return self.get(job_id)
+
+    async def set_priority(self, job_id: int, priority: int) -> JobView:
+        async with self._sliced(job_id):
+            with self._changes.change():
+                self._store.set_job_priority(job_id, priority)
+                self._states.refresh_job(job_id)
+            while True:
+                with self._changes.change():
+                    moved = self._store.job_priority_slice(job_id, priority, SLICE)
+                if not moved:
+                    break
+                await asyncio.sleep(0)
+        return self.get(job_id)
+
+    async def delete(self, job_id: int) -> None:
+        """Gone at once for dispatch and every reader (marked), then removed a slice at a
+        time; a crash half-way leaves a marked job that the next start removes."""
+        async with self._sliced(job_id):
+            with self._changes.change():
+                self._states.move_all(job_id, (T.RENDERING,), T.CANCELED, "job deleted")
+                self._store.mark_job_deleted(job_id, self._clock())
+                self._changes.emit("job", job_id, None)
+            while ids := self._delete_slice(job_id):
+                await asyncio.to_thread(self._files.delete_logs, ids)
+            with self._changes.change():
+                self._store.remove_job_row(job_id)
+            await asyncio.to_thread(self._files.delete_previews, job_id)
+        self._locks.pop(job_id, None)
+
+    def _delete_slice(self, job_id: int) -> list[int]:
+        with self._changes.change():
+            ids = self._store.delete_job_task_slice(job_id, SLICE)
+            if ids:
+                self._changes.emit_bulk(Change("tasks", job_id, {"ids": ids, "fields": None}))
+        return ids
+
+    def _delete_now(self, job_id: int) -> None:
+        """Remove a job whole, without yielding (start-up, a failed submission)."""
+        with self._changes.change():
+            self._store.mark_job_deleted(job_id, self._clock())
+            self._changes.emit("job", job_id, None)
+        while ids := self._delete_slice(job_id):
+            self._files.delete_logs(ids)
+        with self._changes.change():
+            self._store.remove_job_row(job_id)
+        self._files.delete_previews(job_id)
+
+    def finish_after_start(self) -> None:
+        """Jobs a crash cut short (a submission, a deletion) are removed at start."""
+        for job_id in self._store.unfinished_deletes():
+            log.warning("removing job %s: its submission or deletion was cut short", job_id)
+            self._delete_now(job_id)

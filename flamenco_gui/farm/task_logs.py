@@ -1,0 +1,63 @@
+"""Task logs: appended by the worker holding the lease, read by anyone allowed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from flamenco_gui.farm.changes import Changes
+from flamenco_gui.farm.leases import LeaseStore, leased_task, task_state
+from flamenco_gui.rows import Fields
+
+
+class LogFiles(Protocol):
+    def append(self, task_id: int, lines: Sequence[str]) -> None: ...
+    def size(self, task_id: int) -> int: ...
+    def read_range(self, task_id: int, offset: int, limit: int) -> bytes: ...
+    def tail(self, task_id: int, lines: int) -> bytes: ...
+    def delete(self, task_id: int) -> None: ...
+
+
+class TaskLogStore(LeaseStore, Protocol):
+    def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
+    def update_task(self, task_id: int, fields: Fields) -> None: ...
+
+
+class TaskLogs:
+    def __init__(
+        self,
+        store: TaskLogStore,
+        files: LogFiles,
+        changes: Changes,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self.files = files
+        self._changes = changes
+        self._clock = clock
+
+    def append(
+        self, task_id: int, lines: list[str], worker_id: int | None, lease: int | None
+    ) -> None:
+        task = leased_task(self._store, task_id, worker_id, lease)
+        try:
+            self.files.append(task_id, lines)
+        except OSError as exc:
+            raise self._changes.unwritable("the task log", exc) from exc
+        if lines and task["worker_id"] is not None:
+            with self._changes.change():
+                now = self._clock()
+                seen = {"last_seen": now} if worker_id is not None else {}
+                self._store.update_worker(task["worker_id"], {"log": "\n".join(lines[-5:]), **seen})
+                self._store.update_task(task_id, {"last_progress": now})
+
+    def read(
+        self, task_id: int, *, tail: int | None = None, offset: int = 0, limit: int | None = None
+    ) -> tuple[bytes, int]:
+        """(text, full size). `tail` lines from the end, or `limit` bytes from `offset`."""
+        task_state(self._store, task_id)
+        size = self.files.size(task_id)
+        if tail is not None:
+            return self.files.tail(task_id, tail), size
+        return self.files.read_range(task_id, offset, limit if limit is not None else size), size

@@ -1,0 +1,237 @@
+"""The only code that sets a task's or a job's status.
+
+A task moves one at a time where it has a worker (a rendering task: its attempt is
+closed, its worker freed and told through its lease watch), and in sets otherwise: a
+job action over 100,000 queued tasks is one UPDATE per slice of `SLICE` tasks, not a
+loop of row updates (which held the loop for seconds). Whatever moves, the job's
+status is derived again from its task counts (kept by triggers, so that costs no scan)
+and the window hears of it after the commit: one event per moved task with a worker,
+one "these tasks of job N now have these fields" event per slice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from flamenco_gui.farm.changes import LOAD
+from flamenco_gui.farm.errors import Conflict
+from flamenco_gui.farm.events import Change, Kind
+from flamenco_gui.farm.states import FINISHED, TaskStatus, can_transition, job_status
+from flamenco_gui.rows import Fields, TaskState
+
+T = TaskStatus
+SLICE = 2000  # tasks per statement of a set-based move: a few milliseconds each
+
+
+class StateStore(Protocol):
+    def update_task(self, task_id: int, fields: Fields) -> None: ...
+    def update_tasks(self, task_ids: Sequence[int], fields: Fields) -> None: ...
+    def add_history(self, row: Fields) -> int: ...
+    def close_history(self, task_id: int, lease: int, fields: Fields) -> None: ...
+    def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
+    def queued_dependents(self, task_ids: Sequence[int]) -> list[TaskState]: ...
+    def job_status_and_counts(self, job_id: int) -> tuple[str, dict[str, int]] | None: ...
+    def update_job(self, job_id: int, fields: Fields) -> None: ...
+    def job_task_slice(
+        self, job_id: int, statuses: Sequence[str], limit: int, after: int = 0
+    ) -> list[TaskState]: ...
+
+
+class ChangeSink(Protocol):
+    def emit(self, kind: Kind, row_id: int, row: object = LOAD) -> None: ...
+    def emit_bulk(self, change: Change) -> None: ...
+
+
+class Signals(Protocol):
+    def queued(self) -> None: ...
+    def lease_changed(self, worker_id: int | None) -> None: ...
+
+
+def target_fields(new: TaskStatus, *, was_rendering: bool, reason: str, now: float) -> Fields:
+    """The columns a move to `new` sets, besides the attempt's bookkeeping."""
+    fields: Fields = {"status": new.value, "updated": now}
+    if new in FINISHED or new == T.PAUSED:
+        fields["finished"] = now if new in FINISHED else None
+    if new == T.COMPLETED:
+        fields["progress"] = 100.0
+    if new in (T.FAILED, T.CANCELED):
+        fields["error"] = reason  # why it ended, shown beside the task
+    if new == T.QUEUED:
+        fields |= {"worker_id": None, "finished": None}
+        if not was_rendering:
+            fields |= {"attempts": 0, "progress": 0.0, "error": None}
+    return fields
+
+
+class TaskStateMachine:
+    def __init__(
+        self,
+        store: StateStore,
+        changes: ChangeSink,
+        signals: Signals,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._changes = changes
+        self._signals = signals
+        self._clock = clock
+
+    # -- one task ------------------------------------------------------------------------
+
+    def start(self, task: TaskState, worker_id: int, worker_fields: Fields) -> int:
+        """A queued task leased to `worker_id` (the claim); returns the new lease.
+        `worker_fields` (the worker's report) join the worker row's one update."""
+        now = self._clock()
+        lease = task["lease"] + 1
+        self._store.update_task(
+            task["id"],
+            {
+                "status": T.RENDERING.value,
+                "worker_id": worker_id,
+                "lease": lease,
+                "started": now,
+                "updated": now,
+                "last_progress": now,
+                "frame_current": task["frame_start"],
+                "progress": 0.0,
+                "activity": None,
+                "error": None,
+                "time_cost": None,
+            },
+        )
+        self._store.add_history(
+            {"task_id": task["id"], "worker_id": worker_id, "lease": lease, "started": now}
+        )
+        self._store.update_worker(
+            worker_id,
+            {
+                **worker_fields,
+                "current_task": task["id"],
+                "activity": f"task {task['id']}",
+                "time_cost": 0.0,
+            },
+        )
+        self._changes.emit("worker", worker_id)
+        self.task_changed(task)
+        return lease
+
+    def move(self, task: TaskState, new: TaskStatus, reason: str, *, outcome: str) -> None:
+        """Move one task, with its side effects: its attempt closed, its worker freed,
+        what waits for it canceled when it can no longer complete."""
+        old = T(task["status"])
+        if new == old:
+            return
+        if not can_transition(old, new):
+            raise Conflict(f"task {task['id']} cannot go from {old} to {new}")
+        now = self._clock()
+        if old == T.RENDERING:
+            self._end_attempt(task, outcome, reason, now)
+        fields = target_fields(new, was_rendering=old == T.RENDERING, reason=reason, now=now)
+        if new == T.COMPLETED:
+            fields["frame_current"] = task["frame_end"]
+        self._store.update_task(task["id"], fields)
+        if new in (T.FAILED, T.CANCELED):
+            self._cancel_dependents(
+                [task["id"]], f"task {task['id']}, which it waits for, was {new}"
+            )
+        if new == T.QUEUED:
+            self._signals.queued()
+        self.task_changed(task)
+
+    def _end_attempt(self, task: TaskState, outcome: str, reason: str, now: float) -> None:
+        self._store.close_history(
+            task["id"], task["lease"], {"ended": now, "outcome": outcome, "reason": reason}
+        )
+        if task["worker_id"] is not None:
+            self._store.update_worker(task["worker_id"], {"current_task": None, "activity": None})
+            self._changes.emit("worker", task["worker_id"])
+            self._signals.lease_changed(task["worker_id"])
+
+    def task_changed(self, task: TaskState, *, job: bool = True) -> None:
+        """Emit the task; refresh its job unless only progress fields moved (a job's
+        figures come from its tasks' statuses)."""
+        self._changes.emit("task", task["id"])
+        if job and task["job_id"] is not None:
+            self.refresh_job(task["job_id"])
+
+    def refresh_job(self, job_id: int) -> None:
+        """The job's status, derived again from its task counts."""
+        found = self._store.job_status_and_counts(job_id)
+        if found is None:
+            return
+        old, counts = found
+        status = job_status(counts).value
+        if status != old:
+            self._store.update_job(job_id, {"status": status, "updated": self._clock()})
+        self._changes.emit("job", job_id)
+
+    # -- a set of a job's tasks -------------------------------------------------------------
+
+    def move_slice(
+        self,
+        job_id: int,
+        sources: Sequence[TaskStatus],
+        new: TaskStatus,
+        reason: str,
+        *,
+        after: int = 0,
+        limit: int = SLICE,
+    ) -> int | None:
+        """Move up to `limit` of the job's tasks in `sources`, past task id `after`, to
+        `new`; the last id it looked at, or None when none was left. Rendering ones move
+        one by one (each has a worker to free); the rest in one statement, announced as
+        one event. Walking by id visits a task once, even if it comes back into
+        `sources` meanwhile (requeued, then completed by a fast worker)."""
+        tasks = self._store.job_task_slice(job_id, [s.value for s in sources], limit, after)
+        if not tasks:
+            return None
+        for task in tasks:
+            if not can_transition(T(task["status"]), new):
+                raise Conflict(f"task {task['id']} cannot go from {task['status']} to {new}")
+        idle = [t["id"] for t in tasks if t["status"] != T.RENDERING]
+        for task in tasks:
+            if task["status"] == T.RENDERING:
+                self.move(task, new, reason, outcome=new.value)
+        if idle:
+            fields = target_fields(new, was_rendering=False, reason=reason, now=self._clock())
+            self._store.update_tasks(idle, fields)
+            self._announce(job_id, idle, fields)
+            if new in (T.FAILED, T.CANCELED):
+                self._cancel_dependents(idle, f"tasks it waits for were {new}")
+            if new == T.QUEUED:
+                self._signals.queued()
+            self.refresh_job(job_id)
+        return tasks[-1]["id"]
+
+    def move_all(
+        self, job_id: int, sources: Sequence[TaskStatus], new: TaskStatus, reason: str
+    ) -> None:
+        """Every slice at once, in the caller's transaction (rare paths: a job that no
+        worker can take any more)."""
+        after: int | None = 0
+        while after is not None:
+            after = self.move_slice(job_id, sources, new, reason, after=after)
+
+    def _announce(self, job_id: int, ids: list[int], fields: Fields) -> None:
+        self._changes.emit_bulk(Change("tasks", job_id, {"ids": ids, "fields": fields}))
+
+    def _cancel_dependents(self, task_ids: Sequence[int], reason: str) -> None:
+        """What waits for these tasks can no longer run: canceled, and so on down."""
+        waiting = self._store.queued_dependents(task_ids)
+        while waiting:
+            now = self._clock()
+            fields = target_fields(T.CANCELED, was_rendering=False, reason=reason, now=now)
+            ids = [t["id"] for t in waiting]
+            self._store.update_tasks(ids, fields)
+            for job_id in {t["job_id"] for t in waiting}:
+                mine = [t["id"] for t in waiting if t["job_id"] == job_id]
+                if job_id is None:
+                    for task_id in mine:
+                        self._changes.emit("task", task_id)
+                else:
+                    self._announce(job_id, mine, fields)
+                    self.refresh_job(job_id)
+            waiting = self._store.queued_dependents(ids)
+            reason = "tasks it waits for were canceled"

@@ -1,0 +1,183 @@
+"""Tasks one by one: the 2015 `POST/PATCH/DELETE /tasks`, the wrangler's task actions,
+and what a task's page shows (its history, what it waits for)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from flamenco_gui.farm.changes import Changes
+from flamenco_gui.farm.compiling import compile_settings
+from flamenco_gui.farm.errors import Conflict, Invalid, NotFound
+from flamenco_gui.farm.leases import LeaseStore, task_state
+from flamenco_gui.farm.retries import Retries
+from flamenco_gui.farm.settings import FarmSettings
+from flamenco_gui.farm.states import TaskStatus
+from flamenco_gui.farm.task_state_machine import Signals, TaskStateMachine
+from flamenco_gui.rows import Fields, HistoryRow, TaskRow
+
+T = TaskStatus
+PROGRESS_KEYS = ("frame_current", "activity", "progress", "time_cost", "error")
+
+
+class TaskStore(LeaseStore, Protocol):
+    def get_task(self, task_id: int) -> TaskRow | None: ...
+    def insert_task(self, row: Fields) -> int: ...
+    def update_task(self, task_id: int, fields: Fields) -> None: ...
+    def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
+    def delete_task(self, task_id: int) -> None: ...
+    def list_tasks(
+        self,
+        *,
+        status: str | None = None,
+        job_id: int | None = None,
+        worker_id: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[TaskRow], int]: ...
+    def depends_on(self, task_id: int) -> list[int]: ...
+    def history(self, task_id: int) -> list[HistoryRow]: ...
+
+
+class LogDeleter(Protocol):
+    def delete(self, task_id: int) -> None: ...
+
+
+class Tasks:
+    def __init__(
+        self,
+        store: TaskStore,
+        changes: Changes,
+        states: TaskStateMachine,
+        retries: Retries,
+        settings: FarmSettings,
+        logs: LogDeleter,
+        signals: Signals,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._signals = signals
+        self._store = store
+        self._changes = changes
+        self._states = states
+        self._retries = retries
+        self._settings = settings
+        self._logs = logs
+        self._clock = clock
+
+    def get(self, task_id: int) -> TaskRow:
+        row = self._store.get_task(task_id)
+        if row is None:
+            raise NotFound(f"task {task_id} does not exist")
+        return row
+
+    def list(self, **filters: Any) -> tuple[list[TaskRow], int]:
+        return self._store.list_tasks(**filters)
+
+    def dependencies(self, task_id: int) -> list[int]:
+        """The tasks this one waits for."""
+        return self._store.depends_on(task_id)
+
+    def history(self, task_id: int) -> list[HistoryRow]:
+        self.get(task_id)
+        return self._store.history(task_id)
+
+    def commands_for(self, task: TaskRow, system: str | None) -> list[list[str]]:
+        """A task's commands with its paths in the form the worker's platform uses."""
+        return self._settings.resolved(task["commands"] or [], system)
+
+    def create(
+        self, *, type: str, settings: str, priority: int, parser: str | None, task_id: int | None
+    ) -> TaskRow:
+        """The 2015 `POST /tasks`: one task from a settings JSON string."""
+        try:
+            parsed = json.loads(settings)
+        except json.JSONDecodeError as exc:
+            raise Invalid(f"settings: not a JSON string ({exc.msg})") from exc
+        if not isinstance(parsed, dict):
+            raise Invalid("settings: must be a JSON object encoded as a string")
+        compiler, model = compile_settings(type, parsed)
+        now = self._clock()
+        with self._changes.change():
+            new_id = self._store.insert_task(
+                {
+                    "external_id": task_id,
+                    "type": type,
+                    "parser": parser or compiler.parser,
+                    "settings": settings,
+                    "commands": self._settings.with_variables(
+                        compiler.commands(model, model.frame_start, model.frame_end)
+                    ),
+                    "priority": priority,
+                    "job_priority": priority,
+                    "status": T.QUEUED.value,
+                    "frame_start": model.frame_start,
+                    "frame_end": model.frame_end,
+                    "frame_current": model.frame_start,
+                    "format": compiler.output_format(model),
+                    "created": now,
+                    "updated": now,
+                }
+            )
+            self._changes.emit("task", new_id)
+        self._signals.queued()
+        return self.get(new_id)
+
+    def update(self, task_id: int, fields: dict[str, Any], worker_id: int | None) -> None:
+        """A partial update. From a worker (`worker_id` set) it must hold the lease."""
+        task = task_state(self._store, task_id)
+        new_status = T(fields["status"]) if fields.get("status") else None
+        if worker_id is not None:
+            lease = fields.get("lease")
+            holds = task["worker_id"] == worker_id and (lease is None or lease == task["lease"])
+            if holds and task["status"] == T.COMPLETED and new_status == T.COMPLETED:
+                return  # a completion delivered twice: recorded once
+            if not holds or task["status"] != T.RENDERING:
+                raise Conflict(
+                    f"task {task_id} is not leased to worker {worker_id} "
+                    f"(status {task['status']}, lease {task['lease']})"
+                )
+        progress = {k: fields[k] for k in PROGRESS_KEYS if fields.get(k) is not None}
+        with self._changes.change():
+            if fields.get("priority") is not None:
+                self._store.update_task(task_id, {"priority": fields["priority"]})
+            if progress:
+                progress["updated"] = progress["last_progress"] = self._clock()
+                self._store.update_task(task_id, progress)
+                if task["worker_id"] is not None and task["status"] == T.RENDERING:
+                    shown = {k: progress[k] for k in ("activity", "time_cost") if k in progress}
+                    if worker_id is not None:  # a report from the worker: it is alive
+                        shown |= {"last_seen": progress["updated"], "connection": "online"}
+                    self._store.update_worker(task["worker_id"], shown)
+                    self._changes.emit("worker", task["worker_id"])
+            if new_status is not None and new_status != task["status"]:
+                reason = fields.get("error") or (
+                    "by the worker" if worker_id else "by the wrangler"
+                )
+                if new_status == T.FAILED and task["status"] == T.RENDERING:
+                    self._retries.fail_attempt(task, reason)
+                else:
+                    self._states.move(task, new_status, reason, outcome=new_status.value)
+            # A status change has recounted the job already (in the state machine).
+            self._states.task_changed(task, job=False)
+
+    def set_status(
+        self, task_id: int, status: TaskStatus, reason: str = "by the wrangler"
+    ) -> TaskRow:
+        with self._changes.change():
+            self._states.move(
+                task_state(self._store, task_id), status, reason, outcome=status.value
+            )
+        return self.get(task_id)
+
+    def delete(self, task_id: int) -> None:
+        task = task_state(self._store, task_id)
+        with self._changes.change():
+            if task["status"] == T.RENDERING:
+                self._states.move(task, T.CANCELED, "task deleted", outcome="canceled")
+            self._store.delete_task(task_id)
+            self._changes.emit("task", task_id, None)
+            if task["job_id"] is not None:
+                self._states.refresh_job(task["job_id"])
+        self._logs.delete(task_id)

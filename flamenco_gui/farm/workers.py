@@ -1,0 +1,154 @@
+"""Workers: registration and their secrets, the wrangler's switches, going offline."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from flamenco_gui.farm.changes import Changes
+from flamenco_gui.farm.errors import NotFound
+from flamenco_gui.farm.states import Connection, TaskStatus, WorkerStatus
+from flamenco_gui.farm.task_state_machine import TaskStateMachine
+from flamenco_gui.farm.wakeups import Wakeups
+from flamenco_gui.rows import Fields, TaskState, WorkerRow
+
+log = logging.getLogger(__name__)
+T = TaskStatus
+# A worker's row when it has gone: nothing running, nothing to show.
+OFFLINE: Fields = {"connection": Connection.OFFLINE.value, "activity": None, "current_task": None}
+REPORT_KEYS = ("update_frequent", "update_less_frequent", "mac_address", "ip_address")
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class WorkerStore(Protocol):
+    def insert_worker(self, row: Fields) -> int: ...
+    def get_worker(self, worker_id: int) -> WorkerRow | None: ...
+    def worker_by_hostname(self, hostname: str) -> WorkerRow | None: ...
+    def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
+    def delete_worker(self, worker_id: int) -> None: ...
+    def list_workers(self) -> list[WorkerRow]: ...
+    def worker_secret_hashes(self) -> dict[str, int]: ...
+    def online_workers(self) -> list[int]: ...
+    def tasks_leased_to(self, worker_id: int) -> list[TaskState]: ...
+
+
+def report_fields(report: dict[str, Any], now: float) -> Fields:
+    """What a worker's report changes on its row: alive now, and its machine."""
+    fields: Fields = {"last_seen": now, "connection": Connection.ONLINE.value}
+    for key in REPORT_KEYS:
+        if report.get(key) is not None:
+            fields[key] = report[key]
+    return fields
+
+
+class Workers:
+    def __init__(
+        self,
+        store: WorkerStore,
+        changes: Changes,
+        states: TaskStateMachine,
+        wakeups: Wakeups,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._changes = changes
+        self._states = states
+        self._wakeups = wakeups
+        self._clock = clock
+        self._secrets = store.worker_secret_hashes()
+
+    def register(
+        self, hostname: str, system: str, ip_address: str | None = None, **details: Any
+    ) -> tuple[WorkerRow, str]:
+        """Register (or re-register) a worker; returns its row and its new secret."""
+        secret = secrets.token_urlsafe(32)
+        digest = hash_secret(secret)
+        now = self._clock()
+        fields = {
+            "system": system,
+            "ip_address": ip_address,
+            "secret_hash": digest,
+            "connection": Connection.ONLINE.value,
+            "last_seen": now,
+            **{k: v for k, v in details.items() if v is not None},
+        }
+        with self._changes.change():
+            existing = self._store.worker_by_hostname(hostname)
+            if existing:
+                worker_id = existing["id"]
+                self._secrets.pop(existing["secret_hash"] or "", None)
+                self._store.update_worker(worker_id, fields)
+            else:
+                worker_id = self._store.insert_worker(
+                    {
+                        "hostname": hostname,
+                        "status": WorkerStatus.ENABLED.value,
+                        "created": now,
+                        **fields,
+                    }
+                )
+            self._secrets[digest] = worker_id
+            self._changes.emit("worker", worker_id)
+        return self.get(worker_id), secret
+
+    def authenticate(self, secret: str) -> int | None:
+        return self._secrets.get(hash_secret(secret))
+
+    def get(self, worker_id: int) -> WorkerRow:
+        row = self._store.get_worker(worker_id)
+        if row is None:
+            raise NotFound(f"worker {worker_id} does not exist")
+        return row
+
+    def list(self) -> list[WorkerRow]:
+        return self._store.list_workers()
+
+    def set_enabled(self, worker_id: int, enabled: bool) -> WorkerRow:
+        """Disabling keeps a running task going; the worker just gets no new ones."""
+        self.get(worker_id)
+        status = WorkerStatus.ENABLED if enabled else WorkerStatus.DISABLED
+        with self._changes.change():
+            self._store.update_worker(worker_id, {"status": status.value})
+            self._changes.emit("worker", worker_id)
+        if enabled:
+            self._wakeups.queued()
+        return self.get(worker_id)
+
+    def forget(self, worker_id: int) -> None:
+        worker = self.get(worker_id)
+        with self._changes.change():
+            self.requeue_leased(worker_id, "worker was removed from the farm")
+            self._store.delete_worker(worker_id)
+            self._changes.emit("worker", worker_id, None)
+        self._secrets.pop(worker["secret_hash"] or "", None)
+        self._wakeups.lease_changed(worker_id)
+        self._wakeups.queued()  # its held poll, if any, ends now
+
+    def requeue_leased(self, worker_id: int, reason: str) -> None:
+        """Inside a change: whatever the worker was rendering goes back to the queue."""
+        for task in self._store.tasks_leased_to(worker_id):
+            self._states.move(task, T.QUEUED, reason, outcome="lost")
+
+    def go_offline(self, worker_id: int, reason: str) -> None:
+        """Inside a change: the worker has gone (signed off, timed out)."""
+        self.requeue_leased(worker_id, reason)
+        self._store.update_worker(worker_id, OFFLINE)
+        self._changes.emit("worker", worker_id)
+
+    def refresh_after_start(self, online: Iterable[int] | None = None) -> None:
+        """Give every online worker a fresh timeout window after a manager restart.
+
+        Their leases stay: a worker that comes back within worker_timeout goes on with
+        its task and reports it; one that does not is timed out by the usual rule.
+        """
+        now = self._clock()
+        with self._changes.change():
+            for worker_id in online if online is not None else self._store.online_workers():
+                self._store.update_worker(worker_id, {"last_seen": now})

@@ -1,0 +1,27 @@
+"""What the window may use of the manager: the farm's facade, the address workers use,
+and the token actions. A Protocol, so gui/ depends on no part of the manager's
+runtime (its store above all); `flamenco_gui.manager.Manager` satisfies it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from flamenco_gui.farm.service import FarmService
+
+
+class Token(Protocol):
+    value: str
+
+
+class ManagerHandle(Protocol):
+    service: FarmService
+    data_dir: Path
+    host: str
+    port: int
+    token: Token
+
+    @property
+    def url(self) -> str: ...
+
+    def rotate_token(self) -> str: ...

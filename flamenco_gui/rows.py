@@ -1,0 +1,122 @@
+"""The farm's rows as they cross layers: store → farm → api/gui.
+
+TypedDicts, not classes: a row stays the plain dict that SQLite gave and the JSON
+answer is built from, at no copying cost on the hot path, while mypy checks every key
+a layer reads. Pure (no imports of the farm): every layer may use it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+Fields = dict[str, Any]  # a partial update: column -> new value
+
+
+class TaskState(TypedDict):
+    """What the rules need of a task on every worker report: no JSON, no big text."""
+
+    id: int
+    job_id: int | None
+    worker_id: int | None
+    status: str
+    lease: int
+    attempts: int
+    frame_start: int
+    frame_end: int
+    priority: int
+
+
+class TaskRow(TaskState):
+    external_id: int | None
+    type: str
+    parser: str | None
+    settings: str | None
+    commands: list[list[str]] | None
+    job_priority: int
+    frame_current: int | None
+    format: str | None
+    progress: float | None
+    activity: str | None
+    time_cost: float | None
+    error: str | None
+    created: float | None
+    updated: float | None
+    started: float | None
+    finished: float | None
+    last_progress: float | None
+
+
+class WorkerState(TypedDict):
+    """A worker's switch and connection, without its machine reports."""
+
+    id: int
+    status: str
+    connection: str
+
+
+class WorkerRow(WorkerState):
+    hostname: str
+    secret_hash: str | None
+    system: str | None
+    ip_address: str | None
+    port: int | None
+    activity: str | None
+    current_task: int | None
+    log: str | None
+    time_cost: float | None
+    mac_address: str | None
+    update_frequent: dict[str, Any] | None
+    update_less_frequent: dict[str, Any] | None
+    last_seen: float | None
+    created: float | None
+
+
+class JobRow(TypedDict):
+    id: int
+    name: str
+    type: str
+    settings: dict[str, Any]
+    priority: int
+    chunk_size: int | None
+    status: str
+    frame_start: int | None
+    frame_end: int | None
+    created: float | None
+    updated: float | None
+    tasks_expected: int | None
+    preview_first: int | None
+    deleted: float | None
+
+
+class JobView(JobRow):
+    """A job with the figures its tasks make."""
+
+    task_counts: dict[str, int]
+    tasks_total: int
+    progress: float
+
+
+class HistoryRow(TypedDict):
+    id: int
+    task_id: int
+    worker_id: int | None
+    lease: int
+    started: float | None
+    ended: float | None
+    outcome: str | None
+    reason: str | None
+
+
+class BlocklistRow(TypedDict):
+    job_id: int
+    worker_id: int
+    created: float
+    reason: str
+    hostname: str | None
+
+
+class PreviewEntry(TypedDict):
+    frame: int
+    task_id: int
+    size: int
+    time: float

@@ -1,0 +1,77 @@
+"""The questions dispatch and the timeout checker ask: what runs next, who holds what,
+who went silent."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from flamenco_gui.rows import TaskState, WorkerRow
+from flamenco_gui.store.blocklist import ELIGIBLE_WORKERS
+from flamenco_gui.store.sql import Tables
+from flamenco_gui.store.tasks import TASK_STATE
+
+
+class SchedulerQueries(Tables):
+    def next_queued_task(self, worker_id: int) -> TaskState | None:
+        """The head of the dispatch order that this worker may run (its state columns).
+
+        Not a task of a job it is blocklisted on, nor of a job being deleted; not a task
+        it already failed, unless every eligible worker (online, enabled) has failed it
+        too, so a retry goes to another worker whenever there is one. The workers are
+        counted only when that question comes up.
+        """
+        return cast(
+            TaskState | None,
+            self._one(
+                f"SELECT {TASK_STATE} FROM tasks INDEXED BY tasks_dispatch"
+                " WHERE status = 'queued' "
+                "AND NOT (job_id IS NOT NULL AND EXISTS (SELECT 1 FROM job_blocklist b "
+                "  WHERE b.job_id = tasks.job_id AND b.worker_id = :w)) "
+                "AND NOT (job_id IS NOT NULL AND EXISTS (SELECT 1 FROM jobs j "
+                "  WHERE j.id = tasks.job_id AND j.deleted IS NOT NULL)) "
+                "AND NOT (EXISTS (SELECT 1 FROM task_history h WHERE h.task_id = tasks.id "
+                "  AND h.worker_id = :w AND h.outcome = 'failed') "
+                "  AND (SELECT count(DISTINCT h2.worker_id) FROM task_history h2 "
+                "       WHERE h2.task_id = tasks.id AND h2.outcome = 'failed') < "
+                f"  ({ELIGIBLE_WORKERS})) "
+                "AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks t2 ON t2.id = d.depends_on "
+                "  WHERE d.task_id = tasks.id AND t2.status != 'completed') "
+                "ORDER BY job_priority DESC, priority DESC, id LIMIT 1",
+                {"w": worker_id},
+            ),
+        )
+
+    def tasks_leased_to(self, worker_id: int) -> list[TaskState]:
+        return cast(
+            list[TaskState],
+            [
+                dict(r)
+                for r in self.conn.execute(
+                    f"SELECT {TASK_STATE} FROM tasks WHERE worker_id = ? AND status = 'rendering'",
+                    (worker_id,),
+                )
+            ],
+        )
+
+    def stale_workers(self, seen_before: float) -> list[WorkerRow]:
+        return cast(
+            list[WorkerRow],
+            self._select(
+                "workers",
+                "SELECT * FROM workers WHERE connection = 'online' AND last_seen < ?",
+                (seen_before,),
+            ),
+        )
+
+    def hung_tasks(self, progress_before: float) -> list[TaskState]:
+        return cast(
+            list[TaskState],
+            [
+                dict(r)
+                for r in self.conn.execute(
+                    f"SELECT {TASK_STATE} FROM tasks WHERE status = 'rendering'"
+                    " AND last_progress < ?",
+                    (progress_before,),
+                )
+            ],
+        )

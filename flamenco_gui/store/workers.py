@@ -1,0 +1,48 @@
+"""The `workers` table."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from flamenco_gui.rows import Fields, WorkerRow, WorkerState
+from flamenco_gui.store.sql import Tables
+
+
+class WorkersTable(Tables):
+    def insert_worker(self, row: Fields) -> int:
+        return self._insert("workers", row)
+
+    def get_worker(self, worker_id: int) -> WorkerRow | None:
+        return cast(WorkerRow | None, self._get("workers", worker_id))
+
+    def worker_state(self, worker_id: int) -> WorkerState | None:
+        return cast(
+            WorkerState | None,
+            self._one("SELECT id, status, connection FROM workers WHERE id = ?", (worker_id,)),
+        )
+
+    def worker_by_hostname(self, hostname: str) -> WorkerRow | None:
+        rows = self._select("workers", "SELECT * FROM workers WHERE hostname = ?", (hostname,))
+        return cast(WorkerRow, rows[0]) if rows else None
+
+    def update_worker(self, worker_id: int, fields: Fields) -> bool:
+        """False when there is no such worker."""
+        return self._update("workers", worker_id, fields)
+
+    def delete_worker(self, worker_id: int) -> None:
+        self.conn.execute("UPDATE tasks SET worker_id = NULL WHERE worker_id = ?", (worker_id,))
+        self.conn.execute(
+            "UPDATE task_history SET worker_id = NULL WHERE worker_id = ?", (worker_id,)
+        )
+        self.conn.execute("DELETE FROM job_blocklist WHERE worker_id = ?", (worker_id,))
+        self.conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
+
+    def list_workers(self) -> list[WorkerRow]:
+        return cast(list[WorkerRow], self._select("workers", "SELECT * FROM workers ORDER BY id"))
+
+    def worker_secret_hashes(self) -> dict[str, int]:
+        cur = self.conn.execute("SELECT secret_hash, id FROM workers WHERE secret_hash IS NOT NULL")
+        return {str(h): int(i) for h, i in cur}
+
+    def online_workers(self) -> list[int]:
+        return self._ids("SELECT id FROM workers WHERE connection = 'online'")
