@@ -1,7 +1,7 @@
 """Pairing with real processes: a typed code replaces the farm token on a render node.
 
-The code is issued over the API, redeemed by `worker --pair CODE`, and works once; a wrong, expired or used
-code gets one and the same refusal, and guessing is rate-limited.
+The code is issued over the API, redeemed by `worker --pair CODE`, and works once; a wrong,
+expired or used code gets one and the same refusal, and guessing is rate-limited.
 """
 
 from __future__ import annotations
