@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from flamenco_gui.config import DEFAULT_PORT
 from flamenco_gui.gui.main_window import MainWindow
-from flamenco_gui.gui.settings_dialog import PORT_KEY
+from flamenco_gui.gui.settings_dialog import saved_port
 from flamenco_gui.manager import Manager
 
 
@@ -55,14 +55,15 @@ async def load_window(window: MainWindow) -> None:
 def run_gui(
     data_dir: Path, host: str, port: int, token: str | None, overrides: dict[str, Any]
 ) -> int:
-    app = QApplication.instance() or QApplication(sys.argv)
+    running = QApplication.instance()  # typed QCoreApplication; ours is a QApplication
+    app = running if isinstance(running, QApplication) else QApplication(sys.argv)
     app.setApplicationName("Flamenco Manager")
     app.setOrganizationName("Flamenco")
     # Closing the window ends _serve; a Qt-side quit would stop the loop under it.
     app.setQuitOnLastWindowClosed(False)
     settings = QSettings()
     if port == DEFAULT_PORT:  # the port chosen in Settings, unless --port says otherwise
-        port = int(settings.value(PORT_KEY, port))
+        port = saved_port(settings, port)
     manager = Manager(data_dir, host, port, token, overrides=overrides)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
