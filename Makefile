@@ -42,10 +42,11 @@ run: deps
 test: deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -ra
 
-# Style, then the types ([tool.mypy]).
+# Style, the import contracts ([tool.importlinter]), then the types ([tool.mypy]).
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
 $(DIST_STAMP): pyproject.toml | $(STAMP)
