@@ -42,9 +42,12 @@ run: deps
 test: deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -ra
 
+# Style, the import contracts ([tool.importlinter]), then the types ([tool.mypy]).
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 $(DIST_STAMP): pyproject.toml | $(STAMP)
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \

@@ -35,7 +35,7 @@ def saved_port() -> int | None:
     """The port chosen in the window's Settings, if any (a --port flag wins over it)."""
     _application()
     value = QSettings().value(PORT_KEY)
-    return None if value is None else int(value)  # type: ignore[call-overload]
+    return None if value is None else int(str(value))  # the INI backend keeps text
 
 
 async def _serve(manager: Manager, settings: QSettings) -> None:

@@ -108,15 +108,15 @@ class AddWorkerDialog(QDialog):
         self.copied = QLabel()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addSpacing(6)
-        layout.addLayout(grid)
-        layout.addSpacing(6)
-        layout.addWidget(notes)
-        layout.addWidget(self.warning)
-        layout.addWidget(self.copied)
-        layout.addWidget(buttons)
+        self._column = QVBoxLayout(self)
+        self._column.addWidget(intro)
+        self._column.addSpacing(6)
+        self._column.addLayout(grid)
+        self._column.addSpacing(6)
+        self._column.addWidget(notes)
+        self._column.addWidget(self.warning)
+        self._column.addWidget(self.copied)
+        self._column.addWidget(buttons)
         # As wide as the longest command (within the screen), so each shows whole; then
         # the height that wrapped labels need at that width.
         longest = max(QFontMetrics(mono).horizontalAdvance(c) for c in self.commands.values())
@@ -126,7 +126,7 @@ class AddWorkerDialog(QDialog):
         self.fit(min(limit, self.preferred_width))
 
     def fit(self, width: int) -> None:
-        self.resize(width, self.layout().totalHeightForWidth(width))
+        self.resize(width, self._column.totalHeightForWidth(width))
 
     def copy(self, system: str) -> None:
         QGuiApplication.clipboard().setText(self.commands[system])

@@ -43,7 +43,7 @@ class LogPanel(QWidget):
         super().__init__(parent)
         self.service = service
         self.task_id: int | None = None
-        self.start = self.end = self.size = 0
+        self.start = self.end = self.file_size = 0
         self._search_task: asyncio.Task[None] | None = None
 
         self.title = QLabel("<b>Log</b>")
@@ -82,8 +82,8 @@ class LogPanel(QWidget):
         layout.addWidget(self.text)
 
         self.search.returnPressed.connect(self._enter)
-        self.older.clicked.connect(lambda: self.find(backward=True))
-        self.newer.clicked.connect(lambda: self.find(backward=False))
+        self.older.clicked.connect(lambda: self.find_in_log(backward=True))
+        self.newer.clicked.connect(lambda: self.find_in_log(backward=False))
         self.earlier.clicked.connect(self.load_earlier)
         self.to_end.clicked.connect(self.jump_to_end)
         self._timer = QTimer(self)
@@ -95,7 +95,7 @@ class LogPanel(QWidget):
     def _enter(self) -> None:
         """Enter in the search box: the previous (older) match; Shift+Enter: the next."""
         shift = QGuiApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier
-        self.find(backward=not shift)
+        self.find_in_log(backward=not shift)
 
     # -- which task --------------------------------------------------------------------
 
@@ -106,7 +106,7 @@ class LogPanel(QWidget):
         self.task_id = task_id
         self.title.setText(f"<b>Log</b> · {title}" if title else "<b>Log</b>")
         if task_id is None:
-            self.start = self.end = self.size = 0
+            self.start = self.end = self.file_size = 0
             self.text.clear()
             self._buttons()
             return
@@ -124,7 +124,7 @@ class LogPanel(QWidget):
     # -- the window of the file --------------------------------------------------------
 
     def _set_window(self, data: bytes, start: int, size: int) -> None:
-        self.start, self.end, self.size = start, start + len(data), size
+        self.start, self.end, self.file_size = start, start + len(data), size
         self.text.setPlainText(_decode(data))
         self._buttons()
 
@@ -145,7 +145,7 @@ class LogPanel(QWidget):
         read = self._read(offset=offset, limit=self.start - offset)
         if read is None:
             return
-        data, self.size = read
+        data, self.file_size = read
         if offset > 0:  # begin at a whole line
             cut = data.find(b"\n") + 1
             data, offset = data[cut:], offset + cut
@@ -160,14 +160,14 @@ class LogPanel(QWidget):
 
     def poll(self) -> None:
         """Append what the task wrote since, when the window reaches the file's end."""
-        if self.task_id is None or not self.isVisible() or self.end < self.size:
+        if self.task_id is None or not self.isVisible() or self.end < self.file_size:
             return
         read = self._read(offset=self.end, limit=PAGE)
         if read is None:
             return
         data, size = read
         complete = data[: data.rfind(b"\n") + 1]  # never half a line (or half a character)
-        self.size = size
+        self.file_size = size
         if complete:
             bar = self.text.verticalScrollBar()
             following = bar.value() >= bar.maximum() - 1
@@ -189,20 +189,20 @@ class LogPanel(QWidget):
         self.newer.setEnabled(has_task)
         if not has_task:
             self.info.setText("")
-        elif self.size == 0:
+        elif self.file_size == 0:
             self.info.setText("no output yet")
-        elif self.end < self.size:
-            self.info.setText(f"newer lines not shown ({self.size / 1e6:.1f} MB)")
+        elif self.end < self.file_size:
+            self.info.setText(f"newer lines not shown ({self.file_size / 1e6:.1f} MB)")
         elif self.start > 0:
             self.info.setText(
-                f"last {(self.end - self.start) / 1e3:,.0f} kB of {self.size / 1e6:.1f} MB"
+                f"last {(self.end - self.start) / 1e3:,.0f} kB of {self.file_size / 1e6:.1f} MB"
             )
         else:
-            self.info.setText(f"{self.size / 1e3:,.1f} kB")
+            self.info.setText(f"{self.file_size / 1e3:,.1f} kB")
 
     # -- search ------------------------------------------------------------------------
 
-    def find(self, backward: bool = True) -> None:
+    def find_in_log(self, backward: bool = True) -> None:
         needle = self.search.text()
         if not needle or self.task_id is None:
             return
@@ -223,23 +223,23 @@ class LogPanel(QWidget):
         pattern = needle.encode().lower()
         overlap = len(pattern) - 1
         pos = self.start if backward else self.end
-        while (pos > 0) if backward else (pos < self.size):
+        while (pos > 0) if backward else (pos < self.file_size):
             if backward:
                 offset = max(0, pos - PAGE)
-                read = self._read(offset=offset, limit=min(pos + overlap, self.size) - offset)
+                read = self._read(offset=offset, limit=min(pos + overlap, self.file_size) - offset)
             else:
                 offset = pos
                 read = self._read(offset=offset, limit=PAGE + overlap)
             if read is None:
                 return
-            data, self.size = read
+            data, self.file_size = read
             hit = data.lower().rfind(pattern) if backward else data.lower().find(pattern)
             if hit >= 0:
                 self._show_match(offset + hit, needle)
                 return
             pos = offset if backward else offset + PAGE
-            done = self.size - pos if backward else pos
-            self.info.setText(f"searching… {100 * done // max(1, self.size)}%")
+            done = self.file_size - pos if backward else pos
+            self.info.setText(f"searching… {100 * done // max(1, self.file_size)}%")
             await asyncio.sleep(0)
         self.info.setText(f"“{needle}” not found")
 

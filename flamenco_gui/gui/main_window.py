@@ -164,8 +164,8 @@ class MainWindow(QMainWindow):
         farm.addAction(quit_action)
         for title, kind in (("&Job", "job"), ("&Task", "task"), ("&Worker", "worker")):
             menu = bar.addMenu(title)
-            for action in a.for_kind(kind):
-                menu.addSeparator() if action is None else menu.addAction(action)
+            for entry in a.for_kind(kind):
+                menu.addSeparator() if entry is None else menu.addAction(entry)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.addon_action)
         help_menu.addSeparator()

@@ -236,7 +236,9 @@ class PreviewPanel(QWidget):
             data = self.service.job_preview(job_id, frame)
         except (FarmError, OSError):
             return None
-        image = QImage.fromData(data, "JPEG")
+        # The stub types `format` as bytes, but PySide6 6.11 takes only a str here (a bytes
+        # value raises "called with wrong argument values").
+        image = QImage.fromData(data, "JPEG")  # type: ignore[arg-type]
         return None if image.isNull() else image
 
     # -- showing -----------------------------------------------------------------------

@@ -28,13 +28,13 @@ class ProgressDelegate(QStyledItemDelegate):
         if value is None:  # nothing to measure (an offline worker): plain text
             super().paint(painter, option, index)
             return
-        widget = option.widget  # type: ignore[attr-defined]
+        widget = option.widget
         style = widget.style() if widget else QApplication.style()
         # The row's selection and alternating background first, then the bar on it.
         style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, widget)
-        palette: QPalette = option.palette  # type: ignore[attr-defined]
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
-        rect = QRectF(option.rect.adjusted(4, 4, -4, -4))  # type: ignore[attr-defined]
+        palette: QPalette = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        rect = QRectF(option.rect.adjusted(4, 4, -4, -4))
         fraction = max(0.0, min(100.0, float(value))) / 100.0
         track = QColor(palette.color(QPalette.ColorRole.Text))
         track.setAlphaF(0.10)

@@ -62,6 +62,12 @@ def mask(token: str) -> str:
     return token[:4] + "…" + token[-4:] if len(token) > 10 else "…"
 
 
+def saved_port(settings: QSettings, default: int) -> int:
+    """The port chosen here, or `default`. The INI backend hands a saved number back
+    as text, so it is parsed either way."""
+    return int(str(settings.value(PORT_KEY, default)))
+
+
 class SettingsDialog(QDialog):
     token_rotated = Signal(str)
 
@@ -99,7 +105,7 @@ class SettingsDialog(QDialog):
 
         self.port = QSpinBox()
         self.port.setRange(1, 65535)
-        self.port.setValue(int(settings.value(PORT_KEY, manager.port)))
+        self.port.setValue(saved_port(settings, manager.port))
         self.port.setMinimumWidth(140)
         form.addRow(
             "Port",
@@ -182,12 +188,13 @@ class SettingsDialog(QDialog):
         """Append a row (filled in, or empty to type into); returns its row number."""
         row = self.variables.rowCount()
         self.variables.insertRow(row)
-        self.variables.setItem(row, 0, QTableWidgetItem(name))
+        name_item = QTableWidgetItem(name)
+        self.variables.setItem(row, 0, name_item)
         for col, (key, _) in enumerate(PLATFORM_COLUMNS, start=1):
             self.variables.setItem(row, col, QTableWidgetItem((values or {}).get(key, "")))
         if edit:
             self.variables.setCurrentCell(row, 0)
-            self.variables.editItem(self.variables.item(row, 0))
+            self.variables.editItem(name_item)
         return row
 
     def remove_variables(self) -> None:
@@ -272,10 +279,10 @@ class SettingsDialog(QDialog):
                 self.service.update_settings(changed)
         except FarmError as exc:
             key, _, reason = exc.message.partition(": ")
-            label = self.errors.get(key)
-            if label is not None and reason:
-                label.setText(reason)
-                label.show()
+            error_label = self.errors.get(key)
+            if error_label is not None and reason:
+                error_label.setText(reason)
+                error_label.show()
             else:
                 self.general.setText(exc.message)
             return

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from pydantic import ValidationError
 from PySide6.QtCore import QSettings, Signal
@@ -276,7 +276,12 @@ class SubmitDialog(QDialog):
         self.validate()
 
     def _row_of(self, widget: QWidget) -> int:
-        row, _ = self.form.getWidgetPosition(widget.parentWidget())
+        """The form row of `widget`'s container (made by `_field`)."""
+        container = widget.parentWidget()
+        assert container is not None  # every field sits in its row's container
+        # PySide6's stub says `object`; it returns (row, role), as getLayoutPosition does.
+        found = self.form.getWidgetPosition(container)
+        row, _ = cast(tuple[int, QFormLayout.ItemRole], found)
         return row
 
     # -- the .blend file ---------------------------------------------------------------

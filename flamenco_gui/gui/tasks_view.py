@@ -57,7 +57,7 @@ def task_columns(job_name: Names, worker_name: Names) -> list[Column]:
         *fmt.clock_columns(fmt.task_elapsed, fmt.task_left, (65, 60)),
         Column(
             "Activity",
-            lambda r: r.get("error") if r.get("status") == "failed" else r.get("activity") or "",
+            lambda r: (r.get("error") if r.get("status") == "failed" else r.get("activity")) or "",
             width=220,
             tooltip=lambda r: r.get("error") or r.get("activity"),
         ),

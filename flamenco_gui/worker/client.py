@@ -106,7 +106,8 @@ def credentials_from(reply: Reply, hostname: str, base: str) -> Credentials:
     """The id and secret in a registration answer (`POST /workers` or `/pairing`)."""
     if reply.status != 200 or not isinstance(reply.data, dict):
         raise ManagerUnreachable(f"registration failed: {reply.error}")
-    worker = reply.data.get(hostname) or next(iter(reply.data.values()), None)
+    # Any JSON value: a wrong shape (None, a list, ...) is the TypeError below.
+    worker: Any = reply.data.get(hostname) or next(iter(reply.data.values()), None)
     try:
         return Credentials(int(worker["id"]), str(worker["secret"]), base)
     except (TypeError, KeyError, ValueError) as exc:

@@ -71,7 +71,7 @@ def test_a_huge_log_is_paged_followed_and_searched(qloop, qtbot, tmp_path) -> No
 
             # A line near the start: found by paging backwards, shown in a window.
             panel.search.setText("line 000042 ")
-            panel.find(backward=True)
+            panel.find_in_log(backward=True)
             await until(lambda: text.textCursor().selectedText() == "line 000042 ", 10, "the match")
             assert text.blockCount() < 10_000  # a window around it, not the whole file
             # Shift+Enter in the search box looks the other way (newer lines).
