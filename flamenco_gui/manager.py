@@ -26,6 +26,7 @@ from flamenco_gui.farm.service import FarmService
 from flamenco_gui.farm.settings import FarmConfig, stored_settings
 from flamenco_gui.loop_lag import LoopLagMonitor
 from flamenco_gui.store.db import Store
+from flamenco_gui.store.previews import Previews
 from flamenco_gui.store.task_logs import TaskLogs
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ class Manager:
             config = FarmConfig()
             config.update(stored_settings(self.store))
             config.update(overrides or {})
-        self.service = FarmService(self.store, TaskLogs(data_dir / "logs"), config)
+        self.service = FarmService(
+            self.store, TaskLogs(data_dir / "logs"), Previews(data_dir / "previews"), config
+        )
         self.loop_lag = LoopLagMonitor()
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []

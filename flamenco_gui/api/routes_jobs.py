@@ -5,14 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from flamenco_gui.api import schemas as s
-from flamenco_gui.api.routing import Ctx, route
+from flamenco_gui.api.routing import Ctx, Json, route
 from flamenco_gui.farm.errors import NotFound
+from flamenco_gui.rows import BlocklistRow
 
 
 @route(
     "POST", "/jobs", status=201, body=s.JobCreate, response=s.Job, errors=(422,), provides="job_id"
 )
-async def create_job(ctx: Ctx) -> dict:
+async def create_job(ctx: Ctx) -> Json:
     """Submit a job: its frame range is split into tasks of `chunk_size` frames."""
     b: s.JobCreate = ctx.body
     return await ctx.service.submit_job(
@@ -26,7 +27,7 @@ async def create_job(ctx: Ctx) -> dict:
 
 
 @route("GET", "/jobs", query=s.JobQuery, response=s.JobPage)
-async def list_jobs(ctx: Ctx) -> dict:
+async def list_jobs(ctx: Ctx) -> Json:
     """List jobs with their status and progress, a page at a time."""
     q: s.JobQuery = ctx.query
     rows, total = ctx.service.list_jobs(status=q.status, limit=q.limit, offset=q.offset)
@@ -34,7 +35,7 @@ async def list_jobs(ctx: Ctx) -> dict:
 
 
 @route("GET", r"/jobs/{job_id:\d+}", response=s.Job, errors=(404,))
-async def get_job(ctx: Ctx) -> dict:
+async def get_job(ctx: Ctx) -> Json:
     """One job with its status, progress and task counts; its tasks are paged through
     `GET /tasks?job_id=`."""
     return ctx.service.get_job(ctx.path_int("job_id"))
@@ -43,21 +44,21 @@ async def get_job(ctx: Ctx) -> dict:
 @route(
     "POST", r"/jobs/{job_id:\d+}/actions", body=s.JobAction, response=s.Job, errors=(404, 409, 422)
 )
-async def job_action(ctx: Ctx) -> dict:
+async def job_action(ctx: Ctx) -> Json:
     """Pause, resume, cancel or requeue a job's tasks (or only the failed ones)."""
     b: s.JobAction = ctx.body
     return await ctx.service.job_action(ctx.path_int("job_id"), b.action)
 
 
 @route("PATCH", r"/jobs/{job_id:\d+}", body=s.JobPatch, response=s.Job, errors=(404, 422))
-async def patch_job(ctx: Ctx) -> dict:
+async def patch_job(ctx: Ctx) -> Json:
     """Change a job's priority."""
     b: s.JobPatch = ctx.body
     return await ctx.service.set_job_priority(ctx.path_int("job_id"), b.priority)
 
 
 @route("DELETE", r"/jobs/{job_id:\d+}", response=s.Deleted, errors=(404,))
-async def delete_job(ctx: Ctx) -> dict:
+async def delete_job(ctx: Ctx) -> Json:
     """Delete a job and its tasks; running ones are stopped on their workers."""
     job_id = ctx.path_int("job_id")
     await ctx.service.delete_job(job_id)
@@ -65,7 +66,7 @@ async def delete_job(ctx: Ctx) -> dict:
 
 
 @route("GET", r"/jobs/{job_id:\d+}/blocklist", response=list[s.BlocklistEntry], errors=(404,))
-async def get_blocklist(ctx: Ctx) -> list:
+async def get_blocklist(ctx: Ctx) -> Json:
     """Workers kept off this job because they failed too many of its tasks."""
     return _entries(ctx.service.job_blocklist(ctx.path_int("job_id")))
 
@@ -77,18 +78,18 @@ async def get_blocklist(ctx: Ctx) -> list:
     response=list[s.BlocklistEntry],
     errors=(404,),
 )
-async def clear_blocklist(ctx: Ctx) -> list:
+async def clear_blocklist(ctx: Ctx) -> Json:
     """Let blocklisted workers back on this job (all, or the one `worker_id`)."""
     q: s.BlocklistQuery = ctx.query
     return _entries(ctx.service.clear_blocklist(ctx.path_int("job_id"), q.worker_id))
 
 
-def _entries(rows: list[dict]) -> list[dict]:
+def _entries(rows: list[BlocklistRow]) -> Json:
     return [{k: r[k] for k in ("worker_id", "hostname", "created", "reason")} for r in rows]
 
 
 @route("GET", r"/jobs/{job_id:\d+}/previews", response=list[s.Preview], errors=(404,))
-async def list_previews(ctx: Ctx) -> list:
+async def list_previews(ctx: Ctx) -> Json:
     """The job's newest frame thumbnails, oldest first."""
     return ctx.service.job_previews(ctx.path_int("job_id"))
 

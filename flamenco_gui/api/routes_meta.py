@@ -9,14 +9,14 @@ from aiohttp import web
 from flamenco_gui import __version__
 from flamenco_gui.api import schemas as s
 from flamenco_gui.api.keys import LOOP_LAG
-from flamenco_gui.api.routing import Auth, Ctx, route
+from flamenco_gui.api.routing import Auth, Ctx, Json, route
 from flamenco_gui.resources import resource_path
 
 API_VERSION = "1.0"
 
 
 @route("GET", "/health", auth=Auth.NONE, query=s.HealthQuery, response=s.Health)
-async def health(ctx: Ctx) -> dict:
+async def health(ctx: Ctx) -> Json:
     """Liveness, and the event loop's lag (p99 and max over the last minute, or over the
     last `lag_window` seconds: what a benchmark or a monitor asks of one load)."""
     q: s.HealthQuery = ctx.query
@@ -30,13 +30,13 @@ async def health(ctx: Ctx) -> dict:
 
 
 @route("GET", "/version", auth=Auth.NONE, response=s.Version)
-async def version(ctx: Ctx) -> dict:
+async def version(ctx: Ctx) -> Json:
     """The manager's version and its API version."""
     return {"version": __version__, "api": API_VERSION}
 
 
 @route("GET", "/openapi.json", response=dict)
-async def openapi(ctx: Ctx) -> dict:
+async def openapi(ctx: Ctx) -> Json:
     """This API described as OpenAPI 3.1."""
     from flamenco_gui.api.openapi import spec
 
@@ -44,26 +44,26 @@ async def openapi(ctx: Ctx) -> dict:
 
 
 @route("GET", "/settings", response=s.FarmSettings)
-async def get_settings(ctx: Ctx) -> dict:
+async def get_settings(ctx: Ctx) -> Json:
     """The farm's timeouts and retry limits."""
     return ctx.service.settings()
 
 
 @route("PATCH", "/settings", body=s.SettingsPatch, response=s.FarmSettings, errors=(422,))
-async def patch_settings(ctx: Ctx) -> dict:
+async def patch_settings(ctx: Ctx) -> Json:
     """Change timeouts and retry limits; in force at once and kept across restarts."""
     body: s.SettingsPatch = ctx.body
     return ctx.service.update_settings(body.model_dump(exclude_none=True))
 
 
 @route("GET", "/path-variables", response=s.PathVariables)
-async def get_path_variables(ctx: Ctx) -> dict:
+async def get_path_variables(ctx: Ctx) -> Json:
     """Two-way path variables: a storage place as each platform mounts it."""
     return ctx.service.path_variables()
 
 
 @route("PUT", "/path-variables", body=s.PathVariables, response=s.PathVariables, errors=(422,))
-async def put_path_variables(ctx: Ctx) -> dict:
+async def put_path_variables(ctx: Ctx) -> Json:
     """Replace the path variables (used by jobs submitted from then on)."""
     body: s.PathVariables = ctx.body
     return ctx.service.set_path_variables(body.model_dump(exclude_none=True))

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from flamenco_gui.api import schemas as s
 from flamenco_gui.api import shapes
-from flamenco_gui.api.routing import Auth, Ctx, route
+from flamenco_gui.api.routing import Auth, Ctx, Json, route
 from flamenco_gui.farm.errors import Forbidden, Unavailable
 from flamenco_gui.farm.pairing import DEFAULT_TTL, MAX_TTL, PairingCodes, RateLimited
 
@@ -56,7 +56,7 @@ def _registry(ctx: Ctx) -> PairingCodes:
     response=PairingCodeOut,
     errors=(503,),
 )
-async def issue_pairing_code(ctx: Ctx) -> dict:
+async def issue_pairing_code(ctx: Ctx) -> Json:
     """Issue a single-use pairing code (10 minutes by default) for a new worker."""
     b: PairingCodeRequest = ctx.body
     issued = _registry(ctx).issue(b.ttl)
@@ -72,7 +72,7 @@ async def issue_pairing_code(ctx: Ctx) -> dict:
     response=dict[str, s.WorkerObject],
     errors=(403, 429, 503),
 )
-async def redeem_pairing_code(ctx: Ctx) -> dict | web.Response:
+async def redeem_pairing_code(ctx: Ctx) -> Json:
     """Trade a pairing code for a worker registration (the answer of `POST /workers`)."""
     b: PairingRequest = ctx.body
     client = ctx.request.remote or "unknown"

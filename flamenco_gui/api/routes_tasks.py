@@ -6,7 +6,7 @@ from aiohttp import web
 
 from flamenco_gui.api import schemas as s
 from flamenco_gui.api import shapes
-from flamenco_gui.api.routing import Auth, Ctx, route
+from flamenco_gui.api.routing import Auth, Ctx, Json, route
 from flamenco_gui.farm.errors import Forbidden
 
 
@@ -19,7 +19,7 @@ from flamenco_gui.farm.errors import Forbidden
     errors=(422,),
     provides="task_id",
 )
-async def create_task(ctx: Ctx) -> dict:
+async def create_task(ctx: Ctx) -> Json:
     """Create a task (2015 API): the compiler named by `type` reads `settings`."""
     b: s.TaskCreate = ctx.body
     row = ctx.service.create_task(
@@ -29,7 +29,7 @@ async def create_task(ctx: Ctx) -> dict:
 
 
 @route("GET", "/tasks", auth=Auth.WORKER, query=s.TaskQuery, response=s.TaskPage)
-async def list_tasks(ctx: Ctx) -> dict:
+async def list_tasks(ctx: Ctx) -> Json:
     """List tasks, filtered by status, job or worker, a page at a time."""
     q: s.TaskQuery = ctx.query
     rows, total = ctx.service.list_tasks(
@@ -44,13 +44,15 @@ async def list_tasks(ctx: Ctx) -> dict:
 
 
 @route("GET", r"/tasks/{task_id:\d+}", auth=Auth.WORKER, response=s.TaskDetail, errors=(404,))
-async def get_task(ctx: Ctx) -> dict:
+async def get_task(ctx: Ctx) -> Json:
     """One task with its commands and its history of attempts."""
     task_id = ctx.path_int("task_id")
     row = ctx.service.get_task(task_id)
-    if not ctx.principal.is_farm:  # a worker gets paths in its own platform's form
-        row = row | {"commands": ctx.service.commands_for(row, ctx.principal.worker_id)}
-    return shapes.task(row) | {
+    answer = shapes.task(row)
+    worker_id = ctx.principal.worker_id
+    if not ctx.principal.is_farm and worker_id is not None:
+        answer["commands"] = ctx.service.commands_for(row, worker_id)  # its platform's paths
+    return answer | {
         "history": shapes.history(ctx.service.task_history(task_id)),
         "depends_on": ctx.service.task_dependencies(task_id),
     }
@@ -75,7 +77,7 @@ async def patch_task(ctx: Ctx) -> None:
 
 
 @route("DELETE", r"/tasks/{task_id:\d+}", status=202, response=s.Deleted, errors=(404,))
-async def delete_task(ctx: Ctx) -> dict:
+async def delete_task(ctx: Ctx) -> Json:
     """Delete a task (2015 API); a running one is stopped on its worker first."""
     task_id = ctx.path_int("task_id")
     ctx.service.delete_task(task_id)
@@ -120,7 +122,7 @@ async def read_log(ctx: Ctx) -> web.Response:
     "POST", r"/tasks/{task_id:\d+}/preview", auth=Auth.WORKER, status=201, query=s.PreviewUpload,
     raw_body="image/jpeg", response=s.Preview, errors=(404, 409),
 )  # fmt: skip
-async def upload_preview(ctx: Ctx) -> dict:
+async def upload_preview(ctx: Ctx) -> Json:
     """A thumbnail of a frame the task just saved (JPEG, at most 512 KiB, 1024 px a side)."""
     q: s.PreviewUpload = ctx.query
     data = await ctx.request.read()

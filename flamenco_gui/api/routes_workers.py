@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from flamenco_gui.api import schemas as s
 from flamenco_gui.api import shapes
-from flamenco_gui.api.routing import Auth, Ctx, route
+from flamenco_gui.api.routing import Auth, Ctx, Json, route
 from flamenco_gui.farm.errors import Forbidden
 from flamenco_gui.farm.states import WorkerStatus
 
 
 @route("GET", "/workers", response=dict[str, s.WorkerObject])
-async def list_workers(ctx: Ctx) -> dict:
+async def list_workers(ctx: Ctx) -> Json:
     """All workers, keyed by hostname (2015 API)."""
     return {w["hostname"]: shapes.worker(w) for w in ctx.service.list_workers()}
 
 
 @route("POST", "/workers", body=s.WorkerRegister, response=dict[str, s.WorkerObject], errors=(422,))
-async def register_worker(ctx: Ctx) -> dict:
+async def register_worker(ctx: Ctx) -> Json:
     """Register a worker (2015 API; answers 200, not 204, as it has a body).
 
     The answer carries the worker's own `secret` for all its later calls.
@@ -37,7 +37,7 @@ async def register_worker(ctx: Ctx) -> dict:
 
 
 @route("GET", r"/workers/{worker_id:\d+}", auth=Auth.WORKER, response=s.WorkerInfo, errors=(404,))
-async def get_worker(ctx: Ctx) -> dict:
+async def get_worker(ctx: Ctx) -> Json:
     """A worker's machine report (2015 API)."""
     return shapes.worker_info(ctx.service.get_worker(ctx.path_int("worker_id")))
 
@@ -50,7 +50,7 @@ async def get_worker(ctx: Ctx) -> dict:
     response=s.TaskAssignment,
     errors=(403, 404, 422),
 )
-async def patch_worker(ctx: Ctx) -> dict:
+async def patch_worker(ctx: Ctx) -> Json:
     """The worker's report: `available` pulls its next task, `rendering` watches its lease.
 
     With `wait`, the answer is held until there is news (a task, a lease change) or the
@@ -82,17 +82,17 @@ async def patch_worker(ctx: Ctx) -> dict:
     response=s.WorkerObject,
     errors=(404, 422),
 )
-async def switch_worker(ctx: Ctx) -> dict:
+async def switch_worker(ctx: Ctx) -> Json:
     """Enable or disable a worker (a disabled one finishes its task, then gets no more)."""
     b: s.WorkerSwitch = ctx.body
     row = ctx.service.set_worker_enabled(
-        ctx.path_int("worker_id"), b.status == WorkerStatus.ENABLED
+        ctx.path_int("worker_id"), b.status == WorkerStatus.ENABLED.value
     )
     return shapes.worker(row)
 
 
 @route("DELETE", r"/workers/{worker_id:\d+}", response=s.Deleted, errors=(404,))
-async def forget_worker(ctx: Ctx) -> dict:
+async def forget_worker(ctx: Ctx) -> Json:
     """Forget a worker: its task goes back to the queue and its secret stops working."""
     worker_id = ctx.path_int("worker_id")
     ctx.service.forget_worker(worker_id)

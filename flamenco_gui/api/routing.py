@@ -47,7 +47,10 @@ class Ctx:
         return value
 
 
-Handler = Callable[[Ctx], Awaitable[Any]]
+# A handler's answer: anything JSON-able, its shape declared by the route's `response`
+# model (which the OpenAPI document and the response tests check).
+Json = Any
+Handler = Callable[[Ctx], Awaitable[Json]]
 
 
 @dataclass(slots=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flamenco_gui.rows import HistoryRow, TaskRow, WorkerRow
+# A task, worker or history row (flamenco_gui/rows.py), read by the names listed here.
+RowIn = Mapping[str, Any]
+
 
 _SEED_TASK = (
     "id",
@@ -49,7 +52,7 @@ _SEED_WORKER = (
 )
 
 
-def seed_task(row: TaskRow) -> dict[str, Any]:
+def seed_task(row: RowIn) -> dict[str, Any]:
     out = {k: row[k] for k in _SEED_TASK}
     out["format"] = row["format"] or ""
     out.update(
@@ -58,20 +61,20 @@ def seed_task(row: TaskRow) -> dict[str, Any]:
     return out
 
 
-def task(row: TaskRow) -> dict[str, Any]:
+def task(row: RowIn) -> dict[str, Any]:
     return seed_task(row) | {k: row[k] for k in _TASK_EXTRA}
 
 
-def history(rows: list[HistoryRow]) -> list[dict[str, Any]]:
+def history(rows: Sequence[RowIn]) -> list[dict[str, Any]]:
     keys = ("worker_id", "lease", "started", "ended", "outcome", "reason")
     return [{k: r[k] for k in keys} for r in rows]
 
 
-def worker(row: WorkerRow) -> dict[str, Any]:
+def worker(row: RowIn) -> dict[str, Any]:
     return {k: row[k] for k in _SEED_WORKER}
 
 
-def worker_info(row: WorkerRow) -> dict[str, Any]:
+def worker_info(row: RowIn) -> dict[str, Any]:
     return {
         "hostname": row["hostname"],
         "mac_address": row["mac_address"],

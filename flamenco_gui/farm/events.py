@@ -14,7 +14,9 @@ from typing import Any, Literal
 log = logging.getLogger(__name__)
 
 # farm: the manager itself (storage, settings); preview: a job's new frame thumbnail
-Kind = Literal["job", "task", "worker", "farm", "preview"]
+# tasks: a set of one job's tasks (id: the job's) now has the same fields, or is gone:
+# row = {"ids": [...], "fields": {...} | None}
+Kind = Literal["job", "task", "worker", "farm", "preview", "tasks"]
 
 
 @dataclass(frozen=True, slots=True)

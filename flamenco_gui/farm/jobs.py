@@ -127,7 +127,7 @@ class Jobs:
         row = self._store.get_job(job_id)
         return None if row is None else self.view(row)
 
-    def list(
+    def page(
         self, *, status: str | None = None, limit: int = 100, offset: int = 0
     ) -> tuple[list[JobView], int]:
         rows, total = self._store.list_jobs(status, limit, offset)

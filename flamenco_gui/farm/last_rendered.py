@@ -39,7 +39,7 @@ class LastRendered:
         self._changes.bus.publish(Change("preview", task["job_id"], dict(entry)))
         return entry
 
-    def list(self, job_id: int) -> list[PreviewEntry]:
+    def entries(self, job_id: int) -> list[PreviewEntry]:
         return self.files.list(job_id)
 
     def read(self, job_id: int, frame: int) -> bytes:

@@ -9,23 +9,23 @@ knows no Qt and no HTTP. Every method runs on the event-loop thread.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from flamenco_gui.farm.blocklist import Blocklist
-from flamenco_gui.farm.changes import Batch, Changes
-from flamenco_gui.farm.dispatch import Assignment, Dispatch
+from flamenco_gui.farm.blocklist import Blocklist, BlocklistStore
+from flamenco_gui.farm.changes import Batch, Changes, Transactions
+from flamenco_gui.farm.dispatch import Assignment, Dispatch, DispatchStore
 from flamenco_gui.farm.events import EventBus, Kind
-from flamenco_gui.farm.jobs import Jobs, PreparedJob
-from flamenco_gui.farm.last_rendered import LastRendered
-from flamenco_gui.farm.retries import Retries
-from flamenco_gui.farm.settings import FarmConfig, FarmSettings
+from flamenco_gui.farm.jobs import Jobs, JobStore, PreparedJob
+from flamenco_gui.farm.last_rendered import LastRendered, PreviewFiles
+from flamenco_gui.farm.retries import Retries, RetryStore
+from flamenco_gui.farm.settings import FarmConfig, FarmSettings, SettingsStore
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
-from flamenco_gui.farm.task_logs import TaskLogs
-from flamenco_gui.farm.task_state_machine import TaskStateMachine
-from flamenco_gui.farm.tasks import Tasks
-from flamenco_gui.farm.timeouts import TimeoutChecker
+from flamenco_gui.farm.task_logs import LogFiles, TaskLogs, TaskLogStore
+from flamenco_gui.farm.task_state_machine import StateStore, TaskStateMachine
+from flamenco_gui.farm.tasks import Tasks, TaskStore
+from flamenco_gui.farm.timeouts import TimeoutChecker, TimeoutStore
 from flamenco_gui.farm.wakeups import Wakeups
-from flamenco_gui.farm.workers import Workers
+from flamenco_gui.farm.workers import Workers, WorkerStore
 from flamenco_gui.rows import (
     BlocklistRow,
     HistoryRow,
@@ -34,17 +34,33 @@ from flamenco_gui.rows import (
     TaskRow,
     WorkerRow,
 )
-from flamenco_gui.store.db import Store
-from flamenco_gui.store.previews import Previews
-from flamenco_gui.store.task_logs import TaskLogs as LogFiles
 
 __all__ = ["FarmConfig", "FarmService"]
+
+
+class FarmStore(
+    StateStore,
+    DispatchStore,
+    WorkerStore,
+    TimeoutStore,
+    BlocklistStore,
+    RetryStore,
+    TaskStore,
+    TaskLogStore,
+    JobStore,
+    SettingsStore,
+    Protocol,
+):
+    """Everything the farm's concerns ask of the store (store/db.py's Store is one)."""
+
+    @property
+    def uow(self) -> Transactions: ...
 
 
 class _Files:
     """Logs and previews of a job being deleted (run on a thread)."""
 
-    def __init__(self, logs: LogFiles, previews: Previews) -> None:
+    def __init__(self, logs: LogFiles, previews: PreviewFiles) -> None:
         self._logs = logs
         self._previews = previews
 
@@ -59,15 +75,14 @@ class _Files:
 class FarmService:
     def __init__(
         self,
-        store: Store,
+        store: FarmStore,
         logs: LogFiles,
+        previews: PreviewFiles,
         config: FarmConfig | None = None,
-        previews: Previews | None = None,
     ) -> None:
         self.store = store
         self.config = config or FarmConfig()
         self.events = EventBus()
-        previews = previews or Previews(logs.root.parent / "previews")
         self.wakeups = Wakeups()
         self.changes = Changes(store.uow, self.events, self._load)
         self.states = TaskStateMachine(store, self.changes, self.wakeups)
@@ -145,7 +160,7 @@ class FarmService:
         return self.workers.get(worker_id)
 
     def list_workers(self) -> list[WorkerRow]:
-        return self.workers.list()
+        return self.workers.all()
 
     def set_worker_enabled(self, worker_id: int, enabled: bool) -> WorkerRow:
         return self.workers.set_enabled(worker_id, enabled)
@@ -170,7 +185,7 @@ class FarmService:
         return self.tasks.get(task_id)
 
     def list_tasks(self, **filters: Any) -> tuple[list[TaskRow], int]:
-        return self.tasks.list(**filters)
+        return self.tasks.page(**filters)
 
     def task_dependencies(self, task_id: int) -> list[int]:
         return self.tasks.dependencies(task_id)
@@ -212,7 +227,7 @@ class FarmService:
 
     def job_previews(self, job_id: int) -> list[PreviewEntry]:
         self.jobs.get(job_id)
-        return self.last_rendered.list(job_id)
+        return self.last_rendered.entries(job_id)
 
     def job_preview(self, job_id: int, frame: int) -> bytes:
         self.jobs.get(job_id)
@@ -236,7 +251,7 @@ class FarmService:
         return self.jobs.get(job_id)
 
     def list_jobs(self, **filters: Any) -> tuple[list[JobView], int]:
-        return self.jobs.list(**filters)
+        return self.jobs.page(**filters)
 
     async def job_action(self, job_id: int, action: str) -> JobView:
         return await self.jobs.action(job_id, action)

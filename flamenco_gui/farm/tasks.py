@@ -72,7 +72,7 @@ class Tasks:
             raise NotFound(f"task {task_id} does not exist")
         return row
 
-    def list(self, **filters: Any) -> tuple[list[TaskRow], int]:
+    def page(self, **filters: Any) -> tuple[list[TaskRow], int]:
         return self._store.list_tasks(**filters)
 
     def dependencies(self, task_id: int) -> list[int]:
@@ -146,7 +146,9 @@ class Tasks:
                 progress["updated"] = progress["last_progress"] = self._clock()
                 self._store.update_task(task_id, progress)
                 if task["worker_id"] is not None and task["status"] == T.RENDERING:
-                    shown = {k: progress[k] for k in ("activity", "time_cost") if k in progress}
+                    shown: Fields = {
+                        k: progress[k] for k in ("activity", "time_cost") if k in progress
+                    }
                     if worker_id is not None:  # a report from the worker: it is alive
                         shown |= {"last_seen": progress["updated"], "connection": "online"}
                     self._store.update_worker(task["worker_id"], shown)

@@ -107,7 +107,7 @@ class Workers:
             raise NotFound(f"worker {worker_id} does not exist")
         return row
 
-    def list(self) -> list[WorkerRow]:
+    def all(self) -> list[WorkerRow]:
         return self._store.list_workers()
 
     def set_enabled(self, worker_id: int, enabled: bool) -> WorkerRow:

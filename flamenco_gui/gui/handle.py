@@ -11,7 +11,8 @@ from flamenco_gui.farm.service import FarmService
 
 
 class Token(Protocol):
-    value: str
+    @property
+    def value(self) -> str: ...
 
 
 class ManagerHandle(Protocol):
@@ -19,7 +20,9 @@ class ManagerHandle(Protocol):
     data_dir: Path
     host: str
     port: int
-    token: Token
+
+    @property
+    def token(self) -> Token: ...
 
     @property
     def url(self) -> str: ...

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap, QResizeEvent
@@ -41,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from flamenco_gui.farm.errors import FarmError
 from flamenco_gui.farm.service import FarmService
+from flamenco_gui.rows import PreviewEntry
 
 THUMB = QSize(112, 63)  # a filmstrip frame (16:9 fits; other shapes keep their aspect)
 NO_JOB = "Select a job to see its latest frames."
@@ -207,7 +207,7 @@ class PreviewPanel(QWidget):
                 entries = self.service.job_previews(job_id)
             except (FarmError, OSError):  # deleted meanwhile, or the dir is unreadable
                 entries = []
-            newest: dict[int, dict[str, Any]] = {}
+            newest: dict[int, PreviewEntry] = {}
             for entry in entries:  # oldest first; a frame rendered twice shows once
                 newest.pop(entry["frame"], None)
                 newest[entry["frame"]] = entry

@@ -12,9 +12,9 @@ The model never touches SQL: rows come from events and pages read by the window.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -115,11 +115,11 @@ class LiveTableModel(QAbstractTableModel):
             if row is not None:
                 self._record(obj_id, {**row, **fields})
 
-    def feed(self, rows: Iterable[Row]) -> None:
+    def feed(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Rows read from the service (a page at start-up), applied like events: in
         arrival order, so whichever of a page and an event came later wins."""
         for row in rows:
-            self._record(row["id"], row)
+            self._record(row["id"], cast(Row, row))  # kept as read, never copied
 
     def _record(self, obj_id: int, row: Row | None) -> None:
         self._pending[obj_id] = row

@@ -1,8 +1,7 @@
-"""What the store raises: the farm handles these without knowing SQLite."""
+"""What the store raises: the farm handles these without knowing SQLite (this module
+imports nothing of it, so the farm may import this one)."""
 
 from __future__ import annotations
-
-import sqlite3
 
 # SQLite's primary result codes that mean "the data dir cannot take this write":
 # https://sqlite.org/rescode.html (an extended code's low byte is its primary code).
@@ -19,7 +18,7 @@ class StorageUnavailable(Exception):
     change was rolled back whole, and trying again later may work."""
 
 
-def storage_error(exc: sqlite3.Error) -> StorageUnavailable | None:
+def storage_error(exc: Exception) -> StorageUnavailable | None:
     """`exc` as a StorageUnavailable when the disk is the cause, judged by its error
     code (never by its message text); None for anything else (a bug: let it raise)."""
     code = getattr(exc, "sqlite_errorcode", None)

@@ -13,8 +13,8 @@ from sqlite_utils.db import DescIndex
 
 
 def _v1(db: sqlite_utils.Database) -> None:
-    db["settings"].create({"key": str, "value": str}, pk="key")
-    db["workers"].create(
+    db.table("settings").create({"key": str, "value": str}, pk="key")
+    db.table("workers").create(
         {
             "id": int,
             "hostname": str,
@@ -38,9 +38,9 @@ def _v1(db: sqlite_utils.Database) -> None:
         not_null=["hostname", "status", "connection"],
         defaults={"status": "enabled", "connection": "online"},
     )
-    db["workers"].create_index(["hostname"], unique=True)
-    db["workers"].create_index(["secret_hash"])
-    db["jobs"].create(
+    db.table("workers").create_index(["hostname"], unique=True)
+    db.table("workers").create_index(["secret_hash"])
+    db.table("jobs").create(
         {
             "id": int,
             "name": str,
@@ -57,7 +57,7 @@ def _v1(db: sqlite_utils.Database) -> None:
         pk="id",
         not_null=["name", "type", "status", "priority"],
     )
-    db["tasks"].create(
+    db.table("tasks").create(
         {
             "id": int,
             "job_id": int,
@@ -92,12 +92,12 @@ def _v1(db: sqlite_utils.Database) -> None:
         defaults={"lease": 0, "attempts": 0, "progress": 0.0, "job_priority": 0},
     )
     # Dispatch reads the head of this index: queued, by job priority, task priority, age.
-    db["tasks"].create_index(
+    db.table("tasks").create_index(
         ["status", DescIndex("job_priority"), DescIndex("priority"), "id"], "tasks_dispatch"
     )
-    db["tasks"].create_index(["job_id", "status"], "tasks_job_status")
-    db["tasks"].create_index(["worker_id"], "tasks_worker")
-    db["task_history"].create(
+    db.table("tasks").create_index(["job_id", "status"], "tasks_job_status")
+    db.table("tasks").create_index(["worker_id"], "tasks_worker")
+    db.table("task_history").create(
         {
             "id": int,
             "task_id": int,
@@ -111,12 +111,12 @@ def _v1(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("task_id", "tasks", "id")],
     )
-    db["task_history"].create_index(["task_id"])
+    db.table("task_history").create_index(["task_id"])
 
 
 def _v2(db: sqlite_utils.Database) -> None:
     """The per-job blocklist: workers that failed too many of a job's tasks."""
-    db["job_blocklist"].create(
+    db.table("job_blocklist").create(
         {"job_id": int, "worker_id": int, "created": float, "reason": str},
         pk=("job_id", "worker_id"),
         foreign_keys=[("job_id", "jobs", "id"), ("worker_id", "workers", "id")],
@@ -126,19 +126,19 @@ def _v2(db: sqlite_utils.Database) -> None:
 def _v3(db: sqlite_utils.Database) -> None:
     """How many tasks a job was submitted with: a big job is inserted in several
     transactions, and one a crash cut short is recognised (and removed) at start."""
-    db["jobs"].add_column("tasks_expected", int)
+    db.table("jobs").add_column("tasks_expected", int)
 
 
 def _v4(db: sqlite_utils.Database) -> None:
     """Task dependencies: a task runs only once every task it depends on completed."""
-    db["task_deps"].create(
+    db.table("task_deps").create(
         {"task_id": int, "depends_on": int},
         pk=("task_id", "depends_on"),
         foreign_keys=[("task_id", "tasks", "id"), ("depends_on", "tasks", "id")],
     )
-    db["task_deps"].create_index(["depends_on"])
+    db.table("task_deps").create_index(["depends_on"])
     # Preview-first ordering: every Nth chunk of the job was queued ahead of the rest.
-    db["jobs"].add_column("preview_first", int)
+    db.table("jobs").add_column("preview_first", int)
 
 
 _COUNT_NEW = (
@@ -184,14 +184,14 @@ def _v6(db: sqlite_utils.Database) -> None:
     only grows on a long-lived farm.
     """
     db.conn.execute("DROP INDEX tasks_worker")
-    db["tasks"].create_index(["worker_id", "status"], "tasks_worker_status")
+    db.table("tasks").create_index(["worker_id", "status"], "tasks_worker_status")
 
 
 def _v7(db: sqlite_utils.Database) -> None:
     """A job being deleted. A 100,000-task job is deleted in slices with the loop
     running in between; marked first, it is gone for dispatch and every reader at once,
     and a crash half-way leaves a marked job that the next start finishes deleting."""
-    db["jobs"].add_column("deleted", float)
+    db.table("jobs").add_column("deleted", float)
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
@@ -203,7 +203,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def migrate(db: sqlite_utils.Database) -> int:
     """Bring the database up to SCHEMA_VERSION; returns the version it found."""
     conn = db.conn
-    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    found = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if found > SCHEMA_VERSION:
         raise RuntimeError(
             f"database schema version {found} is newer than this program's {SCHEMA_VERSION}"

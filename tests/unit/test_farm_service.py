@@ -13,6 +13,7 @@ from flamenco_gui.farm.events import Change
 from flamenco_gui.farm.service import FarmConfig, FarmService
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
 from flamenco_gui.store.db import Store
+from flamenco_gui.store.previews import Previews
 from flamenco_gui.store.task_logs import TaskLogs
 
 A = WorkerReport.AVAILABLE
@@ -20,7 +21,10 @@ A = WorkerReport.AVAILABLE
 
 def _service(tmp_path: Path, **config: float) -> FarmService:
     return FarmService(
-        Store(tmp_path / "farm.sqlite"), TaskLogs(tmp_path / "logs"), FarmConfig(**config)
+        Store(tmp_path / "farm.sqlite"),
+        TaskLogs(tmp_path / "logs"),
+        Previews(tmp_path / "previews"),
+        FarmConfig(**config),
     )
 
 

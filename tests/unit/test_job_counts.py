@@ -15,6 +15,7 @@ import sqlite_utils
 from flamenco_gui.farm.service import FarmConfig, FarmService
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
 from flamenco_gui.store.db import Store
+from flamenco_gui.store.previews import Previews
 from flamenco_gui.store.schema import MIGRATIONS
 from flamenco_gui.store.task_logs import TaskLogs
 
@@ -34,7 +35,10 @@ def _job(s: FarmService, frames: int) -> int:
 
 async def test_counts_follow_every_kind_of_change(tmp_path: Path) -> None:
     s = FarmService(
-        Store(tmp_path / "farm.sqlite"), TaskLogs(tmp_path / "logs"), FarmConfig(max_attempts=1)
+        Store(tmp_path / "farm.sqlite"),
+        TaskLogs(tmp_path / "logs"),
+        Previews(tmp_path / "previews"),
+        FarmConfig(max_attempts=1),
     )
     job, other = _job(s, 6), _job(s, 2)
     w = s.register_worker("a", "Linux")[0]["id"]
