@@ -149,7 +149,8 @@ async def _drive(
             state = done["status"] if done else "still running"
             _say(started, f"FAILED: job {job['id']} {state} after {timeout:g} s")
             return False
-        for task in done["tasks"]:
+        page = await api.call("GET", f"/tasks?job_id={job['id']}")
+        for task in page["tasks"]:
             log = await api.call("GET", f"/tasks/{task['id']}/log")
             if f"flamenco {__version__}" not in log:
                 _say(started, f"FAILED: task {task['id']}'s log lacks the version:\n{log}")

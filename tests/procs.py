@@ -95,6 +95,10 @@ class Http:
         assert reply.status == 200, f"GET {path}: {reply.status} {reply.text}"
         return reply.json()
 
+    def job_tasks(self, job_id: int) -> list[dict[str, Any]]:
+        """A (small) job's tasks in id order: `GET /jobs/{id}` has only their counts."""
+        return self.get(f"/tasks?job_id={job_id}&limit=1000")["tasks"]
+
     def post(self, path: str, body: Any) -> Any:
         reply = self.request("POST", path, body)
         assert 200 <= reply.status < 300, f"POST {path}: {reply.status} {reply.text}"

@@ -26,14 +26,14 @@ SLICE = 2000  # tasks per statement of a set-based move: a few milliseconds each
 
 
 class StateStore(Protocol):
-    def update_task(self, task_id: int, fields: Fields) -> None: ...
-    def update_tasks(self, task_ids: Sequence[int], fields: Fields) -> None: ...
+    def move_task(self, task_id: int, fields: Fields) -> None: ...
+    def move_tasks(self, task_ids: Sequence[int], fields: Fields) -> None: ...
     def add_history(self, row: Fields) -> int: ...
     def close_history(self, task_id: int, lease: int, fields: Fields) -> None: ...
     def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
     def queued_dependents(self, task_ids: Sequence[int]) -> list[TaskState]: ...
     def job_status_and_counts(self, job_id: int) -> tuple[str, dict[str, int]] | None: ...
-    def update_job(self, job_id: int, fields: Fields) -> None: ...
+    def set_job_status(self, job_id: int, status: str, when: float) -> None: ...
     def job_task_slice(
         self, job_id: int, statuses: Sequence[str], limit: int, after: int = 0
     ) -> list[TaskState]: ...
@@ -85,7 +85,7 @@ class TaskStateMachine:
         `worker_fields` (the worker's report) join the worker row's one update."""
         now = self._clock()
         lease = task["lease"] + 1
-        self._store.update_task(
+        self._store.move_task(
             task["id"],
             {
                 "status": T.RENDERING.value,
@@ -131,7 +131,7 @@ class TaskStateMachine:
         fields = target_fields(new, was_rendering=old == T.RENDERING, reason=reason, now=now)
         if new == T.COMPLETED:
             fields["frame_current"] = task["frame_end"]
-        self._store.update_task(task["id"], fields)
+        self._store.move_task(task["id"], fields)
         if new in (T.FAILED, T.CANCELED):
             self._cancel_dependents(
                 [task["id"]], f"task {task['id']}, which it waits for, was {new}"
@@ -164,7 +164,7 @@ class TaskStateMachine:
         old, counts = found
         status = job_status(counts).value
         if status != old:
-            self._store.update_job(job_id, {"status": status, "updated": self._clock()})
+            self._store.set_job_status(job_id, status, self._clock())
         self._changes.emit("job", job_id)
 
     # -- a set of a job's tasks -------------------------------------------------------------
@@ -196,7 +196,7 @@ class TaskStateMachine:
                 self.move(task, new, reason, outcome=new.value)
         if idle:
             fields = target_fields(new, was_rendering=False, reason=reason, now=self._clock())
-            self._store.update_tasks(idle, fields)
+            self._store.move_tasks(idle, fields)
             self._announce(job_id, idle, fields)
             if new in (T.FAILED, T.CANCELED):
                 self._cancel_dependents(idle, f"tasks it waits for were {new}")
@@ -224,7 +224,7 @@ class TaskStateMachine:
             now = self._clock()
             fields = target_fields(T.CANCELED, was_rendering=False, reason=reason, now=now)
             ids = [t["id"] for t in waiting]
-            self._store.update_tasks(ids, fields)
+            self._store.move_tasks(ids, fields)
             for job_id in {t["job_id"] for t in waiting}:
                 mine = [t["id"] for t in waiting if t["job_id"] == job_id]
                 if job_id is None:

@@ -24,7 +24,16 @@ class JobsTable(Tables):
         return cast(list[JobRow], rows), total
 
     def update_job(self, job_id: int, fields: Fields) -> None:
+        """Any column but the status (which `set_job_status` writes)."""
+        if "status" in fields:
+            raise ValueError("a job's status changes only through set_job_status")
         self._update("jobs", job_id, fields)
+
+    def set_job_status(self, job_id: int, status: str, when: float) -> None:
+        """Called by the task state machine alone (tests/farm/test_status_writes.py)."""
+        self.conn.execute(
+            "UPDATE jobs SET status = ?, updated = ? WHERE id = ?", (status, when, job_id)
+        )
 
     def job_status_and_counts(self, job_id: int) -> tuple[str, dict[str, int]] | None:
         """A job's status and its task counts (see `job_task_counts`) in one query."""

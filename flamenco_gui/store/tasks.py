@@ -71,6 +71,14 @@ class TasksTable(Tables):
         )
 
     def update_task(self, task_id: int, fields: Fields) -> None:
+        """Any column but the status (progress, attempts, priority, times)."""
+        if "status" in fields:
+            raise ValueError("a task's status changes only through move_task(s)")
+        self._update("tasks", task_id, fields)
+
+    def move_task(self, task_id: int, fields: Fields) -> None:
+        """A status change (with the columns that go with it). Called by the task
+        state machine alone: tests/farm/test_status_writes.py holds it to that."""
         self._update("tasks", task_id, fields)
 
     def list_tasks(
@@ -127,8 +135,9 @@ class TasksTable(Tables):
         rows = self.conn.execute(sql + " ORDER BY id LIMIT ?", [*params, limit])
         return cast(list[TaskState], [dict(r) for r in rows])
 
-    def update_tasks(self, task_ids: Sequence[int], fields: Fields) -> None:
-        """The same fields on every task of `task_ids`: one statement."""
+    def move_tasks(self, task_ids: Sequence[int], fields: Fields) -> None:
+        """The same status change on every task of `task_ids`, in one statement (the
+        task state machine's alone, as `move_task`)."""
         if not task_ids:
             return
         enc = encode("tasks", fields)

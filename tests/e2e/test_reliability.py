@@ -44,7 +44,7 @@ def py_job(http: Http, script: str, frames: int = 1, out: Path | None = None) ->
 
 
 def task_of(http: Http, job_id: int) -> dict[str, Any]:
-    (task,) = http.get(f"/jobs/{job_id}")["tasks"]
+    (task,) = http.job_tasks(job_id)
     return http.get(f"/tasks/{task['id']}")
 
 
@@ -158,7 +158,7 @@ def test_twenty_manager_kills_lose_and_double_nothing(farm: Farm, tmp_path: Path
     )
     assert final["status"] == "completed", final["task_counts"]
     assert final["task_counts"] == {"completed": frames}
-    for task in final["tasks"]:
+    for task in http.job_tasks(final["id"]):
         history = http.get(f"/tasks/{task['id']}")["history"]
         assert outcomes({"history": history}).count("completed") == 1, history
     written = sorted(int(p.name.split("-")[1]) for p in out.iterdir())

@@ -116,14 +116,14 @@ def test_two_workers_render_a_job_in_four_chunks(farm: Farm, scene: Path, tmp_pa
 
     def watch() -> dict[str, Any] | None:
         job_now = http.get(f"/jobs/{job['id']}")
-        for task in job_now["tasks"]:
+        for task in http.job_tasks(job["id"]):
             if task["status"] == "rendering" and task["frame_current"] > task["frame_start"]:
                 moved.add(task["id"])
         return job_now if job_now["status"] == "completed" else None
 
     done = wait_until(watch, 120, "the job to complete", interval=0.1)
 
-    tasks = done["tasks"]
+    tasks = http.job_tasks(done["id"])
     assert [t["status"] for t in tasks] == ["completed"] * 4
     assert {(t["frame_start"], t["frame_end"]) for t in tasks} == {(1, 3), (4, 6), (7, 9), (10, 12)}
     assert len({t["worker_id"] for t in tasks}) == 2, "both workers rendered"
@@ -146,7 +146,7 @@ def test_a_failing_job_fails_while_another_completes(
     assert finished_job(http, bad["id"])["status"] == "failed"
     assert finished_job(http, good["id"])["status"] == "completed"
 
-    (task,) = http.get(f"/jobs/{bad['id']}")["tasks"]
+    (task,) = http.job_tasks(bad['id'])
     assert task["status"] == "failed"
     assert "Cannot read file" in task["error"]
     log = http.text(f"/tasks/{task['id']}/log")
@@ -173,14 +173,14 @@ def test_the_job_survives_a_manager_killed_mid_render(
 
     done = finished_job(http, job["id"])
     assert done["status"] == "completed"
-    assert [t["status"] for t in done["tasks"]] == ["completed"] * 4
+    assert [t["status"] for t in http.job_tasks(done["id"])] == ["completed"] * 4
     assert pngs(out) == EXPECTED_FRAMES
     # The same worker processes, never restarted, found the manager again.
     assert {name: proc.pid for name, proc in farm.workers.items()} == workers
     assert all(proc.alive() for proc in farm.workers.values())
     logs = "".join(proc.log() for proc in farm.workers.values())
     assert "manager unreachable" in logs and "manager is back" in logs
-    for task in done["tasks"]:  # nothing completed twice
+    for task in http.job_tasks(done["id"]):  # nothing completed twice
         history = http.get(f"/tasks/{task['id']}")["history"]
         assert [h["outcome"] for h in history].count("completed") == 1, history
 
@@ -191,7 +191,7 @@ def test_canceling_a_task_kills_blender_within_two_seconds(
     http = farm.http
     out = tmp_path / "long"
     job = submit(http, "long", scene, out, frames=(1, 100), chunk_size=100, paced=True)
-    (task,) = http.get(f"/jobs/{job['id']}")["tasks"]
+    (task,) = http.job_tasks(job['id'])
     (blender,) = wait_until(lambda: blender_processes(str(out)), 60, "Blender to start")
     wait_until(lambda: pngs(out), 60, "the first frame")  # well into the render
 
@@ -217,7 +217,7 @@ def test_a_worker_leaves_cleanly_on_sigterm(farm: Farm, scene: Path, tmp_path: P
     out = tmp_path / "out"
     job = submit(http, "interrupted", scene, out, frames=(1, 100), chunk_size=100, paced=True)
     (blender,) = wait_until(lambda: blender_processes(str(out)), 60, "Blender to start")
-    (task,) = http.get(f"/jobs/{job['id']}")["tasks"]
+    (task,) = http.job_tasks(job['id'])
     runner = next(n for n, w in http.get("/workers").items() if w["id"] == task["worker_id"])
 
     assert farm.workers[runner].stop(signal.SIGTERM) == 0
@@ -240,7 +240,7 @@ def test_a_forgotten_worker_registers_again(farm: Farm, scene: Path, tmp_path: P
 
     job = submit(http, "after amnesia", scene, tmp_path / "out", chunk_size=12)
     assert finished_job(http, job["id"])["status"] == "completed"
-    (task,) = http.get(f"/jobs/{job['id']}")["tasks"]
+    (task,) = http.job_tasks(job['id'])
     again = http.get("/workers")["render-01"]
     assert task["worker_id"] == again["id"] != workers["render-01"]["id"]
     assert "registering again" in farm.workers["render-01"].log()

@@ -89,6 +89,6 @@ def test_a_database_from_before_the_counts_gets_them(tmp_path: Path) -> None:
     db.conn.close()
     store = Store(path)
     assert store.job_task_counts(7) == {"queued": 2, "completed": 1, "rendering": 1}
-    store.update_task(1, {"status": "completed"})  # and the triggers run from now on
+    store.move_task(1, {"status": "completed"})  # and the triggers run from now on
     assert store.job_task_counts(7) == {"queued": 1, "completed": 2, "rendering": 1}
     store.close()
