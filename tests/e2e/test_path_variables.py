@@ -34,7 +34,7 @@ def test_windows_paths_render_on_linux(tmp_path: Path) -> None:
             {"name": "win", "type": "blender_render", "settings": settings, "chunk_size": 2},
         )
         # Stored in the variable's form, whichever platform wrote it:
-        (task,) = farm.http.job_tasks(job['id'])
+        (task,) = farm.http.job_tasks(job["id"])
         (argv,) = task["commands"]
         assert "{storage}/shots/sh010.blend" in argv and "{storage}/out/sh010_####" in argv
         wait_until(

@@ -146,7 +146,7 @@ def test_a_failing_job_fails_while_another_completes(
     assert finished_job(http, bad["id"])["status"] == "failed"
     assert finished_job(http, good["id"])["status"] == "completed"
 
-    (task,) = http.job_tasks(bad['id'])
+    (task,) = http.job_tasks(bad["id"])
     assert task["status"] == "failed"
     assert "Cannot read file" in task["error"]
     log = http.text(f"/tasks/{task['id']}/log")
@@ -191,7 +191,7 @@ def test_canceling_a_task_kills_blender_within_two_seconds(
     http = farm.http
     out = tmp_path / "long"
     job = submit(http, "long", scene, out, frames=(1, 100), chunk_size=100, paced=True)
-    (task,) = http.job_tasks(job['id'])
+    (task,) = http.job_tasks(job["id"])
     (blender,) = wait_until(lambda: blender_processes(str(out)), 60, "Blender to start")
     wait_until(lambda: pngs(out), 60, "the first frame")  # well into the render
 
@@ -217,7 +217,7 @@ def test_a_worker_leaves_cleanly_on_sigterm(farm: Farm, scene: Path, tmp_path: P
     out = tmp_path / "out"
     job = submit(http, "interrupted", scene, out, frames=(1, 100), chunk_size=100, paced=True)
     (blender,) = wait_until(lambda: blender_processes(str(out)), 60, "Blender to start")
-    (task,) = http.job_tasks(job['id'])
+    (task,) = http.job_tasks(job["id"])
     runner = next(n for n, w in http.get("/workers").items() if w["id"] == task["worker_id"])
 
     assert farm.workers[runner].stop(signal.SIGTERM) == 0
@@ -240,7 +240,7 @@ def test_a_forgotten_worker_registers_again(farm: Farm, scene: Path, tmp_path: P
 
     job = submit(http, "after amnesia", scene, tmp_path / "out", chunk_size=12)
     assert finished_job(http, job["id"])["status"] == "completed"
-    (task,) = http.job_tasks(job['id'])
+    (task,) = http.job_tasks(job["id"])
     again = http.get("/workers")["render-01"]
     assert task["worker_id"] == again["id"] != workers["render-01"]["id"]
     assert "registering again" in farm.workers["render-01"].log()
