@@ -46,7 +46,7 @@ class Blocklist:
         )
         if self._store.count_eligible_workers(job_id) == 0:
             why = "no worker left that is not blocklisted on this job"
-            self._states.move_all(job_id, (T.QUEUED,), T.FAILED, why)
+            self._states.move_all(job_id, T.QUEUED, T.FAILED, why)
 
     def entries(self, job_id: int) -> list[BlocklistRow]:
         return self._store.blocklist(job_id)

@@ -58,9 +58,11 @@ class JobStore(Protocol):
     ) -> tuple[list[JobRow], int]: ...
     def job_task_counts(self, job_id: int) -> dict[str, int]: ...
     def set_job_priority(self, job_id: int, priority: int) -> None: ...
-    def job_priority_slice(self, job_id: int, priority: int, limit: int) -> int: ...
+    def job_priority_slice(
+        self, job_id: int, status: str, priority: int, limit: int, after: int = 0
+    ) -> int | None: ...
     def job_task_slice(
-        self, job_id: int, statuses: Sequence[str], limit: int, after: int = 0
+        self, job_id: int, status: str, limit: int, after: int = 0
     ) -> list[TaskState]: ...
     def mark_job_deleted(self, job_id: int, when: float) -> None: ...
     def delete_job_task_slice(self, job_id: int, limit: int) -> list[int]: ...
@@ -284,11 +286,12 @@ class Jobs:
         sources, target = MOVES[action]
         reason = f"job {action} by the wrangler"
         async with self._sliced(job_id):
-            after: int | None = 0
-            while after is not None:
-                with self._changes.change():
-                    after = self._states.move_slice(job_id, sources, target, reason, after=after)
-                await asyncio.sleep(0)
+            for source in sources:  # one status at a time, each walked by id
+                after: int | None = 0
+                while after is not None:
+                    with self._changes.change():
+                        after = self._states.move_slice(job_id, source, target, reason, after=after)
+                    await asyncio.sleep(0)
         return self.get(job_id)
 
     async def set_priority(self, job_id: int, priority: int) -> JobView:
@@ -296,12 +299,14 @@ class Jobs:
             with self._changes.change():
                 self._store.set_job_priority(job_id, priority)
                 self._states.refresh_job(job_id)
-            while True:
-                with self._changes.change():
-                    moved = self._store.job_priority_slice(job_id, priority, SLICE)
-                if not moved:
-                    break
-                await asyncio.sleep(0)
+            for status in TaskStatus:
+                after: int | None = 0
+                while after is not None:
+                    with self._changes.change():
+                        after = self._store.job_priority_slice(
+                            job_id, status.value, priority, SLICE, after
+                        )
+                    await asyncio.sleep(0)
         return self.get(job_id)
 
     async def delete(self, job_id: int) -> None:
@@ -309,7 +314,7 @@ class Jobs:
         time; a crash half-way leaves a marked job that the next start removes."""
         async with self._sliced(job_id):
             with self._changes.change():
-                self._states.move_all(job_id, (T.RENDERING,), T.CANCELED, "job deleted")
+                self._states.move_all(job_id, T.RENDERING, T.CANCELED, "job deleted")
                 self._store.mark_job_deleted(job_id, self._clock())
                 self._changes.emit("job", job_id, None)
             while ids := self._delete_slice(job_id):

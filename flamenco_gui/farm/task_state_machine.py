@@ -22,7 +22,7 @@ from flamenco_gui.farm.states import FINISHED, TaskStatus, can_transition, job_s
 from flamenco_gui.rows import Fields, TaskState
 
 T = TaskStatus
-SLICE = 2000  # tasks per statement of a set-based move: a few milliseconds each
+SLICE = 500  # tasks per statement of a set-based move: a few milliseconds each
 
 
 class StateStore(Protocol):
@@ -35,7 +35,7 @@ class StateStore(Protocol):
     def job_status_and_counts(self, job_id: int) -> tuple[str, dict[str, int]] | None: ...
     def set_job_status(self, job_id: int, status: str, when: float) -> None: ...
     def job_task_slice(
-        self, job_id: int, statuses: Sequence[str], limit: int, after: int = 0
+        self, job_id: int, status: str, limit: int, after: int = 0
     ) -> list[TaskState]: ...
 
 
@@ -172,29 +172,28 @@ class TaskStateMachine:
     def move_slice(
         self,
         job_id: int,
-        sources: Sequence[TaskStatus],
+        source: TaskStatus,
         new: TaskStatus,
         reason: str,
         *,
         after: int = 0,
         limit: int = SLICE,
     ) -> int | None:
-        """Move up to `limit` of the job's tasks in `sources`, past task id `after`, to
+        """Move up to `limit` of the job's tasks in `source`, past task id `after`, to
         `new`; the last id it looked at, or None when none was left. Rendering ones move
         one by one (each has a worker to free); the rest in one statement, announced as
         one event. Walking by id visits a task once, even if it comes back into
-        `sources` meanwhile (requeued, then completed by a fast worker)."""
-        tasks = self._store.job_task_slice(job_id, [s.value for s in sources], limit, after)
+        `source` meanwhile (requeued, then completed by a fast worker)."""
+        if not can_transition(source, new):
+            raise Conflict(f"a task cannot go from {source} to {new}")
+        tasks = self._store.job_task_slice(job_id, source.value, limit, after)
         if not tasks:
             return None
-        for task in tasks:
-            if not can_transition(T(task["status"]), new):
-                raise Conflict(f"task {task['id']} cannot go from {task['status']} to {new}")
-        idle = [t["id"] for t in tasks if t["status"] != T.RENDERING]
-        for task in tasks:
-            if task["status"] == T.RENDERING:
+        if source == T.RENDERING:
+            for task in tasks:
                 self.move(task, new, reason, outcome=new.value)
-        if idle:
+        else:
+            idle = [t["id"] for t in tasks]
             fields = target_fields(new, was_rendering=False, reason=reason, now=self._clock())
             self._store.move_tasks(idle, fields)
             self._announce(job_id, idle, fields)
@@ -205,14 +204,12 @@ class TaskStateMachine:
             self.refresh_job(job_id)
         return tasks[-1]["id"]
 
-    def move_all(
-        self, job_id: int, sources: Sequence[TaskStatus], new: TaskStatus, reason: str
-    ) -> None:
+    def move_all(self, job_id: int, source: TaskStatus, new: TaskStatus, reason: str) -> None:
         """Every slice at once, in the caller's transaction (rare paths: a job that no
-        worker can take any more)."""
+        worker can take any more, the running tasks of a job being deleted)."""
         after: int | None = 0
         while after is not None:
-            after = self.move_slice(job_id, sources, new, reason, after=after)
+            after = self.move_slice(job_id, source, new, reason, after=after)
 
     def _announce(self, job_id: int, ids: list[int], fields: Fields) -> None:
         self._changes.emit_bulk(Change("tasks", job_id, {"ids": ids, "fields": fields}))

@@ -124,15 +124,17 @@ class TasksTable(Tables):
     # -- a job's tasks, a slice at a time ---------------------------------------------
 
     def job_task_slice(
-        self, job_id: int, statuses: Sequence[str], limit: int, after: int = 0
+        self, job_id: int, status: str, limit: int, after: int = 0
     ) -> list[TaskState]:
-        """Up to `limit` of the job's tasks in `statuses`, by id, past id `after`."""
-        sql = f"SELECT {TASK_STATE} FROM tasks WHERE job_id = ? AND id > ?"
-        params: list[Any] = [job_id, after]
-        if statuses:
-            sql += f" AND status IN ({marks(statuses)})"
-            params += list(statuses)
-        rows = self.conn.execute(sql + " ORDER BY id LIMIT ?", [*params, limit])
+        """Up to `limit` of the job's tasks in `status`, by id, past id `after`. One
+        status at a time: the (job_id, status) index then hands them over in id order,
+        so a slice reads `limit` rows however big the job (with an IN list it read and
+        sorted every remaining task, each slice)."""
+        rows = self.conn.execute(
+            f"SELECT {TASK_STATE} FROM tasks INDEXED BY tasks_job_status"
+            " WHERE job_id = ? AND status = ? AND id > ? ORDER BY id LIMIT ?",
+            (job_id, status, after, limit),
+        )
         return cast(list[TaskState], [dict(r) for r in rows])
 
     def move_tasks(self, task_ids: Sequence[int], fields: Fields) -> None:
@@ -147,14 +149,23 @@ class TasksTable(Tables):
             [*enc.values(), *task_ids],
         )
 
-    def job_priority_slice(self, job_id: int, priority: int, limit: int) -> int:
-        """Give up to `limit` of the job's tasks its new priority; how many changed."""
-        cur = self.conn.execute(
-            "UPDATE tasks SET job_priority = ? WHERE id IN (SELECT id FROM tasks"
-            " WHERE job_id = ? AND job_priority != ? LIMIT ?)",
-            (priority, job_id, priority, limit),
+    def job_priority_slice(
+        self, job_id: int, status: str, priority: int, limit: int, after: int = 0
+    ) -> int | None:
+        """Give up to `limit` of the job's tasks in `status` (past id `after`) the job's
+        new priority; the last id, or None when none was left (walked as
+        `job_task_slice`, so each slice reads only its own rows)."""
+        ids = self._ids(
+            "SELECT id FROM tasks INDEXED BY tasks_job_status"
+            " WHERE job_id = ? AND status = ? AND id > ? ORDER BY id LIMIT ?",
+            (job_id, status, after, limit),
         )
-        return cur.rowcount
+        if not ids:
+            return None
+        self.conn.execute(
+            f"UPDATE tasks SET job_priority = ? WHERE id IN ({marks(ids)})", [priority, *ids]
+        )
+        return ids[-1]
 
     def delete_job_task_slice(self, job_id: int, limit: int) -> list[int]:
         """Delete up to `limit` of the job's tasks (with their history and
