@@ -15,6 +15,9 @@ from typing import Any
 from flamenco_gui import __version__
 from flamenco_gui.config import DEFAULT_PORT, default_data_dir
 
+# `flamenco worker|manager ACTION ...`: the service commands (flamenco_gui/service/).
+SERVICE_ACTIONS = ("install-service", "uninstall-service", "status")
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="flamenco", description="Flamenco Desktop Manager")
@@ -37,7 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("-v", "--verbose", action="store_true")
 
-    w = sub.add_parser("worker", help="run a worker agent on this render node")
+    w = sub.add_parser(
+        "worker",
+        help="run a worker agent on this render node",
+        epilog="As a service: flamenco worker install-service|uninstall-service|status "
+        "[options] (see docs/service.md).",
+    )
     w.add_argument(
         "--manager",
         default=None,
@@ -105,6 +113,11 @@ async def _run_headless(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] in (["worker"], ["manager"]) and raw[1:2] and raw[1] in SERVICE_ACTIONS:
+        from flamenco_gui.service.commands import main as service_main
+
+        return service_main(raw[0], raw[1], raw[2:], build_parser)
     args = build_parser().parse_args(argv)
     command = args.command or "manager"
     if args.command is None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
 import functools
 import logging
 import os
@@ -25,7 +24,7 @@ import socket
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import aiohttp
 import platformdirs
@@ -48,6 +47,7 @@ from flamenco_gui.worker.outbox import Outbox
 from flamenco_gui.worker.previews import PreviewUploader
 from flamenco_gui.worker.runner import Tools
 from flamenco_gui.worker.task_run import MAX_ERROR, TaskRun, TaskSpec
+from flamenco_gui.worker.work_dir_lock import lock_work_dir
 
 log = logging.getLogger(__name__)
 
@@ -254,19 +254,6 @@ class Agent:
             await run.abandon("manager refused its reports")
 
 
-def _lock_work_dir(work_dir: Path) -> TextIO | None:
-    """Lock the work dir: two agents sharing one outbox would report each other's
-    tasks. Returns the open lock file (kept for the process's lifetime), or None."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    lock = (work_dir / "worker.lock").open("w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        lock.close()
-        return None
-    return lock
-
-
 async def _join_and_serve(config: WorkerConfig) -> int:
     """Find the manager unless told, then serve; 1 when no manager could be found."""
     try:
@@ -349,7 +336,7 @@ def main(args: argparse.Namespace) -> int:
         )
         return 2
     _unbundle_environment()
-    lock = _lock_work_dir(config.work_dir)
+    lock = lock_work_dir(config.work_dir)
     if lock is None:
         print(
             f"worker: another worker is using {config.work_dir}; give each its own --work-dir",
