@@ -77,7 +77,6 @@ class Launchd:
     def install(self, spec: ServiceSpec, enable: bool = True) -> list[list[str]]:
         path = self.path(spec.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        spec.work_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(plist_bytes(spec, self.system))
         tmp.replace(path)
