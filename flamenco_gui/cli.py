@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--blender", default="blender", help="Blender executable (default: on PATH)")
     w.add_argument("--ffmpeg", default="ffmpeg", help="ffmpeg executable (default: on PATH)")
     w.add_argument("--heartbeat", type=float, default=5.0, metavar="SECONDS")
+    w.add_argument(
+        "--update-check",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often to look for a newer build on the manager (default 300; 0: never)",
+    )
     w.add_argument("-v", "--verbose", action="store_true")
 
     st = sub.add_parser(

@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from flamenco_gui.discovery import DEFAULT_TIMEOUT as DISCOVERY_TIMEOUT
 from flamenco_gui.discovery import DiscoveryFailed
 from flamenco_gui.worker import sysinfo
+from flamenco_gui.worker.build_identity import own_executable
 from flamenco_gui.worker.client import (
     Backoff,
     Credentials,
@@ -46,6 +47,7 @@ from flamenco_gui.worker.joining import CREDENTIALS_FILE, pair, resolve_manager
 from flamenco_gui.worker.outbox import Outbox
 from flamenco_gui.worker.previews import PreviewUploader
 from flamenco_gui.worker.runner import Tools
+from flamenco_gui.worker.self_update import UpdateInstalled, Updater, reexec, roll_back
 from flamenco_gui.worker.task_run import MAX_ERROR, TaskRun, TaskSpec
 from flamenco_gui.worker.work_dir_lock import lock_work_dir
 
@@ -57,6 +59,9 @@ LONG_POLL = 25
 # Saying goodbye must not delay a shutdown.
 OFFLINE_TIMEOUT = 2.0
 WORKER_PATH = "/workers/{worker_id}"
+UPDATE_CHECK = 300.0
+# What `Agent.work` returns once a new build is in place: `main` re-executes.
+RESTART = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,8 @@ class WorkerConfig:
     heartbeat: float
     pair_code: str | None = None
     discovery_timeout: float = DISCOVERY_TIMEOUT
+    # Seconds between update checks (worker/self_update.py); 0 never checks.
+    update_check: float = UPDATE_CHECK
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> WorkerConfig:
@@ -86,6 +93,9 @@ class WorkerConfig:
             heartbeat=float(getattr(args, "heartbeat", None) or 5.0),
             pair_code=getattr(args, "pair", None),
             discovery_timeout=float(getattr(args, "discovery_timeout", None) or DISCOVERY_TIMEOUT),
+            update_check=float(
+                UPDATE_CHECK if getattr(args, "update_check", None) is None else args.update_check
+            ),
         )
 
     @property
@@ -104,8 +114,15 @@ async def registration_body(config: WorkerConfig) -> dict[str, Any]:
 
 
 class Agent:
-    def __init__(self, config: WorkerConfig, client: ManagerClient, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        client: ManagerClient,
+        outbox: Outbox,
+        updater: Updater | None = None,
+    ) -> None:
         self._config = config
+        self._updater = updater
         self._client = client
         self._outbox = outbox
         self._current: TaskRun | None = None
@@ -115,7 +132,8 @@ class Agent:
     async def work(self) -> int:
         """Pull and run tasks, delivering reports alongside, until cancelled (which kills
         a running task). The loops only end by raising: returns 1 if the farm token was
-        refused, the one error retrying cannot mend."""
+        refused, the one error retrying cannot mend, and RESTART when a new build of
+        this program was installed between two tasks."""
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._pull_loop())
@@ -123,6 +141,8 @@ class Agent:
                 group.create_task(self._previews.run())
         except* TokenRefused as refused:
             log.error("%s", refused.exceptions[0])
+        except* UpdateInstalled:
+            return RESTART
         return 1
 
     async def say_offline(self) -> None:
@@ -146,6 +166,8 @@ class Agent:
             # "available" makes the manager requeue whatever it thinks this worker
             # runs, so every report of the previous task must have arrived first.
             await self._outbox.drained()
+            if self._updater is not None:  # between tasks: nothing runs, nothing unsent
+                await self._updater.between_tasks()
             started = loop.time()
             reply = await self._heartbeat({"status": "available", "wait": LONG_POLL}, backoff)
             if reply is None:
@@ -288,7 +310,8 @@ async def _serve(config: WorkerConfig) -> int:
                 body = await registration_body(config)
                 if not await pair(client, config.pair_code, config.name, body["system"]):
                     return 1
-            agent = Agent(config, client, outbox)
+            updater = Updater(client, config.work_dir, config.update_check, own_executable())
+            agent = Agent(config, client, outbox, updater)
             work = asyncio.create_task(agent.work())
             stop = asyncio.create_task(stopping.wait())
             await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -344,6 +367,21 @@ def main(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        return asyncio.run(_join_and_serve(config))
+        while True:
+            code = asyncio.run(_join_and_serve(config))
+            if code != RESTART:
+                return code
+            executable = own_executable()
+            assert executable is not None  # only a frozen worker installs builds
+            lock.close()  # the new build takes the work dir's lock itself
+            try:
+                reexec(executable)
+            except OSError as exc:
+                log.error("could not start the new build (%s): back to the previous one", exc)
+                roll_back(executable)
+                lock = lock_work_dir(config.work_dir)
+                if lock is None:
+                    return 2
     finally:
-        lock.close()
+        if lock is not None:
+            lock.close()
