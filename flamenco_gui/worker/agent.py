@@ -134,6 +134,7 @@ class Agent:
         a running task). The loops only end by raising: returns 1 if the farm token was
         refused, the one error retrying cannot mend, and RESTART when a new build of
         this program was installed between two tasks."""
+        updated = False
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._pull_loop())
@@ -142,8 +143,8 @@ class Agent:
         except* TokenRefused as refused:
             log.error("%s", refused.exceptions[0])
         except* UpdateInstalled:
-            return RESTART
-        return 1
+            updated = True
+        return RESTART if updated else 1
 
     async def say_offline(self) -> None:
         """Tell the manager this worker is leaving, so it requeues its task at once."""
