@@ -94,7 +94,7 @@ async def download(ctx: Ctx) -> web.StreamResponse:
     auth=Auth.WORKER,
     body=VersionReport,
     response=VersionReport,
-    errors=(403, 422, 503),
+    errors=(403, 404, 422, 503),
 )
 async def report_version(ctx: Ctx) -> dict:
     """A worker says which build it runs."""

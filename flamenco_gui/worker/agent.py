@@ -22,6 +22,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ from flamenco_gui.worker.previews import PreviewUploader
 from flamenco_gui.worker.runner import Tools
 from flamenco_gui.worker.self_update import UpdateInstalled, Updater, reexec, roll_back
 from flamenco_gui.worker.task_run import MAX_ERROR, TaskRun, TaskSpec
+from flamenco_gui.worker.tool_locations import find_blender
 from flamenco_gui.worker.work_dir_lock import lock_work_dir
 
 log = logging.getLogger(__name__)
@@ -87,7 +89,8 @@ class WorkerConfig:
             name=getattr(args, "name", None) or socket.gethostname(),
             work_dir=Path(work_dir),
             tools=Tools(
-                blender=getattr(args, "blender", None) or "blender",
+                # A bare `blender` not on PATH: the OS's usual places (tool_locations.py).
+                blender=_blender(getattr(args, "blender", None)),
                 ffmpeg=getattr(args, "ffmpeg", None) or "ffmpeg",
             ),
             heartbeat=float(getattr(args, "heartbeat", None) or 5.0),
@@ -101,6 +104,12 @@ class WorkerConfig:
     @property
     def credentials_path(self) -> Path:
         return self.work_dir / CREDENTIALS_FILE
+
+
+def _blender(given: str | None) -> str:
+    if given and given != "blender":
+        return given
+    return find_blender()
 
 
 async def registration_body(config: WorkerConfig) -> dict[str, Any]:
@@ -289,11 +298,21 @@ async def _join_and_serve(config: WorkerConfig) -> int:
     return await _serve(replace(config, manager=url))
 
 
-async def _serve(config: WorkerConfig) -> int:
-    stopping = asyncio.Event()
+def _on_stop_signals(stop: Callable[[], None]) -> None:
+    """SIGTERM / Ctrl+C stop the worker. Windows' loops have no signal handlers: there
+    a plain handler hands the stop to the loop (Ctrl+C and Ctrl+Break, and SIGTERM as
+    far as Windows has one)."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
+        try:
+            loop.add_signal_handler(sig, stop)
+        except NotImplementedError:  # pragma: no cover - Windows
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop))
+
+
+async def _serve(config: WorkerConfig) -> int:
+    stopping = asyncio.Event()
+    _on_stop_signals(stopping.set)
     outbox = Outbox(config.work_dir / "outbox.jsonl")
     log.info(
         "worker %s starting: manager %s, work dir %s", config.name, config.manager, config.work_dir
