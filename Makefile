@@ -59,6 +59,8 @@ lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/actionlint
+	# uv.lock must match pyproject.toml's ranges (installs use it as it is: --frozen).
+	UV_PYTHON_DOWNLOADS=never $(UV) lock --check
 
 $(DIST_STAMP): pyproject.toml uv.lock | $(STAMP)
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
