@@ -11,6 +11,8 @@ builds are the program anyone may have, so nothing secret is served.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from pydantic import Field
 
@@ -67,7 +69,7 @@ def _versions(ctx: Ctx) -> WorkerVersions:
 
 
 @route("GET", "/downloads", auth=Auth.WORKER, response=BuildList, errors=(503,))
-async def list_downloads(ctx: Ctx) -> dict:
+async def list_downloads(ctx: Ctx) -> dict[str, Any]:
     """The builds on offer for workers to update themselves with."""
     return {"builds": [b.describe() for b in await _catalogue(ctx).builds()]}
 
@@ -96,7 +98,7 @@ async def download(ctx: Ctx) -> web.StreamResponse:
     response=VersionReport,
     errors=(403, 404, 422, 503),
 )
-async def report_version(ctx: Ctx) -> dict:
+async def report_version(ctx: Ctx) -> dict[str, Any]:
     """A worker says which build it runs."""
     worker_id = ctx.path_int("worker_id")
     if not ctx.principal.is_farm and ctx.principal.worker_id != worker_id:
@@ -108,7 +110,7 @@ async def report_version(ctx: Ctx) -> dict:
 
 
 @route("GET", "/worker-versions", response=dict[str, WorkerVersionOut], errors=(503,))
-async def worker_versions(ctx: Ctx) -> dict:
+async def worker_versions(ctx: Ctx) -> dict[str, Any]:
     """Which build each worker runs, and the newer one on offer for it, if any."""
     builds = await _catalogue(ctx).builds()
     out = {}

@@ -13,20 +13,20 @@ computed off the event loop.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flamenco_gui import __version__
+from flamenco_gui.file_hash import file_sha256
 from flamenco_gui.platform_names import arch_name, exe_suffix, os_name
 
 NAME = re.compile(
     r"flamenco-(?P<version>[0-9][0-9A-Za-z.+]*)-(?P<os>linux|macos|windows)"
     r"-(?P<arch>[a-z0-9_]+)(?P<ext>\.exe)?"
 )
-_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,7 @@ class Build:
     size: int
     sha256: str
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "version": self.version,
@@ -49,14 +49,6 @@ class Build:
             "sha256": self.sha256,
             "url": f"/downloads/{self.name}",
         }
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def own_build_name() -> str:

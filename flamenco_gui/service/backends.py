@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Protocol
 
+from flamenco_gui.platform_names import os_name
 from flamenco_gui.service.launchd import Launchd
 from flamenco_gui.service.spec import (
     Query,
@@ -28,16 +28,6 @@ class Backend(Protocol):
     def install(self, spec: ServiceSpec, enable: bool = True) -> list[list[str]]: ...
     def uninstall(self, name: str, enable: bool = True) -> list[list[str]]: ...
     def status(self, name: str) -> ServiceStatus: ...
-
-
-def os_name(platform: str | None = None) -> str:
-    """`linux`, `macos` or `windows` (the names the downloads and docs use)."""
-    platform = platform or sys.platform
-    if platform.startswith("win"):
-        return "windows"
-    if platform == "darwin":
-        return "macos"
-    return "linux"
 
 
 def is_admin() -> bool:

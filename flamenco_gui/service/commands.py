@@ -29,7 +29,8 @@ from pathlib import Path
 
 import platformdirs
 
-from flamenco_gui.service.backends import Backend, backend_for, is_admin, os_name
+from flamenco_gui.platform_names import os_name
+from flamenco_gui.service.backends import Backend, backend_for, is_admin
 from flamenco_gui.service.program import program
 from flamenco_gui.service.spec import ServiceSpec
 
@@ -115,7 +116,7 @@ def _home_dir(role: str, args: argparse.Namespace, system: bool, platform: str) 
     Linux keeps its files in /var/lib, anything else in the user's app-data folder."""
     given = args.work_dir if role == "worker" else args.data_dir
     if given is not None:
-        return given.expanduser().absolute()
+        return Path(given).expanduser().absolute()
     app = "flamenco-worker" if role == "worker" else "flamenco-manager"
     if system and os_name(platform) == "linux":
         return Path("/var/lib") / app

@@ -16,9 +16,10 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flamenco_gui import __version__
-from flamenco_gui.downloads.catalogue import file_sha256
+from flamenco_gui.file_hash import file_sha256
 from flamenco_gui.platform_names import arch_name, os_name
 
 RECORD_FILE = "build.json"
@@ -36,7 +37,7 @@ class BuildIdentity:
     def frozen(self) -> bool:
         return self.executable is not None
 
-    def report(self) -> dict:
+    def report(self) -> dict[str, Any]:
         """The body of `PUT /workers/{id}/version`."""
         return {
             "version": self.version,
@@ -73,7 +74,7 @@ def remember(work_dir: Path, version: str, sha256: str) -> None:
     os.replace(tmp, path)
 
 
-def _load(path: Path) -> dict | None:
+def _load(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

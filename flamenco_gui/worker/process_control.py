@@ -20,6 +20,7 @@ import signal
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Protocol
 
 # Windows' values, so this module imports (and is tested) everywhere.
@@ -76,7 +77,4 @@ class ProcessControl:
 
 def program_name(path: str, windows: bool = os.name == "nt") -> str:
     """`C:\\Program Files\\Blender\\blender.exe` → `blender.exe` on any OS's path rules."""
-    import ntpath
-    import posixpath
-
-    return (ntpath if windows else posixpath).basename(path)
+    return (PureWindowsPath(path) if windows else PurePosixPath(path)).name

@@ -28,6 +28,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flamenco_gui.platform_names import newer, version_key
 from flamenco_gui.worker.build_identity import BuildIdentity, identify, remember
@@ -54,7 +55,7 @@ class Offer:
     url: str
 
 
-def best_offer(builds: list[dict], me: BuildIdentity) -> Offer | None:
+def best_offer(builds: list[dict[str, Any]], me: BuildIdentity) -> Offer | None:
     """The newest build for this OS and architecture that is newer than this one."""
     fitting = [
         b

@@ -8,7 +8,7 @@ whether a worker is running on a work dir.
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -16,7 +16,7 @@ LOCK_FILE = "worker.lock"
 
 
 def _try_lock(handle: TextIO) -> bool:
-    if os.name == "nt":  # pragma: no cover - Windows only
+    if sys.platform == "win32":  # pragma: no cover - Windows only
         import msvcrt
 
         try:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from flamenco_gui.service.backends import backend_for, os_name
+from flamenco_gui.platform_names import os_name
+from flamenco_gui.service.backends import backend_for
 from flamenco_gui.service.launchd import Launchd
 from flamenco_gui.service.spec import ServiceSpec
 from flamenco_gui.service.systemd import Systemd, quote, unit_text
