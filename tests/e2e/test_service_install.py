@@ -229,3 +229,23 @@ def test_manager_unit_runs_headless_with_its_stored_token(tmp_path: Path) -> Non
     finally:
         manager.stop()
         print(manager.log())
+
+
+def test_a_token_passed_on_to_the_worker_is_refused(tmp_path: Path) -> None:
+    """However it is spelled, a token never reaches the unit's command line."""
+    for smuggled in (["--", "--token", "x"], ["--token=x", "--", "--token", "y"]):
+        done = flamenco(
+            "worker",
+            "install-service",
+            "--system",
+            "--unit-dir",
+            str(tmp_path / "units"),
+            "--no-enable",
+            "--manager",
+            "http://127.0.0.1:9",
+            "--work-dir",
+            str(tmp_path / "w"),
+            *smuggled,
+        )
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert not (tmp_path / "units").exists()
