@@ -15,6 +15,9 @@ from flamenco_gui import __version__
 from flamenco_gui.config import DEFAULT_PORT, ManagerConfig
 from flamenco_gui.farm.settings import SETTINGS
 
+# `flamenco worker|manager ACTION ...`: the service commands (flamenco_gui/service/).
+SERVICE_ACTIONS = ("install-service", "uninstall-service", "status")
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="flamenco", description="Flamenco Desktop Manager")
@@ -47,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("-v", "--verbose", action="store_true")
 
-    w = sub.add_parser("worker", help="run a worker agent on this render node")
+    w = sub.add_parser(
+        "worker",
+        help="run a worker agent on this render node",
+        epilog="As a service: flamenco worker install-service|uninstall-service|status "
+        "[options] (see docs/service.md).",
+    )
     w.add_argument(
         "--manager",
         default=None,
@@ -72,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--blender", default="blender", help="Blender executable (default: on PATH)")
     w.add_argument("--ffmpeg", default="ffmpeg", help="ffmpeg executable (default: on PATH)")
     w.add_argument("--heartbeat", type=float, default=5.0, metavar="SECONDS")
+    w.add_argument(
+        "--update-check",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how often to look for a newer build on the manager (default 300; 0: never)",
+    )
     w.add_argument("-v", "--verbose", action="store_true")
 
     st = sub.add_parser(
@@ -104,13 +119,21 @@ async def _run_headless(config: ManagerConfig) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:  # Windows' loops have none (a manager service there)
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
     await stop.wait()
     await manager.stop()
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] in (["worker"], ["manager"]) and raw[1:2] and raw[1] in SERVICE_ACTIONS:
+        from flamenco_gui.service.commands import main as service_main
+
+        return service_main(raw[0], raw[1], raw[2:], build_parser)
     args = build_parser().parse_args(argv)
     command = args.command or "manager"
     if args.command is None:

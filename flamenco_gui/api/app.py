@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from flamenco_gui.api import (  # noqa: F401 -- importing registers the routes
+    routes_downloads,
     routes_events,
     routes_jobs,
     routes_meta,

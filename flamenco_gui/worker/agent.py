@@ -16,16 +16,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
 import functools
 import logging
 import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import aiohttp
 import platformdirs
@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from flamenco_gui.discovery import DEFAULT_TIMEOUT as DISCOVERY_TIMEOUT
 from flamenco_gui.discovery import DiscoveryFailed
 from flamenco_gui.worker import sysinfo
+from flamenco_gui.worker.build_identity import own_executable
 from flamenco_gui.worker.client import (
     Backoff,
     Credentials,
@@ -47,7 +48,10 @@ from flamenco_gui.worker.joining import CREDENTIALS_FILE, pair, resolve_manager
 from flamenco_gui.worker.outbox import Outbox
 from flamenco_gui.worker.previews import PreviewUploader
 from flamenco_gui.worker.runner import Tools
+from flamenco_gui.worker.self_update import UpdateInstalled, Updater, reexec, roll_back
 from flamenco_gui.worker.task_run import MAX_ERROR, TaskRun, TaskSpec
+from flamenco_gui.worker.tool_locations import find_blender
+from flamenco_gui.worker.work_dir_lock import lock_work_dir
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,9 @@ LONG_POLL = 25
 # Saying goodbye must not delay a shutdown.
 OFFLINE_TIMEOUT = 2.0
 WORKER_PATH = "/workers/{worker_id}"
+UPDATE_CHECK = 300.0
+# What `Agent.work` returns once a new build is in place: `main` re-executes.
+RESTART = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,8 @@ class WorkerConfig:
     heartbeat: float
     pair_code: str | None = None
     discovery_timeout: float = DISCOVERY_TIMEOUT
+    # Seconds between update checks (worker/self_update.py); 0 never checks.
+    update_check: float = UPDATE_CHECK
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> WorkerConfig:
@@ -80,17 +89,27 @@ class WorkerConfig:
             name=getattr(args, "name", None) or socket.gethostname(),
             work_dir=Path(work_dir),
             tools=Tools(
-                blender=getattr(args, "blender", None) or "blender",
+                # A bare `blender` not on PATH: the OS's usual places (tool_locations.py).
+                blender=_blender(getattr(args, "blender", None)),
                 ffmpeg=getattr(args, "ffmpeg", None) or "ffmpeg",
             ),
             heartbeat=float(getattr(args, "heartbeat", None) or 5.0),
             pair_code=getattr(args, "pair", None),
             discovery_timeout=float(getattr(args, "discovery_timeout", None) or DISCOVERY_TIMEOUT),
+            update_check=float(
+                UPDATE_CHECK if getattr(args, "update_check", None) is None else args.update_check
+            ),
         )
 
     @property
     def credentials_path(self) -> Path:
         return self.work_dir / CREDENTIALS_FILE
+
+
+def _blender(given: str | None) -> str:
+    if given and given != "blender":
+        return given
+    return find_blender()
 
 
 async def registration_body(config: WorkerConfig) -> dict[str, Any]:
@@ -104,8 +123,15 @@ async def registration_body(config: WorkerConfig) -> dict[str, Any]:
 
 
 class Agent:
-    def __init__(self, config: WorkerConfig, client: ManagerClient, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        config: WorkerConfig,
+        client: ManagerClient,
+        outbox: Outbox,
+        updater: Updater | None = None,
+    ) -> None:
         self._config = config
+        self._updater = updater
         self._client = client
         self._outbox = outbox
         self._current: TaskRun | None = None
@@ -115,7 +141,9 @@ class Agent:
     async def work(self) -> int:
         """Pull and run tasks, delivering reports alongside, until cancelled (which kills
         a running task). The loops only end by raising: returns 1 if the farm token was
-        refused, the one error retrying cannot mend."""
+        refused, the one error retrying cannot mend, and RESTART when a new build of
+        this program was installed between two tasks."""
+        updated = False
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._pull_loop())
@@ -123,7 +151,9 @@ class Agent:
                 group.create_task(self._previews.run())
         except* TokenRefused as refused:
             log.error("%s", refused.exceptions[0])
-        return 1
+        except* UpdateInstalled:
+            updated = True
+        return RESTART if updated else 1
 
     async def say_offline(self) -> None:
         """Tell the manager this worker is leaving, so it requeues its task at once."""
@@ -146,6 +176,8 @@ class Agent:
             # "available" makes the manager requeue whatever it thinks this worker
             # runs, so every report of the previous task must have arrived first.
             await self._outbox.drained()
+            if self._updater is not None:  # between tasks: nothing runs, nothing unsent
+                await self._updater.between_tasks()
             started = loop.time()
             reply = await self._heartbeat({"status": "available", "wait": LONG_POLL}, backoff)
             if reply is None:
@@ -254,19 +286,6 @@ class Agent:
             await run.abandon("manager refused its reports")
 
 
-def _lock_work_dir(work_dir: Path) -> TextIO | None:
-    """Lock the work dir: two agents sharing one outbox would report each other's
-    tasks. Returns the open lock file (kept for the process's lifetime), or None."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    lock = (work_dir / "worker.lock").open("w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        lock.close()
-        return None
-    return lock
-
-
 async def _join_and_serve(config: WorkerConfig) -> int:
     """Find the manager unless told, then serve; 1 when no manager could be found."""
     try:
@@ -279,11 +298,21 @@ async def _join_and_serve(config: WorkerConfig) -> int:
     return await _serve(replace(config, manager=url))
 
 
-async def _serve(config: WorkerConfig) -> int:
-    stopping = asyncio.Event()
+def _on_stop_signals(stop: Callable[[], None]) -> None:
+    """SIGTERM / Ctrl+C stop the worker. Windows' loops have no signal handlers: there
+    a plain handler hands the stop to the loop (Ctrl+C and Ctrl+Break, and SIGTERM as
+    far as Windows has one)."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
+        try:
+            loop.add_signal_handler(sig, stop)
+        except NotImplementedError:  # pragma: no cover - Windows
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop))
+
+
+async def _serve(config: WorkerConfig) -> int:
+    stopping = asyncio.Event()
+    _on_stop_signals(stopping.set)
     outbox = Outbox(config.work_dir / "outbox.jsonl")
     log.info(
         "worker %s starting: manager %s, work dir %s", config.name, config.manager, config.work_dir
@@ -301,7 +330,8 @@ async def _serve(config: WorkerConfig) -> int:
                 body = await registration_body(config)
                 if not await pair(client, config.pair_code, config.name, body["system"]):
                     return 1
-            agent = Agent(config, client, outbox)
+            updater = Updater(client, config.work_dir, config.update_check, own_executable())
+            agent = Agent(config, client, outbox, updater)
             work = asyncio.create_task(agent.work())
             stop = asyncio.create_task(stopping.wait())
             await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -349,7 +379,7 @@ def main(args: argparse.Namespace) -> int:
         )
         return 2
     _unbundle_environment()
-    lock = _lock_work_dir(config.work_dir)
+    lock = lock_work_dir(config.work_dir)
     if lock is None:
         print(
             f"worker: another worker is using {config.work_dir}; give each its own --work-dir",
@@ -357,6 +387,21 @@ def main(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        return asyncio.run(_join_and_serve(config))
+        while True:
+            code = asyncio.run(_join_and_serve(config))
+            if code != RESTART:
+                return code
+            executable = own_executable()
+            assert executable is not None  # only a frozen worker installs builds
+            lock.close()  # the new build takes the work dir's lock itself
+            try:
+                reexec(executable)
+            except OSError as exc:
+                log.error("could not start the new build (%s): back to the previous one", exc)
+                roll_back(executable)
+                lock = lock_work_dir(config.work_dir)
+                if lock is None:
+                    return 2
     finally:
-        lock.close()
+        if lock is not None:
+            lock.close()

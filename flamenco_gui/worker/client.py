@@ -8,6 +8,7 @@ a 401 into a fresh registration, so the loops above never handle either themselv
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -224,3 +225,27 @@ class ManagerClient:
         except ValueError:
             data = None
         return Reply(response.status, data)
+
+    async def download(self, path: str, dest: Path, timeout: float = 600) -> str:
+        """Stream `path` into `dest` with this worker's secret (a build is 100+ MB, so it
+        never sits in memory); returns the SHA-256 of what arrived. Raises
+        `ManagerUnreachable` for a broken transfer or any answer but 200."""
+        creds = self._creds or await self._register(None)
+        digest = hashlib.sha256()
+        try:
+            async with self._session.get(
+                self._base + path,
+                headers={"Authorization": f"Bearer {creds.secret}"},
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as response:
+                if response.status != 200:
+                    raise ManagerUnreachable(f"GET {path}: HTTP {response.status}")
+                with dest.open("wb") as out:
+                    async for chunk in response.content.iter_chunked(1024 * 1024):
+                        digest.update(chunk)
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ManagerUnreachable(f"GET {path}: {exc or type(exc).__name__}") from None
+        return digest.hexdigest()

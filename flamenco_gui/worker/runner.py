@@ -8,14 +8,14 @@ the render directly (the agent decides what to do with it).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import re
 import shlex
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from flamenco_gui.worker.process_control import ProcessControl, program_name
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,6 @@ class Tools:
         return [program, *argv[1:]]
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):  # the whole group is already gone
-        os.killpg(pgid, sig)
-
-
 class TaskRunner:
     """Runs one task's commands; `kill()` stops the current one and all that follow.
 
@@ -58,8 +53,15 @@ class TaskRunner:
     `on_note`, so they reach the task log without confusing the output parser.
     """
 
-    def __init__(self, tools: Tools, on_line: LineSink, on_note: LineSink) -> None:
+    def __init__(
+        self,
+        tools: Tools,
+        on_line: LineSink,
+        on_note: LineSink,
+        control: ProcessControl | None = None,
+    ) -> None:
         self._tools = tools
+        self._control = control or ProcessControl()
         self._on_line = on_line
         self._on_note = on_note
         self._proc: asyncio.subprocess.Process | None = None
@@ -89,7 +91,7 @@ class TaskRunner:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
+                **self._control.spawn_options(),
             )
         except OSError as exc:
             self._on_note(f"cannot start {argv[0]}: {exc.strerror or exc}")
@@ -108,7 +110,8 @@ class TaskRunner:
             raise
         finally:
             self._proc = None
-        self._on_note(f"{os.path.basename(argv[0])} exited with code {code}")
+        name = program_name(argv[0], self._control.windows)
+        self._on_note(f"{name} exited with code {code}")
         return code
 
     async def _pump(self, stream: asyncio.StreamReader) -> None:
@@ -145,13 +148,14 @@ class TaskRunner:
             await asyncio.shield(self._terminate(self._proc))
 
     async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
-        # The group id is the leader's pid (start_new_session); children stay in the
-        # group even after the leader exits, so the group is signalled, not the pid.
-        pgid = proc.pid
-        _signal_group(pgid, signal.SIGTERM)
+        """Ask, wait KILL_GRACE, then kill the whole tree (worker/process_control.py)."""
+        self._control.ask_to_stop(proc)
         try:
             await asyncio.wait_for(proc.wait(), KILL_GRACE)
         except TimeoutError:
-            log.warning("process group %d ignored SIGTERM for %.1f s", pgid, KILL_GRACE)
-        # Also catches children that ignored SIGTERM while the leader obeyed it.
-        _signal_group(pgid, signal.SIGKILL)
+            log.warning("process %d ignored the stop request for %.1f s", proc.pid, KILL_GRACE)
+        # Also catches children that ignored the request while the leader obeyed it.
+        if self._control.windows:  # taskkill is a program: never block the loop on it
+            await asyncio.to_thread(self._control.kill_tree, proc)
+        else:
+            self._control.kill_tree(proc)
