@@ -17,13 +17,12 @@ from aiohttp import web
 from flamenco_gui import __version__
 from flamenco_gui.api.app import make_app
 from flamenco_gui.api.auth import FarmToken
-from flamenco_gui.api.routes_downloads import DOWNLOADS, WORKER_VERSIONS
+from flamenco_gui.api.routes_downloads import DOWNLOADS
 from flamenco_gui.api.routes_meta import API_VERSION
 from flamenco_gui.api.routes_pairing import PAIRINGS
 from flamenco_gui.config import ManagerConfig, load_or_create_token, manager_url, rotate_token
 from flamenco_gui.discovery import Advertiser, advertised_addresses, advertising_wanted
 from flamenco_gui.downloads.catalogue import Catalogue
-from flamenco_gui.downloads.versions import WorkerVersions
 from flamenco_gui.farm.pairing import PairingCodes
 from flamenco_gui.farm.service import FarmService
 from flamenco_gui.farm.settings import FarmConfig, stored_settings
@@ -68,8 +67,14 @@ class Manager:
             config = FarmConfig()
             config.update(stored_settings(self.store))
             config.update(overrides or {})
+        # Builds for workers to update themselves with (docs/self_update.md).
+        self.downloads = Catalogue.for_manager(data_dir)
         self.service = FarmService(
-            self.store, TaskLogs(data_dir / "logs"), Previews(data_dir / "previews"), config
+            self.store,
+            TaskLogs(data_dir / "logs"),
+            Previews(data_dir / "previews"),
+            config,
+            self.downloads,
         )
         self.loop_lag = LoopLagMonitor()
         self._runner: web.AppRunner | None = None
@@ -104,9 +109,7 @@ class Manager:
         self.store.start_checkpointer()
         app = make_app(self.service, self.token, self.loop_lag)
         app[PAIRINGS] = self.pairing
-        # Builds for workers to update themselves with (docs/self_update.md).
-        app[DOWNLOADS] = Catalogue.for_manager(self.data_dir)
-        app[WORKER_VERSIONS] = WorkerVersions()
+        app[DOWNLOADS] = self.downloads
         # Long polls and event streams are cut after 2 s rather than holding up a stop.
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=2.0

@@ -54,6 +54,16 @@ class WorkerState(TypedDict):
     connection: str
 
 
+class WorkerBuild(TypedDict):
+    """What a worker said about the build it runs, beside its `version`."""
+
+    platform: str  # linux, macos, windows
+    arch: str  # x86_64, arm64
+    frozen: bool  # the one-file executable (it can update itself); False: a checkout
+    sha256: str | None
+    reported_at: float
+
+
 class WorkerRow(WorkerState):
     hostname: str
     secret_hash: str | None
@@ -69,6 +79,8 @@ class WorkerRow(WorkerState):
     update_less_frequent: dict[str, Any] | None
     last_seen: float | None
     created: float | None
+    version: str | None  # the build it reported last (PUT /workers/{id}/version)
+    build: WorkerBuild | None
 
 
 class JobRow(TypedDict):

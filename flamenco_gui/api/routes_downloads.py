@@ -4,6 +4,12 @@
 - `GET /downloads/{name}`: one build's bytes.
 - `PUT /workers/{id}/version`: a worker says which build it runs.
 - `GET /worker-versions`: what every worker said, with the newest build for it.
+- `POST /workers/update`: "update all": every worker running an older one-file
+  executable checks for its update at its next pull instead of at its next periodic
+  check (farm/worker_updates.py).
+
+The reported version is kept on the worker's row (so `GET /workers` and the window
+show it); the builds are the manager's catalogue.
 
 A worker's secret is enough to download (a render node updates itself with it); the
 builds are the program anyone may have, so nothing secret is served.
@@ -19,12 +25,9 @@ from pydantic import Field
 from flamenco_gui.api import schemas as s
 from flamenco_gui.api.routing import Auth, Ctx, route
 from flamenco_gui.downloads.catalogue import Catalogue
-from flamenco_gui.downloads.versions import WorkerVersions
 from flamenco_gui.farm.errors import Forbidden, NotFound, Unavailable
-from flamenco_gui.platform_names import newer, version_key
 
 DOWNLOADS = web.AppKey("downloads", Catalogue)
-WORKER_VERSIONS = web.AppKey("worker_versions", WorkerVersions)
 
 
 class BuildOut(s.Strict):
@@ -61,11 +64,10 @@ def _catalogue(ctx: Ctx) -> Catalogue:
     return catalogue
 
 
-def _versions(ctx: Ctx) -> WorkerVersions:
-    versions = ctx.request.app.get(WORKER_VERSIONS)
-    if versions is None:
-        raise Unavailable("worker versions are not kept on this server")
-    return versions
+class UpdateRequest(s.Strict):
+    requested: list[int] = Field(
+        description="the workers asked to check now: each runs an older one-file executable"
+    )
 
 
 @route("GET", "/downloads", auth=Auth.WORKER, response=BuildList, errors=(503,))
@@ -103,24 +105,19 @@ async def report_version(ctx: Ctx) -> dict[str, Any]:
     worker_id = ctx.path_int("worker_id")
     if not ctx.principal.is_farm and ctx.principal.worker_id != worker_id:
         raise Forbidden(f"a worker may only report for itself, not worker {worker_id}")
-    body: VersionReport = ctx.body
-    ctx.service.get_worker(worker_id)  # 404 for a worker that does not exist
-    _versions(ctx).report(worker_id, body.model_dump())
-    return body.model_dump()
+    b: VersionReport = ctx.body
+    ctx.service.report_worker_version(worker_id, b.version, b.platform, b.arch, b.frozen, b.sha256)
+    return b.model_dump()
 
 
-@route("GET", "/worker-versions", response=dict[str, WorkerVersionOut], errors=(503,))
+@route("GET", "/worker-versions", response=dict[str, WorkerVersionOut])
 async def worker_versions(ctx: Ctx) -> dict[str, Any]:
     """Which build each worker runs, and the newer one on offer for it, if any."""
-    builds = await _catalogue(ctx).builds()
-    out = {}
-    for worker_id, report in _versions(ctx).all().items():
-        offers = [
-            b
-            for b in builds
-            if (b.os, b.arch) == (report["platform"], report["arch"])
-            and newer(b.version, report["version"])
-        ]
-        best = max(offers, key=lambda b: version_key(b.version), default=None)
-        out[str(worker_id)] = {**report, "update": best.version if best else None}
-    return out
+    return {str(i): v for i, v in (await ctx.service.worker_versions()).items()}
+
+
+@route("POST", "/workers/update", response=UpdateRequest)
+async def update_all(ctx: Ctx) -> dict[str, Any]:
+    """Update all: workers on an older one-file executable check for their update at
+    their next pull (`check_update: true` in its answer), between tasks."""
+    return {"requested": await ctx.service.request_worker_updates()}

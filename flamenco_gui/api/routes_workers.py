@@ -6,7 +6,7 @@ from flamenco_gui.api import schemas as s
 from flamenco_gui.api import shapes
 from flamenco_gui.api.routing import Auth, Ctx, Json, route
 from flamenco_gui.farm.errors import Forbidden
-from flamenco_gui.farm.states import WorkerStatus
+from flamenco_gui.farm.states import WorkerReport, WorkerStatus
 
 
 @route("GET", "/workers", response=dict[str, s.WorkerObject])
@@ -54,7 +54,8 @@ async def patch_worker(ctx: Ctx) -> Json:
     """The worker's report: `available` pulls its next task, `rendering` watches its lease.
 
     With `wait`, the answer is held until there is news (a task, a lease change) or the
-    wait passes, so idle workers start new work at once without polling.
+    wait passes, so idle workers start new work at once without polling. After "update
+    all", a pull answers `check_update: true` once: check for an update now.
     """
     worker_id = ctx.path_int("worker_id")
     if not ctx.principal.is_farm and ctx.principal.worker_id != worker_id:
@@ -72,7 +73,10 @@ async def patch_worker(ctx: Ctx) -> Json:
         if b.update_less_frequent
         else None,
     )
-    return {"task_id": task_id, "lease": lease}
+    answer: Json = {"task_id": task_id, "lease": lease}
+    if b.status == WorkerReport.AVAILABLE and ctx.service.take_update_request(worker_id):
+        answer["check_update"] = True  # only then: the seed's answer stays as it was
+    return answer
 
 
 @route(

@@ -119,6 +119,10 @@ class WorkerObject(BaseModel):
     system: str | None
     time_cost: float | None
     last_seen: float | None = None
+    version: str | None = Field(default=None, description="the build it reported it runs")
+    build: dict[str, Any] | None = Field(
+        default=None, description="{platform, arch, frozen, sha256, reported_at} of that build"
+    )
     secret: str | None = Field(default=None, description="only in the registration answer")
 
 
@@ -134,6 +138,7 @@ class WorkerInfo(BaseModel):
     status: str
     connection: str
     last_seen: float | None
+    version: str | None = None
 
 
 class WorkerPatch(Strict):
@@ -150,6 +155,10 @@ class WorkerPatch(Strict):
 class TaskAssignment(BaseModel):
     task_id: int | None
     lease: int | None = None
+    check_update: bool = Field(
+        default=False,
+        description="present (true) once after `POST /workers/update`: check for an update now",
+    )
 
 
 # -- extensions --------------------------------------------------------------------------

@@ -49,6 +49,8 @@ _SEED_WORKER = (
     "system",
     "time_cost",
     "last_seen",
+    "version",
+    "build",
 )
 
 
@@ -85,4 +87,5 @@ def worker_info(row: RowIn) -> dict[str, Any]:
         "status": row["status"],
         "connection": row["connection"],
         "last_seen": row["last_seen"],
+        "version": row["version"],
     }

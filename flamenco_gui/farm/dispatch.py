@@ -44,8 +44,12 @@ class Dispatch:
         wakeups: Wakeups,
         config: FarmConfig,
         clock: Callable[[], float] = time.time,
+        update_pending: Callable[[int], bool] = lambda worker_id: False,
     ) -> None:
+        """`update_pending(worker_id)`: "update all" asked this worker to check for its
+        update (farm/worker_updates.py); its pull then answers at once, without work."""
         self._store = store
+        self._update_pending = update_pending
         self._changes = changes
         self._states = states
         self._workers = workers
@@ -93,6 +97,8 @@ class Dispatch:
         if status == WorkerReport.OFFLINE:
             self._wakeups.queued()  # its held poll, if any, ends now
             return None, None
+        if status == WorkerReport.AVAILABLE and self._update_pending(worker_id):
+            return None, None  # between tasks, with nothing to run: check for the update now
         began = time.monotonic()
         deadline = began + wait
         self._wakeups.poll_opened(worker_id)
@@ -147,6 +153,8 @@ class Dispatch:
                 claimed = self.claim(worker)
             if claimed is not None:
                 return claimed
+            if self._update_pending(worker_id):
+                return None, None
 
     def claim(self, worker: WorkerState, report: Fields | None = None) -> Assignment | None:
         """Inside a change: the worker's next task, leased to it; `report` fields join

@@ -25,6 +25,7 @@ from flamenco_gui.farm.task_state_machine import StateStore, TaskStateMachine
 from flamenco_gui.farm.tasks import Tasks, TaskStore
 from flamenco_gui.farm.timeouts import TimeoutChecker, TimeoutStore
 from flamenco_gui.farm.wakeups import Wakeups
+from flamenco_gui.farm.worker_updates import BuildCatalogue, NoBuilds, Offers, WorkerUpdates
 from flamenco_gui.farm.workers import Workers, WorkerStore
 from flamenco_gui.rows import (
     BlocklistRow,
@@ -79,7 +80,9 @@ class FarmService:
         logs: LogFiles,
         previews: PreviewFiles,
         config: FarmConfig | None = None,
+        catalogue: BuildCatalogue | None = None,
     ) -> None:
+        """`catalogue`: the builds offered for workers to update themselves with."""
         self.store = store
         self.config = config or FarmConfig()
         self.events = EventBus()
@@ -90,8 +93,15 @@ class FarmService:
         self.blocklist = Blocklist(store, self.states, lambda: self.config.blocklist_threshold)
         self.retries = Retries(store, self.states, self.blocklist, lambda: self.config.max_attempts)
         self.workers = Workers(store, self.changes, self.states, self.wakeups)
+        self.updates = WorkerUpdates(store, catalogue or NoBuilds(), self.wakeups)
         self.dispatch = Dispatch(
-            store, self.changes, self.states, self.workers, self.wakeups, self.config
+            store,
+            self.changes,
+            self.states,
+            self.workers,
+            self.wakeups,
+            self.config,
+            update_pending=self.updates.pending,
         )
         self.timeouts = TimeoutChecker(
             store, self.changes, self.workers, self.retries, self.wakeups, self.config
@@ -167,6 +177,29 @@ class FarmService:
 
     def forget_worker(self, worker_id: int) -> None:
         self.workers.forget(worker_id)
+
+    def report_worker_version(
+        self,
+        worker_id: int,
+        version: str,
+        platform: str,
+        arch: str,
+        frozen: bool,
+        sha256: str | None,
+    ) -> WorkerRow:
+        return self.workers.report_version(worker_id, version, platform, arch, frozen, sha256)
+
+    async def worker_versions(self) -> dict[int, dict[str, Any]]:
+        return await self.updates.versions()
+
+    async def offered_versions(self) -> Offers:
+        return await self.updates.offers()
+
+    async def request_worker_updates(self) -> list[int]:
+        return await self.updates.request_all()
+
+    def take_update_request(self, worker_id: int) -> bool:
+        return self.updates.take(worker_id)
 
     async def worker_report(
         self, worker_id: int, status: WorkerReport, **report: Any

@@ -14,7 +14,7 @@ from flamenco_gui.farm.errors import NotFound
 from flamenco_gui.farm.states import Connection, TaskStatus, WorkerStatus
 from flamenco_gui.farm.task_state_machine import TaskStateMachine
 from flamenco_gui.farm.wakeups import Wakeups
-from flamenco_gui.rows import Fields, TaskState, WorkerRow
+from flamenco_gui.rows import Fields, TaskState, WorkerBuild, WorkerRow
 
 log = logging.getLogger(__name__)
 T = TaskStatus
@@ -119,6 +119,31 @@ class Workers:
             self._changes.emit("worker", worker_id)
         if enabled:
             self._wakeups.queued()
+        return self.get(worker_id)
+
+    def report_version(
+        self,
+        worker_id: int,
+        version: str,
+        platform: str,
+        arch: str,
+        frozen: bool,
+        sha256: str | None,
+    ) -> WorkerRow:
+        """A worker says which build it runs. Kept on its row (not beside it) so the
+        window's table and `GET /workers` learn it by the usual event after commit,
+        and a restarted manager still knows it."""
+        self.get(worker_id)
+        build: WorkerBuild = {
+            "platform": platform,
+            "arch": arch,
+            "frozen": frozen,
+            "sha256": sha256,
+            "reported_at": self._clock(),
+        }
+        with self._changes.change():
+            self._store.update_worker(worker_id, {"version": version, "build": build})
+            self._changes.emit("worker", worker_id)
         return self.get(worker_id)
 
     def forget(self, worker_id: int) -> None:

@@ -194,8 +194,17 @@ def _v7(db: sqlite_utils.Database) -> None:
     db.table("jobs").add_column("deleted", float)
 
 
+def _v8(db: sqlite_utils.Database) -> None:
+    """Which build each worker runs, on its row: the window's workers table and `GET
+    /workers` read it by the usual path (events after commit), and it survives a
+    restart of the manager. `build` is JSON text: platform, arch, whether it runs the
+    one-file executable (only that updates itself), its SHA-256 and when it said so."""
+    db.table("workers").add_column("version", str)
+    db.table("workers").add_column("build", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7,
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

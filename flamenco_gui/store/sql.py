@@ -16,7 +16,7 @@ Row = dict[str, Any]
 # Columns kept as JSON text in SQLite and as Python objects above the store.
 JSON_COLUMNS = {
     "tasks": ("commands",),
-    "workers": ("update_frequent", "update_less_frequent"),
+    "workers": ("update_frequent", "update_less_frequent", "build"),
     "jobs": ("settings",),
 }
 

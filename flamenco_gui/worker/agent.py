@@ -187,9 +187,12 @@ class Agent:
                 await backoff.sleep()
                 continue
             task_id, lease = reply.data.get("task_id"), reply.data.get("lease")
+            check = reply.data.get("check_update") is True
+            if check and self._updater is not None:
+                self._updater.check_now()  # before the next pull: after this task, if any
             if task_id is not None and lease is not None:
                 await self._run_task(int(task_id), int(lease))
-            else:
+            elif not check:
                 await self._pace(loop.time() - started)
 
     async def _pace(self, elapsed: float) -> None:

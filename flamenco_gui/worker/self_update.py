@@ -155,6 +155,7 @@ class Updater:
         self._next = 0.0
         self._refused: set[str] = set()
         self._told: str | None = None
+        self._reported = False
 
     @property
     def enabled(self) -> bool:
@@ -165,22 +166,41 @@ class Updater:
             self._me = await asyncio.to_thread(identify, self._work_dir, self._executable)
         return self._me
 
-    async def between_tasks(self) -> None:
-        """Check when due; raises `UpdateInstalled` once a new build is in place."""
-        loop = asyncio.get_running_loop()
-        if not self.enabled or loop.time() < self._next:
+    def check_now(self) -> None:
+        """The manager asked ("update all"): check at the next moment between tasks,
+        instead of at the next periodic check. Never mid-task: the agent only calls
+        `between_tasks()` when nothing runs."""
+        if not self.enabled:
+            log.info("the manager asks for an update check, but checks are off (--update-check 0)")
             return
-        self._next = loop.time() + self._interval
+        self._next = 0.0
+
+    async def between_tasks(self) -> None:
+        """Check when due; raises `UpdateInstalled` once a new build is in place. With
+        checks off, the version is still reported once, for the wrangler's table."""
+        loop = asyncio.get_running_loop()
         try:
+            if not self.enabled:
+                if not self._reported:
+                    await self._report(await self.identity())
+                return
+            if loop.time() < self._next:
+                return
+            self._next = loop.time() + self._interval
             await self._check()
         except ManagerUnreachable as exc:
             log.debug("update check skipped: %s", exc)
 
+    async def _report(self, me: BuildIdentity) -> None:
+        reply = await self._client.call("PUT", VERSION_PATH, me.report())
+        if reply.ok:
+            self._reported = True
+        else:
+            log.debug("the manager did not take the version report: %s", reply.error)
+
     async def _check(self) -> None:
         me = await self.identity()
-        reply = await self._client.call("PUT", VERSION_PATH, me.report())
-        if not reply.ok:
-            log.debug("the manager did not take the version report: %s", reply.error)
+        await self._report(me)
         reply = await self._client.call("GET", "/downloads")
         if not reply.ok or not isinstance(reply.data, dict):
             return
