@@ -8,6 +8,7 @@ tests/e2e/test_self_update.py with the real executable).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 from flamenco_gui.manager import Manager
@@ -89,3 +90,59 @@ async def test_workers_report_their_version_for_themselves_only(manager: Manager
     assert versions[str(one.id)]["version"] == "0.1.0"
     assert versions[str(one.id)]["update"] == "0.9.0"  # the newer build for its platform
     assert (await one.api.get("/worker-versions")).status == 401  # the wrangler's view
+
+
+def version_report(version: str, frozen: bool = True) -> dict:
+    return {"version": version, "platform": "linux", "arch": "x86_64", "frozen": frozen}
+
+
+async def test_a_reported_version_shows_in_the_workers_list(manager: Manager, api: Api) -> None:
+    drop(manager, LINUX, b"x")
+    node = await api.register("node-1")
+    assert (await api.get("/workers")).json["node-1"]["version"] is None
+    r = await node.api.put(f"/workers/{node.id}/version", version_report("0.1.0"))
+    assert r.status == 200, r
+    shown = (await api.get("/workers")).json["node-1"]
+    assert shown["version"] == "0.1.0"
+    assert shown["build"]["frozen"] is True and shown["build"]["platform"] == "linux"
+    assert (await api.get(f"/workers/{node.id}")).json["version"] == "0.1.0"
+    assert (await api.get("/worker-versions")).json[str(node.id)]["update"] == "0.9.0"
+
+
+async def test_update_all_flags_the_next_pull_of_older_executables_once(
+    manager: Manager, api: Api
+) -> None:
+    drop(manager, LINUX, b"x")
+    old = await api.register("old-exe")
+    current = await api.register("current-exe")
+    checkout = await api.register("checkout")
+    await old.api.put(f"/workers/{old.id}/version", version_report("0.1.0"))
+    await current.api.put(f"/workers/{current.id}/version", version_report("0.9.0"))
+    await checkout.api.put(f"/workers/{checkout.id}/version", version_report("0.1.0", False))
+    assert "check_update" not in await old.pull()  # nothing asked yet: the seed's answer
+
+    held = asyncio.ensure_future(old.pull(wait=20))  # a held pull, as idle workers hold one
+    await asyncio.sleep(0.3)
+    assert (await old.api.post("/workers/update", {})).status == 401  # the wrangler's action
+    r = await api.post("/workers/update", {})
+    assert r.status == 200, r
+    assert r.json == {"requested": [old.id]}
+    answer = await asyncio.wait_for(held, 5)  # answered at once, not after 20 s
+    assert answer == {"task_id": None, "lease": None, "check_update": True}
+    assert "check_update" not in await old.pull()  # once
+    assert "check_update" not in await current.pull()
+    assert "check_update" not in await checkout.pull()  # a checkout cannot update itself
+
+    # Asked while it renders: no flag on its watch; the next pull, between tasks, has it.
+    job = await api.job("j")
+    got = await old.pull()
+    assert got["task_id"] is not None and "check_update" not in got
+    assert (await api.post("/workers/update", {})).json == {"requested": [old.id]}
+    r = await old.api.patch(
+        f"/workers/{old.id}", {"status": "rendering", "task_id": got["task_id"]}
+    )
+    assert r.status == 200 and r.json["task_id"] == got["task_id"]
+    assert "check_update" not in r.json
+    await old.complete(got)
+    assert (await api.get(f"/jobs/{job['id']}")).json["status"] == "completed"
+    assert (await old.pull())["check_update"] is True
