@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QStyle, QWidget
 
@@ -35,6 +35,8 @@ def _plural(n: int, word: str) -> str:
 
 
 class FarmActions(QObject):
+    updates_requested = Signal()  # "update all" was asked (the window refreshes the offers)
+
     def __init__(
         self,
         service: FarmService,
@@ -77,6 +79,13 @@ class FarmActions(QObject):
         self.enable_worker = self._worker_switch("Enable worker", True)
         self.disable_worker = self._worker_switch("Disable worker", False)
         self.forget_worker = self._action("Forget worker…", self._confirm_forget, "worker")
+        self.update_all = self._action(
+            "Update all workers",
+            self._update_all,
+            "worker",
+            "Workers on an older executable than the manager offers update after their task",
+        )
+        self.requested_updates: list[int] | None = None  # the last answer (tests read it)
         for name in ("pause", "resume", "cancel", "requeue"):
             getattr(self, f"{name}_job").setIconText(f"{name.capitalize()} job")
         # Selected ids are read when the selection changes, not on every batch of updates
@@ -146,7 +155,14 @@ class FarmActions(QObject):
             ]
         if kind == "task":
             return [self.cancel_task, self.pause_task, self.requeue_task, None, self.delete_task]
-        return [self.enable_worker, self.disable_worker, None, self.forget_worker]
+        return [
+            self.enable_worker,
+            self.disable_worker,
+            None,
+            self.forget_worker,
+            None,
+            self.update_all,
+        ]
 
     # -- state -------------------------------------------------------------------------
 
@@ -172,6 +188,8 @@ class FarmActions(QObject):
                 ok = any(r["status"] == "disabled" for r in rows)
             elif action is self.disable_worker:
                 ok = any(r["status"] == "enabled" for r in rows)
+            elif action is self.update_all:
+                ok = True  # the whole farm, whatever is selected
             else:
                 ok = bool(rows)
             action.setEnabled(ok)
@@ -205,6 +223,31 @@ class FarmActions(QObject):
             text += f"; {errors[0]}" + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
         self.window.statusBar().showMessage(text, 10_000)
         self.update(kind)
+
+    def _update_all(self) -> None:
+        future = asyncio.ensure_future(self._request_updates())
+        self.running.add(future)
+        future.add_done_callback(self.running.discard)
+
+    async def _request_updates(self) -> None:
+        """The farm asks each worker on an older one-file executable to check at its
+        next pull (between tasks); workers from a checkout are not asked."""
+        try:
+            ids = await self.service.request_worker_updates()
+        except FarmError as exc:
+            self.window.statusBar().showMessage(f"Update all: {exc.message}", 10_000)
+            return
+        self.requested_updates = ids
+        names = self.views["worker"].live_model
+        listed = ", ".join((names.get(i) or {}).get("hostname", f"#{i}") for i in ids[:3])
+        more = f" and {len(ids) - 3} more" if len(ids) > 3 else ""
+        text = (
+            f"Asked {_plural(len(ids), 'worker')} ({listed}{more}) to update after its task"
+            if ids
+            else "No worker runs an older executable than the manager offers"
+        )
+        self.window.statusBar().showMessage(text, 15_000)
+        self.updates_requested.emit()
 
     # -- the ones that ask first -------------------------------------------------------
 

@@ -49,6 +49,7 @@ from flamenco_gui.gui.table_panel import TablePanel
 from flamenco_gui.gui.tasks_view import tasks_model, tasks_panel
 from flamenco_gui.gui.theme import status_colors
 from flamenco_gui.gui.tray import JobNotifier, app_icon
+from flamenco_gui.gui.worker_versions import BuildOffers
 from flamenco_gui.gui.workers_view import workers_model, workers_panel
 
 TASK_PAGE = 500  # rows read (and shown) per turn of the loop at start-up: ~15 ms
@@ -75,7 +76,8 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
 
         self.job_model = jobs_model()
-        self.worker_model = workers_model()
+        self.build_offers = BuildOffers(self.service, self)
+        self.worker_model = workers_model(self.build_offers)
         self.task_model = tasks_model(self._job_name, self._worker_name)
         for model in (self.job_model, self.worker_model, self.task_model):
             model.setParent(self)  # gone with the window, batch timers and all
@@ -88,6 +90,7 @@ class MainWindow(QMainWindow):
         self.farm_actions = FarmActions(
             self.service, self, self.jobs.view, self.tasks.view, self.workers.view
         )
+        self.farm_actions.updates_requested.connect(self.build_offers.refresh_soon)
         self.local = LocalWorker(manager.data_dir, self)
         self.notifier = JobNotifier(self, lambda text: self.statusBar().showMessage(text, 15_000))
 
@@ -236,6 +239,8 @@ class MainWindow(QMainWindow):
     async def load(self) -> None:
         """Fill the tables a page at a time; events arriving meanwhile interleave in
         order (the later of a page row and an event wins, see LiveTableModel.feed)."""
+        await self.build_offers.refresh()  # before the rows: their Version reads it
+        self.build_offers.start()
         self.worker_model.feed(self.service.list_workers())
         self.worker_model.flush()
         await asyncio.sleep(0)
@@ -492,6 +497,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closed = True
         self.preview.stop()
+        self.build_offers.stop()
         self.save_state()
         for unsubscribe in self._unsubscribe:
             unsubscribe()

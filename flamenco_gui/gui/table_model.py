@@ -292,6 +292,15 @@ class LiveTableModel(QAbstractTableModel):
         self.changePersistentIndexList(persistent, moved)
         self.layoutChanged.emit()
 
+    def column_changed(self, title: str) -> None:
+        """A column's values changed with no row changing (they depend on something
+        outside the rows): repaint that column, and sort again if it is the sort key."""
+        col = [c.title for c in self.columns].index(title)
+        if self._sort_column == col:
+            self.refresh_sort()
+        if len(self._order):
+            self.dataChanged.emit(self.index(0, col), self.index(len(self._order) - 1, col))
+
     def refresh_sort(self) -> None:
         """Re-sort by the current column (its values may depend on other tables)."""
         order = Qt.SortOrder.DescendingOrder if self._descending else Qt.SortOrder.AscendingOrder

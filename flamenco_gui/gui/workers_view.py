@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QWidget
 from flamenco_gui.gui import columns as fmt
 from flamenco_gui.gui.table_model import Column, LiveTableModel
 from flamenco_gui.gui.table_panel import TablePanel, field_is
+from flamenco_gui.gui.worker_versions import BuildOffers, version_column
 
 Row = dict[str, Any]
 
@@ -43,6 +44,11 @@ def _online(r: Row) -> bool:
 def _bar(value: float | None, r: Row) -> float | None:
     """Figures of an offline worker are stale: shown as text, not as a live bar."""
     return value if _online(r) else None
+
+
+def worker_columns(offers: BuildOffers) -> list[Column]:
+    """The columns, the Version one reading the builds on offer (gui/worker_versions.py)."""
+    return [*WORKER_COLUMNS[:4], version_column(offers), *WORKER_COLUMNS[4:]]
 
 
 WORKER_COLUMNS = [
@@ -88,15 +94,17 @@ WORKER_COLUMNS = [
 ]
 
 
-def workers_model() -> LiveTableModel:
+def workers_model(offers: BuildOffers) -> LiveTableModel:
     # Four batches a second: each heartbeat changes a worker row, a thousand workers
     # beat often, and a repaint of the bars ten times a second would buy nothing.
-    return LiveTableModel(
+    model = LiveTableModel(
         "worker",
-        WORKER_COLUMNS,
+        worker_columns(offers),
         flush_ms=250,
         search=lambda r: f"{r['hostname']} {r.get('ip_address') or ''} {r.get('activity') or ''}",
     )
+    offers.changed.connect(lambda: model.column_changed(version_column(offers).title))
+    return model
 
 
 def workers_panel(model: LiveTableModel, parent: QWidget | None = None) -> TablePanel:
