@@ -79,6 +79,10 @@ def test_a_worker_from_a_checkout_only_says_the_manager_is_newer(farm: Farm) -> 
     report = next(iter(versions(farm.http).values()))
     assert report["version"] == __version__ and report["frozen"] is False
     assert report["update"] == NEWER
+    shown = farm.http.get("/workers")["src-node"]
+    assert shown["version"] == __version__ and shown["build"]["frozen"] is False
+    # "Update all" asks only workers that can update themselves: not this one.
+    assert farm.http.post("/workers/update", {}) == {"requested": []}
     job = command_job(farm.http, "after", [sys.executable, "-c", "print('still here')"])
     wait_until(lambda: job_done(farm.http, job), 30, "the job")
     assert worker.log().count("manager is newer") == 1  # said once per offer, not per check
@@ -151,7 +155,7 @@ class ExeFarm:
         self.procs.append(proc)
         return proc
 
-    def start_worker(self) -> Proc:
+    def start_worker(self, update_check: str = "1") -> Proc:
         # The farm token only registers it once (as install-service would), then the
         # worker lives on its secret: the re-executed build is started without a token.
         worker = self.spawn(
@@ -170,7 +174,7 @@ class ExeFarm:
                 "--heartbeat",
                 "1",
                 "--update-check",
-                "1",
+                update_check,
             ],
         )
         wait_while_alive(worker, lambda: self.report() is not None, 60, "its version report")
@@ -284,3 +288,23 @@ def test_a_download_with_a_wrong_hash_is_refused(exe_farm: ExeFarm, dist: Path) 
     assert exe_farm.report()["version"] == __version__
     time.sleep(2.5)
     assert worker.log().count("downloading") == 1  # a refused offer is not fetched again
+
+
+def test_update_all_updates_a_worker_before_its_periodic_check(
+    exe_farm: ExeFarm, dist: Path
+) -> None:
+    worker = exe_farm.start_worker(update_check="3600")  # reports at start, then in an hour
+    inode = exe_farm.exe.stat().st_ino
+    exe_farm.offer(dist)
+    time.sleep(2.5)
+    assert exe_farm.exe.stat().st_ino == inode and "downloading" not in worker.log()
+    worker_id = int(next(iter(versions(exe_farm.http))))
+    assert exe_farm.http.post("/workers/update", {}) == {"requested": [worker_id]}
+    wait_while_alive(
+        worker,
+        lambda: (exe_farm.report() or {}).get("version") == NEWER,
+        120,
+        "the worker to come back with the new version after update all",
+    )
+    assert exe_farm.http.get("/workers")["exe-node"]["version"] == NEWER
+    assert exe_farm.exe.stat().st_ino != inode
