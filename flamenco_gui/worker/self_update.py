@@ -183,6 +183,7 @@ class Updater:
             if not self.enabled:
                 if not self._reported:
                     await self._report(await self.identity())
+                    self._reported = True  # once, taken or not: not repeated every pull
                 return
             if loop.time() < self._next:
                 return

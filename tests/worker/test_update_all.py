@@ -67,7 +67,8 @@ async def until(predicate, timeout: float, what: str) -> None:
 
 
 @pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Node]:
+async def node(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Node]:
+    """`update_check` as the test's parameter says (default: an hour)."""
     manager = Manager(
         tmp_path / "data", "127.0.0.1", 0, TOKEN, config=FarmConfig(), advertise=False
     )
@@ -82,7 +83,7 @@ async def node(tmp_path: Path) -> AsyncIterator[Node]:
         work_dir=folder / "work",
         tools=Tools(),
         heartbeat=0.5,
-        update_check=3600,
+        update_check=getattr(request, "param", 3600),
     )
     config.work_dir.mkdir()
     outbox = Outbox(config.work_dir / "outbox.jsonl")
@@ -144,3 +145,14 @@ async def test_update_all_waits_for_the_running_task(node: Node, tmp_path: Path)
     assert await asyncio.wait_for(node.work, 30) == RESTART
     assert marker.exists()  # the task ran to its end first
     assert service.get_task(tasks[0]["id"])["status"] == "completed"
+
+
+@pytest.mark.parametrize("node", [0], indirect=True)
+async def test_a_worker_with_update_checks_off_reports_but_is_not_updated(node: Node) -> None:
+    # The fixture saw its version report: with --update-check 0 it still reports once.
+    old = node.executable.read_bytes()
+    node.offer_newer()
+    assert await node.manager.service.request_worker_updates() == [1]
+    await asyncio.sleep(2)  # its pull took the flag; its owner turned updates off
+    assert not node.manager.service.take_update_request(1)  # the flag was delivered
+    assert not node.work.done() and node.executable.read_bytes() == old
