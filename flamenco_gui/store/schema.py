@@ -194,8 +194,17 @@ def _v7(db: sqlite_utils.Database) -> None:
     db.table("jobs").add_column("deleted", float)
 
 
+def _v8(db: sqlite_utils.Database) -> None:
+    """Failures a wrangler forgave by clearing a worker's blocklist entry: counting
+    them again would blocklist the worker at its next failure of the job. Kept as the
+    last history row at the time of the clear; only later failures count."""
+    db.table("blocklist_forgiven").create(
+        {"job_id": int, "worker_id": int, "after_history": int}, pk=("job_id", "worker_id")
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7,
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from flamenco_gui.farm.states import WorkerReport
 from tests.farm.fakes import Farm, make_farm
 
@@ -142,12 +140,6 @@ async def test_a_cleared_worker_is_given_the_jobs_tasks_again() -> None:
     assert await f.dispatch.report(w, A) == (waiting, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the failures that blocklisted a worker still count after the wrangler clears "
-    "its entry (failures_in_job counts the whole history), so its next failure of the "
-    "job blocklists it again at once instead of after blocklist_threshold new ones",
-)
 def test_a_cleared_worker_gets_a_fresh_count() -> None:
     f = _farm(blocklist_threshold=2)
     job = f.store.add_job()

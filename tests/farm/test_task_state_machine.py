@@ -398,12 +398,6 @@ def test_move_all_moves_every_slice() -> None:
     assert f.tx.commits == 1  # every slice in the caller's one transaction
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a task that fails or is canceled cancels only its *queued* dependents: one "
-    "paused meanwhile (a job pause between its queued and its rendering slices) escapes, "
-    "and on resume waits for ever for a failed task; its job stays 'rendering' for ever",
-)
 def test_a_paused_dependent_of_a_failed_task_does_not_wait_for_ever() -> None:
     f = make_farm()
     job = f.store.add_job()
