@@ -356,10 +356,11 @@ async def one_run(args: argparse.Namespace, n: int, gcw: GcWatch) -> tuple[list[
         await manager.start()
         base = f"http://127.0.0.1:{manager.port}"
         settings = QSettings(str(Path(tmp) / "gui.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(manager, settings)
-        window.resize(1440, 900)
-        window.show()
-        await load_window(window)  # as the program does (gui/app.py), on an empty farm
+        window = None if args.no_window else MainWindow(manager, settings)
+        if window is not None:
+            window.resize(1440, 900)
+            window.show()
+            await load_window(window)  # as the program does (gui/app.py), on an empty farm
         name = f"bulk-{n}"
         job: dict[str, int | None] = {"id": None}
 
@@ -396,6 +397,8 @@ async def one_run(args: argparse.Namespace, n: int, gcw: GcWatch) -> tuple[list[
                 submitted,
                 lambda: sum(_task_statuses(window, job["id"]).values()) == args.tasks,
             )
+            if window is None:
+                all_tasks = None
             res = await act(
                 base, gcw, "submit", "POST", "/jobs", submit_body, all_tasks, args.timeout
             )
@@ -422,6 +425,8 @@ async def one_run(args: argparse.Namespace, n: int, gcw: GcWatch) -> tuple[list[
                  (gone, lambda: not _task_statuses(window, job_id))),
             ]  # fmt: skip
             for action, method, suffix, body, shows in steps:
+                if window is None:
+                    shows = None
                 await settle(base, args.calm_ms, args.settle, min(20.0, args.timeout))
                 res = await act(
                     base, gcw, action, method, f"/jobs/{job_id}{suffix}", body, shows, args.timeout
@@ -431,8 +436,9 @@ async def one_run(args: argparse.Namespace, n: int, gcw: GcWatch) -> tuple[list[
                 print(f"   run {n}: {line(res)}", flush=True)
         finally:
             stats = await workers.stop()
-            window.close()
-            await window.shutdown()
+            if window is not None:
+                window.close()
+                await window.shutdown()
             await manager.stop()
     return results, stats
 
@@ -448,6 +454,10 @@ def line(r: Result) -> str:
 # -- the report ------------------------------------------------------------------------
 
 
+def where(args: argparse.Namespace) -> str:
+    return "headless (no window)" if args.no_window else "window open (offscreen)"
+
+
 def figure(name: str, value: str) -> None:
     print(f"{name:<42}{value}")
 
@@ -458,7 +468,7 @@ async def run(args: argparse.Namespace) -> int:
         wait_for_quiet()
     print(
         f"   {args.tasks:,} tasks, {args.workers} workers pulling (render {args.render} s), "
-        f"window open offscreen, {args.runs} run(s)",
+        f"{where(args)}, {args.runs} run(s)",
         flush=True,
     )
     gcw = GcWatch()
@@ -518,7 +528,7 @@ async def run(args: argparse.Namespace) -> int:
                 print(f"   note, {action}: {r.note}")
     print_table(
         f"Per action, median of {len(runs)} run(s): {args.tasks:,}-task job, "
-        f"{args.workers} workers pulling, window open (offscreen)",
+        f"{args.workers} workers pulling, {where(args)}",
         ["action", "call", "wall s", "lag max call ms", "lag max ms", "worst ms",
          "window shows it", "shown after s", "answer MB", "gc max ms",
          f"lag < {BUDGET_LAG_MS:.0f} ms"],
@@ -535,7 +545,8 @@ async def run(args: argparse.Namespace) -> int:
     worst_all = max(r.lag for run in runs for r in run)
     figure("worst loop lag max over all actions (ms)", fmt(worst_all, 1))
     figure(f"budget: lag max < {BUDGET_LAG_MS:.0f} ms in every action", verdict(all_met))
-    figure("budget: the window shows every result", verdict(all_shown))
+    if not args.no_window:
+        figure("budget: the window shows every result", verdict(all_shown))
     for s in worker_stats:
         if s.get("last_error"):
             print(f"   last worker error: {s['last_error']}")
@@ -554,6 +565,9 @@ def main() -> int:
     p.add_argument("--settle", type=float, default=2.0, help="calm seconds before an action")
     p.add_argument("--calm-ms", type=float, default=60.0, help="lag max that counts as calm")
     p.add_argument("--work-before", type=float, default=5.0, help="rendering before pause (s)")
+    p.add_argument(
+        "--no-window", action="store_true", help="the manager alone: what the window adds"
+    )
     p.add_argument("--sim-workers", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
     p.add_argument("--seconds", type=float, default=900.0, help=argparse.SUPPRESS)
