@@ -62,6 +62,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -248,6 +250,48 @@ class GcWatch:
         self.max_ms = 0.0
 
 
+class CpuShare:
+    """CPU over one action, % of one core: this process (manager and window), the
+    workers' process, and everything else on the machine. On a shared two-core machine
+    an action that held the loop for long with "others" high was partly starved, not
+    only slow: the figure says which."""
+
+    def __init__(self) -> None:
+        self.workers_pid: int | None = None
+        self._me = psutil.Process()
+        self._start: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+    def _cpu(self, pid: int | None) -> float:
+        try:
+            ps = self._me if pid is None else psutil.Process(pid)
+            t = ps.cpu_times()
+            return t.user + t.system
+        except psutil.Error:
+            return 0.0
+
+    @staticmethod
+    def _busy() -> float:
+        t = psutil.cpu_times()
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+    def _now(self) -> tuple[float, float, float, float]:
+        return time.perf_counter(), self._busy(), self._cpu(None), self._cpu(self.workers_pid)
+
+    def reset(self) -> None:
+        self._start = self._now()
+
+    def read(self) -> tuple[float, float, float]:
+        """(manager, workers, others) over the time since `reset`."""
+        end = self._now()
+        wall = end[0] - self._start[0]
+        if wall <= 0:
+            return math.nan, math.nan, math.nan
+        busy, me, workers = (
+            100 * (b - a) / wall for a, b in zip(self._start[1:], end[1:], strict=True)
+        )
+        return me, workers, max(0.0, busy - me - workers)
+
+
 # -- one action ------------------------------------------------------------------------
 
 
@@ -264,6 +308,7 @@ class Result:
     watched: bool = True  # whether the window has anything to show for it
     nbytes: int = 0
     gc_ms: float = 0.0
+    cpu: tuple[float, float, float] = (math.nan, math.nan, math.nan)  # see CpuShare
     note: str = ""
     answer: bytes = b""  # kept when small (the submission's job)
 
@@ -306,6 +351,7 @@ async def watch(cheap: Check, walk: Check | None, t0: float, timeout: float) -> 
 async def act(
     base: str,
     gcw: GcWatch,
+    cpu: CpuShare,
     action: str,
     method: str,
     path: str,
@@ -315,6 +361,7 @@ async def act(
 ) -> Result:
     res = Result(action, f"{method} {path}")
     gcw.reset()
+    cpu.reset()
     t0 = time.perf_counter()
     watcher = None
     if shows is not None:
@@ -337,13 +384,16 @@ async def act(
             watcher.cancel()
     res.lag_total, res.covered = await lag_max(base, time.perf_counter() - t0)
     res.gc_ms = gcw.max_ms
+    res.cpu = cpu.read()
     return res
 
 
 # -- one run ---------------------------------------------------------------------------
 
 
-async def one_run(args: argparse.Namespace, n: int, gcw: GcWatch) -> tuple[list[Result], dict]:
+async def one_run(
+    args: argparse.Namespace, n: int, gcw: GcWatch, cpu: CpuShare
+) -> tuple[list[Result], dict]:
     from PySide6.QtCore import QSettings
 
     from flamenco_gui.gui.app import load_window
@@ -383,6 +433,7 @@ async def one_run(args: argparse.Namespace, n: int, gcw: GcWatch) -> tuple[list[
             return _job_row(window, job["id"]) is None and window.job_model.get(job["id"]) is None
 
         workers = WorkerProcess(base, args.workers, args.worker_seconds, args.render)
+        cpu.workers_pid = workers.proc.pid
         try:
             await workers.ready(timeout=60)
             await settle(base, args.calm_ms, 1.0, 15)
@@ -400,7 +451,7 @@ async def one_run(args: argparse.Namespace, n: int, gcw: GcWatch) -> tuple[list[
             if window is None:
                 all_tasks = None
             res = await act(
-                base, gcw, "submit", "POST", "/jobs", submit_body, all_tasks, args.timeout
+                base, gcw, cpu, "submit", "POST", "/jobs", submit_body, all_tasks, args.timeout
             )
             print(f"   run {n}: {line(res)}", flush=True)
             if res.status != 201:
@@ -429,7 +480,15 @@ async def one_run(args: argparse.Namespace, n: int, gcw: GcWatch) -> tuple[list[
                     shows = None
                 await settle(base, args.calm_ms, args.settle, min(20.0, args.timeout))
                 res = await act(
-                    base, gcw, action, method, f"/jobs/{job_id}{suffix}", body, shows, args.timeout
+                    base,
+                    gcw,
+                    cpu,
+                    action,
+                    method,
+                    f"/jobs/{job_id}{suffix}",
+                    body,
+                    shows,
+                    args.timeout,
                 )
                 res.call = res.call.replace(str(job_id), "{id}")
                 results.append(res)
@@ -447,7 +506,8 @@ def line(r: Result) -> str:
     shown = "not shown" if r.shown is None else f"shown {r.shown:.2f} s"
     return (
         f"{r.action:<8} {r.wall:7.2f} s  lag max {r.lag:9.1f} ms  "
-        f"{shown if r.watched else '-'}  {r.nbytes / MB:.1f} MB  gc {r.gc_ms:.0f} ms  {r.note}"
+        f"{shown if r.watched else '-'}  {r.nbytes / MB:.1f} MB  gc {r.gc_ms:.0f} ms  "
+        f"CPU % manager/workers/others {'/'.join(fmt(c, 0) for c in r.cpu)}  {r.note}"
     )
 
 
@@ -472,6 +532,7 @@ async def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     gcw = GcWatch()
+    cpu = CpuShare()
     gc.callbacks.append(gcw)
     runs: list[list[Result]] = []
     worker_stats: list[dict] = []
@@ -483,7 +544,7 @@ async def run(args: argparse.Namespace) -> int:
             print(f"   run {n} skipped: it would not end within --budget {args.budget:.0f} s")
             break
         t = time.perf_counter()
-        results, stats = await one_run(args, n, gcw)
+        results, stats = await one_run(args, n, gcw, cpu)
         longest = max(longest, time.perf_counter() - t)
         runs.append(results)
         worker_stats.append(stats)
@@ -514,6 +575,7 @@ async def run(args: argparse.Namespace) -> int:
             yes if watched else "-", fmt(shown_s, 2) if watched else "-",
             fmt(median(r.nbytes / MB for r in rs), 2),
             fmt(max(r.gc_ms for r in rs), 0),
+            fmt(median(r.cpu[0] for r in rs), 0), fmt(median(r.cpu[2] for r in rs), 0),
             verdict(ok) + ("" if all(r.covered for r in rs) else " (60 s window)"),
         ))  # fmt: skip
         figure(f"{action}: wall time (s)", fmt(wall, 2))
@@ -531,6 +593,7 @@ async def run(args: argparse.Namespace) -> int:
         f"{args.workers} workers pulling, {where(args)}",
         ["action", "call", "wall s", "lag max call ms", "lag max ms", "worst ms",
          "window shows it", "shown after s", "answer MB", "gc max ms",
+         "manager CPU %", "others CPU %",
          f"lag < {BUDGET_LAG_MS:.0f} ms"],
         rows,
     )  # fmt: skip
