@@ -22,7 +22,7 @@ Why it is built this way:
   runs them, so the lag includes the window digesting 100k task changes, not only the
   HTTP handler. The HTTP server listens on 127.0.0.1 on a free port, in a fresh data dir.
 - The bench's own HTTP calls (the actions, `/health`) go through a thread with blocking
-  urllib, never through a client on the manager's loop: reading a 46 MB answer on that
+  urllib, never through a client on the manager's loop: reading a 43 MB answer on that
   loop would be counted as the manager's lag.
 - The 20 workers live in a child process (`--sim-workers`, this file again): their client
   work must not run on the manager's loop nor compete for its GIL. They speak the real
@@ -35,6 +35,10 @@ Why it is built this way:
   of `--runs` runs (machines are noisy). Every wait is bounded (`--timeout` per action),
   and runs that would not fit the time budget (`--budget`) are skipped, so a full run
   ends by itself even against code that holds the loop for tens of seconds.
+- The machine is shared: each action also reports the CPU this process (manager and
+  window) got and what other processes took meanwhile; a hold of the loop that grows
+  while "others" are high was partly starved. `--no-window` runs the manager alone, to
+  tell the window's share of a hold from the farm core's.
 - Python's cyclic collector: the window freezes what it loaded at start (gui/app.py's
   load_window); a job submitted later is not frozen, so a full collection walks its rows.
   The longest collection during each action is reported ("gc max") to tell its stalls
@@ -573,7 +577,7 @@ async def run(args: argparse.Namespace) -> int:
         rows.append((
             action, rs[0].call, fmt(wall, 2), fmt(lag_c, 1), fmt(lag, 1), fmt(worst, 1),
             yes if watched else "-", fmt(shown_s, 2) if watched else "-",
-            fmt(median(r.nbytes / MB for r in rs), 2),
+            fmt(median(r.nbytes / 1024 for r in rs), 1),
             fmt(max(r.gc_ms for r in rs), 0),
             fmt(median(r.cpu[0] for r in rs), 0), fmt(median(r.cpu[2] for r in rs), 0),
             verdict(ok) + ("" if all(r.covered for r in rs) else " (60 s window)"),
@@ -584,7 +588,7 @@ async def run(args: argparse.Namespace) -> int:
             figure(f"{action}: window shows it (s)", fmt(shown_s, 2))
             figure(f"{action}: window shows it", yes)
         if action == "get":
-            figure(f"{action}: answer (MB)", fmt(rs[0].nbytes / MB, 2))
+            figure(f"{action}: answer (bytes)", fmt(median(r.nbytes for r in rs), 0))
         for r in rs:
             if r.note:
                 print(f"   note, {action}: {r.note}")
@@ -592,7 +596,7 @@ async def run(args: argparse.Namespace) -> int:
         f"Per action, median of {len(runs)} run(s): {args.tasks:,}-task job, "
         f"{args.workers} workers pulling, {where(args)}",
         ["action", "call", "wall s", "lag max call ms", "lag max ms", "worst ms",
-         "window shows it", "shown after s", "answer MB", "gc max ms",
+         "window shows it", "shown after s", "answer KB", "gc max ms",
          "manager CPU %", "others CPU %",
          f"lag < {BUDGET_LAG_MS:.0f} ms"],
         rows,

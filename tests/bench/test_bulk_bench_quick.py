@@ -45,7 +45,7 @@ def test_bulk_bench_quick_mode_reports() -> None:
     for action in SHOWN:
         number(f"{action}: window shows it (s)")
         assert re.search(rf"^{action}: window shows it\s+yes\b", out, re.M), out
-    assert number("get: answer (MB)") > 0
+    assert number("get: answer (bytes)") > 0
     assert number("runs made") == 1
     assert number("worker errors") == 0
     assert number("tasks completed by the workers per run") > 0
