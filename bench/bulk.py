@@ -35,10 +35,12 @@ Why it is built this way:
   of `--runs` runs (machines are noisy). Every wait is bounded (`--timeout` per action),
   and runs that would not fit the time budget (`--budget`) are skipped, so a full run
   ends by itself even against code that holds the loop for tens of seconds.
-- The machine is shared: each action also reports the CPU this process (manager and
-  window) got and what other processes took meanwhile; a hold of the loop that grows
-  while "others" are high was partly starved. `--no-window` runs the manager alone, to
-  tell the window's share of a hold from the farm core's.
+- The machine is shared: before each action the bench waits (at most `--settle-max`)
+  until other processes take under `--quiet` % of a core, and each action reports the
+  CPU this process (manager and window) got and what other processes took meanwhile; a
+  hold of the loop that grows while "others" are high was partly starved.
+  `--no-window` runs the manager alone, to tell the window's share of a hold from the
+  farm core's.
 - Python's cyclic collector: the window freezes what it loaded at start (gui/app.py's
   load_window); a job submitted later is not frozen, so a full collection walks its rows.
   The longest collection during each action is reported ("gc max") to tell its stalls
@@ -101,6 +103,9 @@ async def _sim_worker(w: SimWorker, stop: asyncio.Event, render: float, stats: d
     while not stop.is_set():
         try:
             task_id, lease = await w.pull(wait=LONG_POLL)
+        except TimeoutError:  # the loop held past the client's timeout: a real agent's too
+            stats["timeouts"] += 1
+            continue
         except Exception as exc:  # the manager held or dropped the call: ask again
             stats["errors"] += 1
             stats["last_error"] = repr(exc)[:200]
@@ -116,6 +121,9 @@ async def _sim_worker(w: SimWorker, stop: asyncio.Event, render: float, stats: d
         for body, pause in steps:
             try:
                 status, data, _ = await w._call("patch", "PATCH", f"/tasks/{task_id}", body)
+            except TimeoutError:
+                stats["timeouts"] += 1
+                break
             except Exception as exc:
                 stats["errors"] += 1
                 stats["last_error"] = repr(exc)[:200]
@@ -140,7 +148,8 @@ async def sim_workers_main(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     parent = os.getppid()
-    stats = {"claimed": 0, "completed": 0, "refused": 0, "errors": 0, "last_error": ""}
+    stats = {"claimed": 0, "completed": 0, "refused": 0, "timeouts": 0, "errors": 0}
+    stats["last_error"] = ""
     sessions = [new_session() for _ in range(args.workers)]
     workers = [SimWorker(s, args.url, f"bulk-{n:02d}") for n, s in enumerate(sessions)]
     try:
@@ -224,15 +233,27 @@ async def lag_max(base: str, seconds: float) -> tuple[float, bool]:
     return float(json.loads(raw)["loop_lag"]["max_ms"]), seconds <= 60
 
 
-async def settle(base: str, calm_ms: float, span: float, timeout: float) -> None:
-    """Wait until the loop lag stayed under `calm_ms` for `span` s (bounded): the
-    next action's lag window, rounded up, then reaches back only into calm time."""
+async def settle(
+    base: str,
+    calm_ms: float,
+    span: float,
+    timeout: float,
+    cpu: CpuShare | None = None,
+    quiet: float = math.inf,
+) -> None:
+    """Wait (bounded) until the loop lag stayed under `calm_ms` for `span` s and the
+    machine's other tenants took under `quiet` % of a core meanwhile: the next action's
+    lag window, rounded up, then reaches back only into calm time, and its figures are
+    less likely to be another tenant's."""
     t0 = time.perf_counter()
-    await asyncio.sleep(span)
-    while time.perf_counter() - t0 < timeout:
-        if (await lag_max(base, span))[0] < calm_ms:
+    while True:
+        if cpu is not None:
+            cpu.reset()
+        await asyncio.sleep(span)
+        others = cpu.read()[2] if cpu is not None else 0.0
+        calm = (await lag_max(base, span))[0] < calm_ms
+        if (calm and not others >= quiet) or time.perf_counter() - t0 >= timeout:
             return
-        await asyncio.sleep(0.25)
 
 
 class GcWatch:
@@ -482,7 +503,7 @@ async def one_run(
             for action, method, suffix, body, shows in steps:
                 if window is None:
                     shows = None
-                await settle(base, args.calm_ms, args.settle, min(20.0, args.timeout))
+                await settle(base, args.calm_ms, args.settle, args.settle_max, cpu, args.quiet)
                 res = await act(
                     base,
                     gcw,
@@ -608,6 +629,8 @@ async def run(args: argparse.Namespace) -> int:
     figure("tasks completed by the workers per run", fmt(median(completed), 0))
     refused = sum(s.get("refused", 0) for s in worker_stats)
     figure("worker calls refused (job moved under it)", str(refused))
+    timeouts = sum(s.get("timeouts", 0) for s in worker_stats)
+    figure("worker calls timed out (55 s client bound)", str(timeouts))
     figure("worker errors", str(errors))
     worst_all = max(r.lag for run in runs for r in run)
     figure("worst loop lag max over all actions (ms)", fmt(worst_all, 1))
@@ -630,6 +653,8 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=180.0, help="bound on each action (s)")
     p.add_argument("--budget", type=float, default=840.0, help="bound on all runs (s)")
     p.add_argument("--settle", type=float, default=2.0, help="calm seconds before an action")
+    p.add_argument("--quiet", type=float, default=30.0, help="others' CPU %% that counts as quiet")
+    p.add_argument("--settle-max", type=float, default=30.0, help="longest settle (s)")
     p.add_argument("--calm-ms", type=float, default=60.0, help="lag max that counts as calm")
     p.add_argument("--work-before", type=float, default=5.0, help="rendering before pause (s)")
     p.add_argument(
@@ -643,7 +668,7 @@ def main() -> int:
         return asyncio.run(sim_workers_main(args))
     if args.quick:
         args.tasks, args.workers, args.runs, args.timeout, args.budget = 2000, 4, 1, 30.0, 90.0
-        args.settle, args.work_before = 1.0, 1.0
+        args.settle, args.work_before, args.quiet, args.settle_max = 1.0, 1.0, math.inf, 10.0
     args.worker_seconds = args.budget + 120  # the children end by themselves after this
 
     import qasync
