@@ -39,8 +39,8 @@ Why it is built this way:
   until other processes take under `--quiet` % of a core, and each action reports the
   CPU this process (manager and window) got and what other processes took meanwhile; a
   hold of the loop that grows while "others" are high was partly starved.
-  `--no-window` runs the manager alone, to tell the window's share of a hold from the
-  farm core's.
+  `--no-window` runs the manager alone on a plain asyncio loop, as `manager --headless`
+  does, to tell the window's share of a hold from the farm core's.
 - Python's cyclic collector: the window freezes what it loaded at start (gui/app.py's
   load_window); a job submitted later is not frozen, so a full collection walks its rows.
   The longest collection during each action is reported ("gc max") to tell its stalls
@@ -419,10 +419,6 @@ async def act(
 async def one_run(
     args: argparse.Namespace, n: int, gcw: GcWatch, cpu: CpuShare
 ) -> tuple[list[Result], dict]:
-    from PySide6.QtCore import QSettings
-
-    from flamenco_gui.gui.app import load_window
-    from flamenco_gui.gui.main_window import MainWindow
     from flamenco_gui.manager import Manager
 
     results: list[Result] = []
@@ -430,12 +426,7 @@ async def one_run(
         manager = Manager(Path(tmp) / "data", "127.0.0.1", 0, FARM_TOKEN, advertise=False)
         await manager.start()
         base = f"http://127.0.0.1:{manager.port}"
-        settings = QSettings(str(Path(tmp) / "gui.ini"), QSettings.Format.IniFormat)
-        window = None if args.no_window else MainWindow(manager, settings)
-        if window is not None:
-            window.resize(1440, 900)
-            window.show()
-            await load_window(window)  # as the program does (gui/app.py), on an empty farm
+        window = None if args.no_window else await open_window(manager, Path(tmp))
         name = f"bulk-{n}"
         job: dict[str, int | None] = {"id": None}
 
@@ -525,6 +516,21 @@ async def one_run(
                 await window.shutdown()
             await manager.stop()
     return results, stats
+
+
+async def open_window(manager: Any, tmp: Path) -> Any:
+    """The window as the program opens it (gui/app.py), on the still empty farm."""
+    from PySide6.QtCore import QSettings
+
+    from flamenco_gui.gui.app import load_window
+    from flamenco_gui.gui.main_window import MainWindow
+
+    settings = QSettings(str(tmp / "gui.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(manager, settings)
+    window.resize(1440, 900)
+    window.show()
+    await load_window(window)
+    return window
 
 
 def line(r: Result) -> str:
@@ -630,7 +636,7 @@ async def run(args: argparse.Namespace) -> int:
     refused = sum(s.get("refused", 0) for s in worker_stats)
     figure("worker calls refused (job moved under it)", str(refused))
     timeouts = sum(s.get("timeouts", 0) for s in worker_stats)
-    figure("worker calls timed out (55 s client bound)", str(timeouts))
+    figure("worker calls timed out (55 s bound)", str(timeouts))
     figure("worker errors", str(errors))
     worst_all = max(r.lag for run in runs for r in run)
     figure("worst loop lag max over all actions (ms)", fmt(worst_all, 1))
@@ -657,9 +663,7 @@ def main() -> int:
     p.add_argument("--settle-max", type=float, default=30.0, help="longest settle (s)")
     p.add_argument("--calm-ms", type=float, default=60.0, help="lag max that counts as calm")
     p.add_argument("--work-before", type=float, default=5.0, help="rendering before pause (s)")
-    p.add_argument(
-        "--no-window", action="store_true", help="the manager alone: what the window adds"
-    )
+    p.add_argument("--no-window", action="store_true", help="the manager alone (asyncio, no Qt)")
     p.add_argument("--sim-workers", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
     p.add_argument("--seconds", type=float, default=900.0, help=argparse.SUPPRESS)
@@ -670,6 +674,8 @@ def main() -> int:
         args.tasks, args.workers, args.runs, args.timeout, args.budget = 2000, 4, 1, 30.0, 90.0
         args.settle, args.work_before, args.quiet, args.settle_max = 1.0, 1.0, math.inf, 10.0
     args.worker_seconds = args.budget + 120  # the children end by themselves after this
+    if args.no_window:  # as `main.py manager --headless` runs: plain asyncio, no Qt
+        return asyncio.run(run(args))
 
     import qasync
     from PySide6.QtWidgets import QApplication
