@@ -77,9 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument("--name", default=None, help="worker name (default: hostname)")
     w.add_argument("--work-dir", type=Path, default=None)
-    w.add_argument("--blender", default="blender", help="Blender executable (default: on PATH)")
-    w.add_argument("--ffmpeg", default="ffmpeg", help="ffmpeg executable (default: on PATH)")
-    w.add_argument("--heartbeat", type=float, default=5.0, metavar="SECONDS")
+    # Defaults left to WorkerConfig.from_args (worker/agent.py), their one definition.
+    w.add_argument("--blender", default=None, help="Blender executable (default: on PATH)")
+    w.add_argument("--ffmpeg", default=None, help="ffmpeg executable (default: on PATH)")
+    w.add_argument("--heartbeat", type=float, default=None, metavar="SECONDS", help="default 5")
     w.add_argument(
         "--update-check",
         type=float,

@@ -31,7 +31,7 @@ class StateStore(Protocol):
     def add_history(self, row: Fields) -> int: ...
     def close_history(self, task_id: int, lease: int, fields: Fields) -> None: ...
     def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
-    def queued_dependents(self, task_ids: Sequence[int]) -> list[TaskState]: ...
+    def waiting_dependents(self, task_ids: Sequence[int]) -> list[TaskState]: ...
     def job_status_and_counts(self, job_id: int) -> tuple[str, dict[str, int]] | None: ...
     def set_job_status(self, job_id: int, status: str, when: float) -> None: ...
     def job_task_slice(
@@ -215,8 +215,9 @@ class TaskStateMachine:
         self._changes.emit_bulk(Change("tasks", job_id, {"ids": ids, "fields": fields}))
 
     def _cancel_dependents(self, task_ids: Sequence[int], reason: str) -> None:
-        """What waits for these tasks can no longer run: canceled, and so on down."""
-        waiting = self._store.queued_dependents(task_ids)
+        """What waits for these tasks can no longer run: canceled (queued or paused: a
+        paused one would wait for ever once resumed), and so on down."""
+        waiting = self._store.waiting_dependents(task_ids)
         while waiting:
             now = self._clock()
             fields = target_fields(T.CANCELED, was_rendering=False, reason=reason, now=now)
@@ -230,5 +231,5 @@ class TaskStateMachine:
                 else:
                     self._announce(job_id, mine, fields)
                     self.refresh_job(job_id)
-            waiting = self._store.queued_dependents(ids)
+            waiting = self._store.waiting_dependents(ids)
             reason = "tasks it waits for were canceled"

@@ -16,8 +16,10 @@ class BlocklistTable(Tables):
     def failures_in_job(self, job_id: int, worker_id: int) -> int:
         cur = self.conn.execute(
             "SELECT count(*) FROM task_history h JOIN tasks t ON t.id = h.task_id "
-            "WHERE t.job_id = ? AND h.worker_id = ? AND h.outcome = 'failed'",
-            (job_id, worker_id),
+            "WHERE t.job_id = :j AND h.worker_id = :w AND h.outcome = 'failed' AND h.id > "
+            "coalesce((SELECT after_history FROM blocklist_forgiven"
+            " WHERE job_id = :j AND worker_id = :w), 0)",
+            {"j": job_id, "w": worker_id},
         )
         return int(cur.fetchone()[0])
 
@@ -37,12 +39,16 @@ class BlocklistTable(Tables):
         return cast(list[BlocklistRow], [dict(r) for r in cur])
 
     def blocklist_clear(self, job_id: int, worker_id: int | None) -> None:
-        if worker_id is None:
-            self.conn.execute("DELETE FROM job_blocklist WHERE job_id = ?", (job_id,))
-        else:
-            self.conn.execute(
-                "DELETE FROM job_blocklist WHERE job_id = ? AND worker_id = ?", (job_id, worker_id)
-            )
+        """Let the worker (or every one) back on the job, its failures so far forgiven."""
+        which = "job_id = ?" + ("" if worker_id is None else " AND worker_id = ?")
+        params = (job_id,) if worker_id is None else (job_id, worker_id)
+        self.conn.execute(
+            "INSERT OR REPLACE INTO blocklist_forgiven (job_id, worker_id, after_history)"
+            " SELECT job_id, worker_id, (SELECT coalesce(max(id), 0) FROM task_history)"
+            f" FROM job_blocklist WHERE {which}",
+            params,
+        )
+        self.conn.execute(f"DELETE FROM job_blocklist WHERE {which}", params)
 
     def count_eligible_workers(self, job_id: int) -> int:
         """Online, enabled workers not blocklisted on `job_id`."""

@@ -62,6 +62,7 @@ class JobsTable(Tables):
     def remove_job_row(self, job_id: int) -> None:
         """The job's own rows, once its tasks are gone."""
         self.conn.execute("DELETE FROM job_blocklist WHERE job_id = ?", (job_id,))
+        self.conn.execute("DELETE FROM blocklist_forgiven WHERE job_id = ?", (job_id,))
         self.conn.execute("DELETE FROM job_task_counts WHERE job_id = ?", (job_id,))
         self.conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 

@@ -195,6 +195,15 @@ def _v7(db: sqlite_utils.Database) -> None:
 
 
 def _v8(db: sqlite_utils.Database) -> None:
+    """Failures a wrangler forgave by clearing a worker's blocklist entry: counting
+    them again would blocklist the worker at its next failure of the job. Kept as the
+    last history row at the time of the clear; only later failures count."""
+    db.table("blocklist_forgiven").create(
+        {"job_id": int, "worker_id": int, "after_history": int}, pk=("job_id", "worker_id")
+    )
+
+
+def _v9(db: sqlite_utils.Database) -> None:
     """Which build each worker runs, on its row: the window's workers table and `GET
     /workers` read it by the usual path (events after commit), and it survives a
     restart of the manager. `build` is JSON text: platform, arch, whether it runs the
@@ -204,7 +213,7 @@ def _v8(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8,
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -97,8 +97,8 @@ class TasksTable(Tables):
     def depends_on(self, task_id: int) -> list[int]:
         return self._ids("SELECT depends_on FROM task_deps WHERE task_id = ?", (task_id,))
 
-    def queued_dependents(self, task_ids: Sequence[int]) -> list[TaskState]:
-        """Queued tasks that wait for any of `task_ids`."""
+    def waiting_dependents(self, task_ids: Sequence[int]) -> list[TaskState]:
+        """Tasks not yet run (queued or paused) that wait for any of `task_ids`."""
         if not task_ids:
             return []
         return cast(
@@ -108,7 +108,8 @@ class TasksTable(Tables):
                 for r in self.conn.execute(
                     f"SELECT DISTINCT {', '.join('t.' + c for c in TASK_STATE.split(', '))}"
                     " FROM task_deps d JOIN tasks t ON t.id = d.task_id"
-                    f" WHERE d.depends_on IN ({marks(task_ids)}) AND t.status = 'queued'",
+                    f" WHERE d.depends_on IN ({marks(task_ids)})"
+                    " AND t.status IN ('queued', 'paused')",
                     list(task_ids),
                 )
             ],

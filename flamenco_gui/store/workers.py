@@ -35,6 +35,7 @@ class WorkersTable(Tables):
             "UPDATE task_history SET worker_id = NULL WHERE worker_id = ?", (worker_id,)
         )
         self.conn.execute("DELETE FROM job_blocklist WHERE worker_id = ?", (worker_id,))
+        self.conn.execute("DELETE FROM blocklist_forgiven WHERE worker_id = ?", (worker_id,))
         self.conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
 
     def list_workers(self) -> list[WorkerRow]:

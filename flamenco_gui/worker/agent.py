@@ -62,6 +62,7 @@ LONG_POLL = 25
 OFFLINE_TIMEOUT = 2.0
 WORKER_PATH = "/workers/{worker_id}"
 UPDATE_CHECK = 300.0
+HEARTBEAT = 5.0  # seconds between machine reports
 # What `Agent.work` returns once a new build is in place: `main` re-executes.
 RESTART = -1
 
@@ -93,7 +94,7 @@ class WorkerConfig:
                 blender=_blender(getattr(args, "blender", None)),
                 ffmpeg=getattr(args, "ffmpeg", None) or "ffmpeg",
             ),
-            heartbeat=float(getattr(args, "heartbeat", None) or 5.0),
+            heartbeat=float(getattr(args, "heartbeat", None) or HEARTBEAT),
             pair_code=getattr(args, "pair", None),
             discovery_timeout=float(getattr(args, "discovery_timeout", None) or DISCOVERY_TIMEOUT),
             update_check=float(

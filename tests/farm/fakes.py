@@ -128,6 +128,7 @@ class FakeStore:
         self.deps: set[tuple[int, int]] = set()  # (task, the task it waits for)
         self.history: list[Fields] = []
         self.blocklisted: dict[tuple[int, int], Fields] = {}  # (job, worker) -> entry
+        self.forgiven: dict[tuple[int, int], int] = {}  # (job, worker) -> last history id
 
     # -- arranging a test (not part of any Protocol) ------------------------------------
 
@@ -221,9 +222,13 @@ class FakeStore:
         _set(self.workers[worker_id], fields, "workers")
         return True
 
-    def queued_dependents(self, task_ids: Sequence[int]) -> list[TaskState]:
+    def waiting_dependents(self, task_ids: Sequence[int]) -> list[TaskState]:
         waiting = {t for t, other in self.deps if other in task_ids}
-        return [self.state(t) for t in sorted(waiting) if self.tasks[t]["status"] == "queued"]
+        return [
+            self.state(t)
+            for t in sorted(waiting)
+            if self.tasks[t]["status"] in ("queued", "paused")
+        ]
 
     def job_status_and_counts(self, job_id: int) -> tuple[str, dict[str, int]] | None:
         if job_id not in self.jobs:
@@ -341,11 +346,13 @@ class FakeStore:
     # -- BlocklistStore -----------------------------------------------------------------
 
     def failures_in_job(self, job_id: int, worker_id: int) -> int:
+        after = self.forgiven.get((job_id, worker_id), 0)
         return sum(
             1
             for h in self.history
             if h["worker_id"] == worker_id
             and h["outcome"] == "failed"
+            and h["id"] > after
             and self.tasks[h["task_id"]]["job_id"] == job_id
         )
 
@@ -367,6 +374,9 @@ class FakeStore:
         return sorted(rows, key=lambda r: r["created"])
 
     def blocklist_clear(self, job_id: int, worker_id: int | None) -> None:
+        for job, worker in self.blocklisted:
+            if job == job_id and worker_id in (None, worker):
+                self.forgiven[(job, worker)] = len(self.history)
         self.blocklisted = {
             (job, worker): entry
             for (job, worker), entry in self.blocklisted.items()

@@ -143,7 +143,7 @@ def test_an_ending_records_why_beside_the_task(new: T) -> None:
 
 def test_requeue_from_rendering_keeps_attempts_progress_and_error() -> None:
     f = make_farm()
-    task, worker = _rendering(f)
+    task, _ = _rendering(f)
     f.store.update_task(task, {"attempts": 1, "progress": 40.0, "error": "attempt 1 failed"})
     queued = f.wakeups.queued_event()  # a held pull waits on this
     _move(f, task, T.QUEUED)
@@ -303,7 +303,7 @@ def test_a_slice_of_idle_tasks_moves_in_one_statement_and_one_event(
     assert bulk.row["ids"] == ids[:3]
     assert bulk.row["fields"]["status"] == "paused"
     assert f.events.of("task") == []  # announced as the one set, not task by task
-    assert f.store.jobs[job]["status"] == "paused"  # two queued and three paused
+    assert [c.id for c in f.events.of("job")] == [job]  # its figures changed
 
 
 def test_a_slice_of_rendering_tasks_moves_them_one_by_one() -> None:
@@ -396,3 +396,16 @@ def test_move_all_moves_every_slice() -> None:
     assert [len(c.row["ids"]) for c in _bulk(f) if c.row] == [SLICE, 1]
     assert f.store.jobs[job]["status"] == "canceled"
     assert f.tx.commits == 1  # every slice in the caller's one transaction
+
+
+def test_a_paused_dependent_of_a_failed_task_does_not_wait_for_ever() -> None:
+    f = make_farm()
+    job = f.store.add_job()
+    frame, _ = _rendering(f, job)
+    video = f.store.add_task(job, waits_for=[frame])
+    _slice(f, job, T.QUEUED, T.PAUSED)  # the job's pause, its queued slice first
+    _move(f, frame, T.FAILED, "exit code 1", outcome="failed")  # the worker reports
+    _slice(f, job, T.RENDERING, T.PAUSED)  # nothing left to pause there
+    _slice(f, job, T.PAUSED, T.QUEUED)  # the job's resume
+    assert f.store.tasks[video]["status"] == "canceled"
+    assert f.store.jobs[job]["status"] == "failed"

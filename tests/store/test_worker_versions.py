@@ -1,6 +1,6 @@
-"""A worker's reported build lives on its row (schema v8): written by the farm with the
+"""A worker's reported build lives on its row (schema v9): written by the farm with the
 worker's change event, kept across a restart, read back with the newer build on offer;
-and a farm file from v7 opens with its workers intact and the new columns empty.
+and a farm file from v8 opens with its workers intact and the new columns empty.
 
 Real SQLite; the catalogue is a small stand-in with the attributes the farm reads
 (version, os, arch), as the real one (downloads/catalogue.py) is tested over HTTP.
@@ -97,10 +97,10 @@ async def test_update_all_asks_older_executables_once(tmp_path: Path) -> None:
     s.store.close()
 
 
-def test_a_v7_farm_file_gets_the_version_columns(tmp_path: Path) -> None:
+def test_a_v8_farm_file_gets_the_version_columns(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
-    for version, migration in enumerate(MIGRATIONS[:7], start=1):
+    for version, migration in enumerate(MIGRATIONS[:8], start=1):
         migration(db)
         db.conn.execute(f"PRAGMA user_version = {version}")
     db.conn.execute(
@@ -109,8 +109,8 @@ def test_a_v7_farm_file_gets_the_version_columns(tmp_path: Path) -> None:
     )
     db.conn.close()
     store = Store(path)
-    assert SCHEMA_VERSION == 8
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 8
+    assert SCHEMA_VERSION == 9
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 9
     row = store.get_worker(3)
     assert row is not None and row["hostname"] == "old"
     assert row["version"] is None and row["build"] is None
