@@ -24,6 +24,7 @@ from flamenco_gui.farm.compiling import compile_settings
 from flamenco_gui.farm.errors import Invalid, NotFound, Unavailable
 from flamenco_gui.farm.events import Change
 from flamenco_gui.farm.settings import FarmSettings
+from flamenco_gui.farm.slices import SliceSize
 from flamenco_gui.farm.states import TaskStatus
 from flamenco_gui.farm.task_state_machine import SLICE, TaskStateMachine
 from flamenco_gui.farm.wakeups import Wakeups
@@ -285,16 +286,20 @@ class Jobs:
             raise Invalid(f"action: unknown job action {action!r}; known: {', '.join(MOVES)}")
         sources, target = MOVES[action]
         reason = f"job {action} by the wrangler"
+        size = SliceSize(SLICE)
         async with self._sliced(job_id):
             for source in sources:  # one status at a time, each walked by id
                 after: int | None = 0
                 while after is not None:
-                    with self._changes.change():
-                        after = self._states.move_slice(job_id, source, target, reason, after=after)
+                    with size.timed(), self._changes.change():
+                        after = self._states.move_slice(
+                            job_id, source, target, reason, after=after, limit=size.value
+                        )
                     await asyncio.sleep(0)
         return self.get(job_id)
 
     async def set_priority(self, job_id: int, priority: int) -> JobView:
+        size = SliceSize(SLICE)
         async with self._sliced(job_id):
             with self._changes.change():
                 self._store.set_job_priority(job_id, priority)
@@ -302,9 +307,9 @@ class Jobs:
             for status in TaskStatus:
                 after: int | None = 0
                 while after is not None:
-                    with self._changes.change():
+                    with size.timed(), self._changes.change():
                         after = self._store.job_priority_slice(
-                            job_id, status.value, priority, SLICE, after
+                            job_id, status.value, priority, size.value, after
                         )
                     await asyncio.sleep(0)
         return self.get(job_id)
@@ -317,16 +322,21 @@ class Jobs:
                 self._states.move_all(job_id, T.RENDERING, T.CANCELED, "job deleted")
                 self._store.mark_job_deleted(job_id, self._clock())
                 self._changes.emit("job", job_id, None)
-            while ids := self._delete_slice(job_id):
+            size = SliceSize(SLICE)
+            while True:
+                with size.timed():
+                    ids = self._delete_slice(job_id, size.value)
+                if not ids:
+                    break
                 await asyncio.to_thread(self._files.delete_logs, ids)
             with self._changes.change():
                 self._store.remove_job_row(job_id)
             await asyncio.to_thread(self._files.delete_previews, job_id)
         self._locks.pop(job_id, None)
 
-    def _delete_slice(self, job_id: int) -> list[int]:
+    def _delete_slice(self, job_id: int, limit: int = SLICE) -> list[int]:
         with self._changes.change():
-            ids = self._store.delete_job_task_slice(job_id, SLICE)
+            ids = self._store.delete_job_task_slice(job_id, limit)
             if ids:
                 self._changes.emit_bulk(Change("tasks", job_id, {"ids": ids, "fields": None}))
         return ids

@@ -36,6 +36,9 @@ BAR_ROLE = Qt.ItemDataRole.UserRole + 1  # 0..100 for the bar delegate, or None
 # status) and one reset is cheaper than the signals; a scattered batch of a hundred row
 # moves costs a few milliseconds.
 MAX_SIGNALS = 500
+# Rows applied per flush at most (~15 ms): a job action over 100,000 tasks arrives as a
+# few thousand changed rows every tenth of a second; the rest waits one loop turn.
+MAX_FLUSH = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,8 @@ class LiveTableModel(QAbstractTableModel):
         self._rows: dict[int, Row] = {}  # every known row, shown or filtered out
         self._order = SortedIds()  # the shown rows, ascending by the sort column
         self._pending: dict[int, Row | None] = {}
+        self._kept: set[int] = set()  # pending rows already cut to `_fields`
+        self._flush_ms = flush_ms
         self._sort_column = 0
         self._descending = False
         self._accept: Callable[[Row], bool] | None = None
@@ -93,7 +98,7 @@ class LiveTableModel(QAbstractTableModel):
         self._timer = QTimer(self)
         self._timer.setInterval(flush_ms)
         self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.flush)
+        self._timer.timeout.connect(lambda: self.flush(MAX_FLUSH))
 
     # -- feeding ---------------------------------------------------------------------
 
@@ -107,13 +112,20 @@ class LiveTableModel(QAbstractTableModel):
     def _record_set(self, ids: Iterable[int], fields: Row | None) -> None:
         """A set-based change (a slice of a job's tasks): the same `fields` on every row
         of `ids` (None: they are gone), applied from the rows in hand, never re-read."""
-        for obj_id in ids:
-            if fields is None:
+        if fields is None:
+            for obj_id in ids:
                 self._record(obj_id, None)
-                continue
-            row = self._pending.get(obj_id) or self._rows.get(obj_id)
-            if row is not None:
+            return
+        if self._fields is not None:
+            fields = {k: v for k, v in fields.items() if k in self._fields}
+        for obj_id in ids:
+            if obj_id in self._pending:
+                pending = self._pending[obj_id]
+                if pending is not None:  # (None: deleted meanwhile, and stays so)
+                    self._record(obj_id, {**pending, **fields})
+            elif (row := self._rows.get(obj_id)) is not None:
                 self._record(obj_id, {**row, **fields})
+                self._kept.add(obj_id)  # a kept row with kept fields: no need to cut it
 
     def feed(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Rows read from the service (a page at start-up), applied like events: in
@@ -123,14 +135,23 @@ class LiveTableModel(QAbstractTableModel):
 
     def _record(self, obj_id: int, row: Row | None) -> None:
         self._pending[obj_id] = row
+        self._kept.discard(obj_id)
         if not self._timer.isActive():
             self._timer.start()
 
-    def flush(self) -> None:
+    def flush(self, limit: int | None = None) -> None:
+        """Apply what was recorded: all of it, or the first `limit` rows (the timer's
+        way, so one flush stays short) with the rest applied one loop turn later."""
         self._timer.stop()
+        self._timer.setInterval(self._flush_ms)
         pending, self._pending = self._pending, {}
         if not pending:
             return
+        if limit is not None and len(pending) > limit:
+            ids = list(pending)
+            self._pending = {i: pending.pop(i) for i in ids[limit:]}
+            self._timer.start(0)  # the rest next turn, the loop running in between
+        kept, self._kept = self._kept, {i for i in self._kept if i in self._pending}
         removed: list[int] = []
         moved: list[tuple[int, Key]] = []
         added: list[Key] = []
@@ -142,7 +163,7 @@ class LiveTableModel(QAbstractTableModel):
             if row is None:
                 deleted.append(obj_id)  # its data stays until its row is gone
             else:
-                if self._fields is not None:
+                if self._fields is not None and obj_id not in kept:
                     row = {k: row.get(k) for k in self._fields}
                 self._rows[obj_id] = row
             if row is None or not self._shown(row):

@@ -56,6 +56,7 @@ class UnitOfWork:
         self._path = path
         self._depth = 0
         self._group_open = False
+        self._closed = False
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
 
@@ -75,6 +76,10 @@ class UnitOfWork:
         `group`: then a savepoint of the group transaction (an error undoes this block
         alone). A plain change needs the group committed first: the caller's job, as it
         knows who waits for that commit."""
+        if self._closed:
+            # A request still running as the manager stops (a held poll that outlived
+            # the server's shutdown grace): refused like any write that cannot be made.
+            raise StorageUnavailable("the manager is shutting down")
         if self._depth:
             self._depth += 1
             try:
@@ -165,6 +170,7 @@ class UnitOfWork:
         self._checkpointer.start()
 
     def close(self) -> None:
+        self._closed = True
         self._stop.set()
         if self._checkpointer is not None:
             self._checkpointer.join(timeout=5)

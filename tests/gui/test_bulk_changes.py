@@ -10,7 +10,7 @@ from flamenco_gui.farm.events import Change
 from flamenco_gui.farm.task_state_machine import SLICE
 from tests.gui.helpers import cell, running_window, until
 
-TASKS = 3 * SLICE + 7  # four slices, the last one short
+TASKS = 3 * SLICE + 7  # several slices (their size follows their cost), the last short
 
 
 @pytest.mark.timeout(120)
@@ -39,7 +39,8 @@ def test_a_big_job_action_arrives_as_one_event_per_slice(qloop, qtbot, tmp_path)
                 "every task row canceled",
             )
             sets = [c for c in seen if c.kind == "tasks"]
-            assert [len(c.row["ids"]) for c in sets if c.row] == [SLICE] * 3 + [7]
+            sizes = [len(c.row["ids"]) for c in sets if c.row]
+            assert sum(sizes) == TASKS and 2 <= len(sizes) <= TASKS // 50, sizes
             assert not [c for c in seen if c.kind == "task"], "no per-task events"
             assert all(c.row and c.row["fields"]["status"] == "canceled" for c in sets)
             row = window.task_model.get(sets[0].row["ids"][0])
@@ -50,9 +51,8 @@ def test_a_big_job_action_arrives_as_one_event_per_slice(qloop, qtbot, tmp_path)
             await service.delete_job(job["id"])
             await until(lambda: window.task_model.known() == 0, 10, "the task rows removed")
             await until(lambda: window.job_model.known() == 0, 5, "the job row removed")
-            assert [len(c.row["ids"]) for c in seen if c.kind == "tasks" and c.row] == [
-                SLICE
-            ] * 3 + [7]
+            sizes = [len(c.row["ids"]) for c in seen if c.kind == "tasks" and c.row]
+            assert sum(sizes) == TASKS and 2 <= len(sizes) <= TASKS // 50, sizes
             unsubscribe()
 
     qloop.run_until_complete(scenario())

@@ -10,7 +10,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from flamenco_gui.farm.events import Change
 from flamenco_gui.gui import table_model
 from flamenco_gui.gui.sorted_ids import normalise
-from flamenco_gui.gui.table_model import Column, LiveTableModel
+from flamenco_gui.gui.table_model import MAX_FLUSH, Column, LiveTableModel
 from flamenco_gui.gui.table_view import LiveTableView
 
 COLUMNS = [
@@ -143,3 +143,26 @@ def test_multi_select_over_a_reset(qtbot) -> None:
         model.on_change(Change("task", i, {"id": i, "status": "queued", "progress": 0.0}))
     model.flush()
     assert view.selected_ids() == [4, 5, 51]
+
+
+def test_the_timer_applies_a_big_batch_in_parts(qtbot) -> None:
+    model = LiveTableModel("task", COLUMNS)
+    shown: list[int] = []
+    model.flushed.connect(lambda: shown.append(model.rowCount()))
+    for i in range(1, MAX_FLUSH * 2 + 2):
+        model.on_change(Change("task", i, {"id": i, "status": "queued", "progress": 0.0}))
+    qtbot.waitUntil(lambda: model.rowCount() == MAX_FLUSH * 2 + 1, timeout=2000)
+    assert shown == [MAX_FLUSH, MAX_FLUSH * 2, MAX_FLUSH * 2 + 1]
+
+
+def test_a_set_change_updates_kept_rows_and_leaves_deleted_ones_gone() -> None:
+    model = LiveTableModel("task", COLUMNS, fields=("id", "status", "progress"))
+    model.feed({"id": i, "status": "queued", "progress": 0.0, "commands": [["x"]]} for i in (1, 2))
+    model.flush()
+    model.on_change(Change("task", 2, None))
+    fields = {"status": "canceled", "error": "job cancel", "progress": 0.0}
+    model.on_change(Change("tasks", 9, {"ids": [1, 2, 3], "fields": fields}))
+    model.flush()
+    assert model.get(1) == {"id": 1, "status": "canceled", "progress": 0.0}
+    assert model.get(2) is None and model.get(3) is None
+    assert model.known() == 1
