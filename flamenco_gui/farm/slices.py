@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-TARGET = 0.008  # seconds a slice should hold the loop
+TARGET = 0.005  # seconds a slice should hold the loop
 LOWEST, HIGHEST = 50, 4000
 
 

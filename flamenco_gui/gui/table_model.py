@@ -36,9 +36,9 @@ BAR_ROLE = Qt.ItemDataRole.UserRole + 1  # 0..100 for the bar delegate, or None
 # status) and one reset is cheaper than the signals; a scattered batch of a hundred row
 # moves costs a few milliseconds.
 MAX_SIGNALS = 500
-# Rows applied per flush at most (~15 ms): a job action over 100,000 tasks arrives as a
+# Rows applied per flush at most (~8 ms): a job action over 100,000 tasks arrives as a
 # few thousand changed rows every tenth of a second; the rest waits one loop turn.
-MAX_FLUSH = 2000
+MAX_FLUSH = 1000
 
 
 @dataclass(frozen=True, slots=True)
