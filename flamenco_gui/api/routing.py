@@ -8,6 +8,7 @@ test read the same table, so neither can miss a route.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -20,8 +21,15 @@ from flamenco_gui.api.auth import PRINCIPAL, Principal
 from flamenco_gui.api.keys import SERVICE
 from flamenco_gui.api.schemas import MAX_ID
 from flamenco_gui.farm.compiling import field_error
-from flamenco_gui.farm.errors import Invalid, NotFound
+from flamenco_gui.farm.errors import BadRequest, FarmError, Invalid, NotFound, TooLarge
 from flamenco_gui.farm.service import FarmService
+from flamenco_gui.limits import LIMITS, MAX_JSON_DEPTH
+
+
+class SlowBody(FarmError):
+    """The body did not arrive in time (408)."""
+
+    status = 408
 
 
 class Auth(Enum):
@@ -112,15 +120,27 @@ def route(
 
 
 async def _read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    """Strict JSON validation: `false` is not an integer and "3" is not a number."""
-    raw = await request.read()
+    """Strict JSON validation: `false` is not an integer and "3" is not a number.
+
+    The body must arrive within `body_timeout` of its headers (a client trickling it
+    in holds a connection and a handler); its nesting is bounded by the parser itself."""
+    try:
+        raw = await asyncio.wait_for(request.read(), LIMITS.body_timeout)
+    except TimeoutError as exc:
+        raise SlowBody(
+            f"body: not received within body_timeout ({LIMITS.body_timeout:g} s)"
+        ) from exc
     try:
         # No body at all is an empty object: the 2015 `PATCH /tasks/1` sends none.
         return model.model_validate_json(raw or b"{}", strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] == "json_invalid":
-            raise Invalid(f"body: not valid JSON ({first['msg']})") from exc
+            if "recursion limit" in first["msg"]:
+                raise TooLarge(
+                    f"body: JSON nested deeper than max_json_depth ({MAX_JSON_DEPTH})"
+                ) from exc
+            raise BadRequest(f"body: not valid JSON ({first['msg']})") from exc
         if first["type"] == "model_type" and not first["loc"]:
             raise Invalid("body: must be a JSON object") from exc
         raise field_error(exc) from exc

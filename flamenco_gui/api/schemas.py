@@ -200,7 +200,7 @@ class TaskQuery(Strict):
 
 
 class LogAppend(Strict):
-    lines: list[str] = Field(max_length=10_000)
+    lines: list[str] = Field(description="at most max_log_batch_lines (docs/limits.md)")
     lease: Id | None = None
 
 

@@ -7,7 +7,9 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from flamenco_gui.farm.changes import Changes
+from flamenco_gui.farm.errors import TooLarge
 from flamenco_gui.farm.leases import LeaseStore, leased_task, task_state
+from flamenco_gui.limits import LIMITS
 from flamenco_gui.rows import Fields
 
 
@@ -40,6 +42,11 @@ class TaskLogs:
     def append(
         self, task_id: int, lines: list[str], worker_id: int | None, lease: int | None
     ) -> None:
+        if len(lines) > LIMITS.max_log_batch_lines:
+            raise TooLarge(
+                f"lines: {len(lines)} in one batch, over max_log_batch_lines"
+                f" ({LIMITS.max_log_batch_lines})"
+            )
         task = leased_task(self._store, task_id, worker_id, lease)
         try:
             self.files.append(task_id, lines)
