@@ -17,6 +17,7 @@ from aiohttp import web
 from flamenco_gui import __version__
 from flamenco_gui.api.app import make_app
 from flamenco_gui.api.auth import FarmToken
+from flamenco_gui.api.connections import GuardedRunner
 from flamenco_gui.api.routes_downloads import DOWNLOADS, WORKER_VERSIONS
 from flamenco_gui.api.routes_meta import API_VERSION
 from flamenco_gui.api.routes_pairing import PAIRINGS
@@ -27,6 +28,7 @@ from flamenco_gui.downloads.versions import WorkerVersions
 from flamenco_gui.farm.pairing import PairingCodes
 from flamenco_gui.farm.service import FarmService
 from flamenco_gui.farm.settings import FarmConfig, stored_settings
+from flamenco_gui.limits import LIMITS
 from flamenco_gui.loop_lag import LoopLagMonitor
 from flamenco_gui.store.db import Store
 from flamenco_gui.store.previews import Previews
@@ -72,7 +74,7 @@ class Manager:
             self.store, TaskLogs(data_dir / "logs"), Previews(data_dir / "previews"), config
         )
         self.loop_lag = LoopLagMonitor()
-        self._runner: web.AppRunner | None = None
+        self._runner: GuardedRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def rotate_token(self) -> str:
@@ -108,8 +110,13 @@ class Manager:
         app[DOWNLOADS] = Catalogue.for_manager(self.data_dir)
         app[WORKER_VERSIONS] = WorkerVersions()
         # Long polls and event streams are cut after 2 s rather than holding up a stop.
-        self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=2.0
+        # Connections are capped and timed (api/connections.py, docs/limits.md).
+        self._runner = GuardedRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=2.0,
+            keepalive_timeout=LIMITS.keepalive_timeout,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)

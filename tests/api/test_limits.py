@@ -13,7 +13,6 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +28,6 @@ from tests.api.apiclient import Api, blender_settings, job_body, seed_task_body
 
 pytestmark = pytest.mark.timeout(60)
 JPEG = {"Content-Type": "image/jpeg"}
-
-
-@pytest.fixture
-def limit() -> Iterator[Any]:
-    """Set a limit for one test; the default comes back afterwards."""
-    saved: dict[str, Any] = {}
-
-    def set_(name: str, value: Any) -> None:
-        saved.setdefault(name, getattr(LIMITS, name))
-        setattr(LIMITS, name, value)
-
-    yield set_
-    for name, value in saved.items():
-        setattr(LIMITS, name, value)
 
 
 def _command_job(arg_bytes: int, frames: int, chunk_size: int = 10) -> dict[str, Any]:

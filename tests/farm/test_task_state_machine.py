@@ -143,7 +143,7 @@ def test_an_ending_records_why_beside_the_task(new: T) -> None:
 
 def test_requeue_from_rendering_keeps_attempts_progress_and_error() -> None:
     f = make_farm()
-    task, worker = _rendering(f)
+    task, _ = _rendering(f)
     f.store.update_task(task, {"attempts": 1, "progress": 40.0, "error": "attempt 1 failed"})
     queued = f.wakeups.queued_event()  # a held pull waits on this
     _move(f, task, T.QUEUED)
