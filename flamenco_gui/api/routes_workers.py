@@ -6,7 +6,7 @@ from flamenco_gui.api import schemas as s
 from flamenco_gui.api import shapes
 from flamenco_gui.api.routing import Auth, Ctx, Json, route
 from flamenco_gui.farm.errors import Forbidden
-from flamenco_gui.farm.states import WorkerStatus
+from flamenco_gui.farm.states import WorkerReport, WorkerStatus
 
 
 @route("GET", "/workers", response=dict[str, s.WorkerObject])
@@ -60,11 +60,15 @@ async def patch_worker(ctx: Ctx) -> Json:
     if not ctx.principal.is_farm and ctx.principal.worker_id != worker_id:
         raise Forbidden(f"a worker may only report for itself, not worker {worker_id}")
     b: s.WorkerPatch = ctx.body
+    if b.status == WorkerReport.AVAILABLE:
+        ctx.service.begin_pull(worker_id)  # until the answer is written
+        ctx.after.append(lambda: ctx.service.end_pull(worker_id))
     task_id, lease = await ctx.service.worker_report(
         worker_id,
         b.status,
         task_id=b.task_id,
         wait=b.wait,
+        alive=ctx.connected,
         ip_address=ctx.request.remote,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
@@ -72,6 +76,13 @@ async def patch_worker(ctx: Ctx) -> Json:
         if b.update_less_frequent
         else None,
     )
+    if b.status == WorkerReport.AVAILABLE and task_id is not None and lease is not None:
+        claimed, leased = task_id, lease
+        ctx.undo.append(
+            lambda: ctx.service.release_claim(
+                worker_id, claimed, leased, "the pull's connection closed before the answer"
+            )
+        )
     return {"task_id": task_id, "lease": lease}
 
 

@@ -47,6 +47,15 @@ class Ctx:
     principal: Principal
     body: Any
     query: Any
+    # What to undo if the answer cannot be delivered (the client went away before it
+    # was written): a task claimed for a pull goes back to the queue at once.
+    undo: list[Callable[[], None]] = field(default_factory=list)
+    # What to do once the answer is written (or could not be).
+    after: list[Callable[[], None]] = field(default_factory=list)
+
+    def connected(self) -> bool:
+        transport = self.request.transport
+        return transport is not None and not transport.is_closing()
 
     def path_int(self, name: str) -> int:
         value = int(self.request.match_info[name])
@@ -153,6 +162,19 @@ def _read_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
         raise field_error(exc, "query") from exc
 
 
+async def _deliver_or_undo(ctx: Ctx, response: web.Response) -> None:
+    """Write the answer now, so that a failure to deliver it is seen here and undone."""
+    try:
+        if not ctx.connected():
+            raise ConnectionResetError("the client closed the connection")
+        await response.prepare(ctx.request)
+        await response.write_eof()
+    except (ConnectionError, asyncio.CancelledError):
+        for undo in ctx.undo:
+            undo()
+        raise
+
+
 def to_aiohttp(r: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
         service = request.app[SERVICE]
@@ -164,14 +186,21 @@ def to_aiohttp(r: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse
             query=_read_query(request, r.query) if r.query else None,
         )
         # Changes share commits with other requests'; the answer waits for its commit.
-        batch = service.batch()
-        result = await r.handler(ctx)
-        await batch.committed()
-        if isinstance(result, web.StreamResponse):
-            return result
-        if r.response is None:
-            return web.Response(status=r.status)
-        return web.json_response(result, status=r.status)
+        try:
+            batch = service.batch()
+            result = await r.handler(ctx)
+            await batch.committed()
+            if isinstance(result, web.StreamResponse):
+                return result
+            if r.response is None:
+                return web.Response(status=r.status)
+            response = web.json_response(result, status=r.status)
+            if ctx.undo:
+                await _deliver_or_undo(ctx, response)
+            return response
+        finally:
+            for after in ctx.after:
+                after()
 
     handle.route = r  # type: ignore[attr-defined]
     return handle

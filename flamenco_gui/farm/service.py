@@ -173,6 +173,17 @@ class FarmService:
     ) -> Assignment:
         return await self.dispatch.report(worker_id, status, **report)
 
+    def begin_pull(self, worker_id: int) -> None:
+        """See `Dispatch.begin_pull`: concurrent pulls of one worker get one task."""
+        self.dispatch.begin_pull(worker_id)
+
+    def end_pull(self, worker_id: int) -> None:
+        self.dispatch.end_pull(worker_id)
+
+    def release_claim(self, worker_id: int, task_id: int, lease: int, reason: str) -> None:
+        """A pull's task that never reached the worker goes back to the queue now."""
+        self.dispatch.release(worker_id, task_id, lease, reason)
+
     def check_timeouts(self) -> None:
         self.timeouts.check()
 

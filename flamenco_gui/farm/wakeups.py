@@ -36,5 +36,9 @@ class Wakeups:
         if not self._polling[worker_id]:
             del self._polling[worker_id]
 
+    def held_polls(self) -> int:
+        """Polls held open right now, all workers together (max_held_polls)."""
+        return sum(self._polling.values())
+
     def is_polling(self, worker_id: int) -> bool:
         return worker_id in self._polling
