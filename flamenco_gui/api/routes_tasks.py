@@ -71,9 +71,12 @@ async def patch_task(ctx: Ctx) -> None:
     body: s.TaskPatch = ctx.body
     if not ctx.principal.is_farm and body.priority is not None:
         raise Forbidden("priority: only the wrangler may change a task's priority")
-    ctx.service.update_task(
-        ctx.path_int("task_id"), body.model_dump(exclude_unset=True), ctx.principal.worker_id
-    )
+    task_id = ctx.path_int("task_id")
+    fields = body.model_dump(exclude_unset=True)
+    log = fields.pop("log", None)
+    if log:  # 2015: the worker's output rides on the update; logged before a status ends it
+        ctx.service.append_log(task_id, log.splitlines(), ctx.principal.worker_id, body.lease)
+    ctx.service.update_task(task_id, fields, ctx.principal.worker_id)
 
 
 @route("DELETE", r"/tasks/{task_id:\d+}", status=202, response=s.Deleted, errors=(404,))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, create_model
 
 from flamenco_gui.compilers import compiler_names
 from flamenco_gui.farm.settings import SETTINGS
@@ -58,12 +58,25 @@ class SeedTask(BaseModel):
     parser: str | None = None
 
 
+# The 2015 worker's words for a task's end, as the 2015 manager understood them.
+SEED_STATUS = {"finished": "completed", "aborted": "canceled"}
+
+
+def _seed_status(value: Any) -> Any:
+    return SEED_STATUS.get(value, value) if isinstance(value, str) else value
+
+
 class TaskPatch(Strict):
     """`PATCH /tasks/{id}`: progress and status from the leasing worker, or a wrangler's
     status/priority change."""
 
-    status: TaskStatus | None = None
+    status: Annotated[TaskStatus | None, BeforeValidator(_seed_status)] = Field(
+        default=None, description="also the 2015 words: finished = completed, aborted = canceled"
+    )
     lease: Id | None = None
+    log: str | None = Field(
+        default=None, max_length=1024 * 1024, description="2015: lines appended to the task log"
+    )
     frame_current: Int64 | None = None
     activity: str | None = Field(default=None, max_length=1024)
     progress: float | None = Field(default=None, ge=0, le=100)
