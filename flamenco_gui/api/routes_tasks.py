@@ -98,7 +98,9 @@ async def delete_task(ctx: Ctx) -> Json:
 async def append_log(ctx: Ctx) -> None:
     """Append lines to a task's log (from the worker that holds its lease)."""
     body: s.LogAppend = ctx.body
-    ctx.service.append_log(ctx.path_int("task_id"), body.lines, ctx.principal.worker_id, body.lease)
+    ctx.service.append_log(
+        ctx.path_int("task_id"), body.lines, ctx.principal.worker_id, body.lease, body.seq
+    )
 
 
 @route(

@@ -215,6 +215,9 @@ class TaskQuery(Strict):
 class LogAppend(Strict):
     lines: list[str] = Field(description="at most max_log_batch_lines (docs/limits.md)")
     lease: Id | None = None
+    seq: Id | None = Field(
+        default=None, description="the worker's number for this batch: a retry lands once"
+    )
 
 
 class LogQuery(Strict):

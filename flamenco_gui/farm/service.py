@@ -222,9 +222,14 @@ class FarmService:
         self.tasks.delete(task_id)
 
     def append_log(
-        self, task_id: int, lines: list[str], worker_id: int | None, lease: int | None
+        self,
+        task_id: int,
+        lines: list[str],
+        worker_id: int | None,
+        lease: int | None,
+        seq: int | None = None,
     ) -> None:
-        self.task_logs.append(task_id, lines, worker_id, lease)
+        self.task_logs.append(task_id, lines, worker_id, lease, seq)
 
     def read_log(self, task_id: int, **how: Any) -> tuple[bytes, int]:
         return self.task_logs.read(task_id, **how)
