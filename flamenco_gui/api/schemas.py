@@ -121,7 +121,7 @@ class WorkerObject(BaseModel):
     """A worker as `GET /workers` and `POST /workers` show it (2015 fields first)."""
 
     activity: str | None
-    connection: Literal["online", "offline"]
+    connection: Literal["online", "unresponsive", "offline"]
     current_task: int | None
     hostname: str
     id: int

@@ -25,6 +25,9 @@ from flamenco_gui.rows import Fields, TaskState, WorkerState
 
 # A poll held longer than this refreshes the worker's last_seen when it answers.
 HEARTBEAT_GRACE = 1.0
+# A held poll looks at its client this often: one that went away (killed, unplugged)
+# ends the poll within this time, so the worker's silence starts counting at once.
+ALIVE_CHECK = 0.5
 Assignment = tuple[int | None, int | None]  # (task id, lease)
 
 
@@ -141,11 +144,13 @@ class Dispatch:
         self._wakeups.poll_opened(worker_id)
         try:
             if status == WorkerReport.RENDERING:
-                answer = await self._watch_lease(worker_id, task_id, deadline)
+                answer = await self._watch_lease(worker_id, task_id, deadline, alive)
             else:
                 answer = await self._pull(worker_id, deadline, alive)
         finally:
-            self._wakeups.poll_closed(worker_id)
+            # The client was there until now (within ALIVE_CHECK): the timeouts count
+            # its silence from here, not from the report that opened the poll.
+            self._wakeups.poll_closed(worker_id, self._clock())
         # A held poll that ran its course counts as a heartbeat; one cut short by a
         # disconnect or shutdown does not (the store may already be closing). One that
         # answered at once needs none: the report above was one.
@@ -155,7 +160,11 @@ class Dispatch:
         return answer
 
     async def _watch_lease(
-        self, worker_id: int, task_id: int | None, deadline: float
+        self,
+        worker_id: int,
+        task_id: int | None,
+        deadline: float,
+        alive: Callable[[], bool] | None,
     ) -> Assignment:
         while True:
             leased = self._store.tasks_leased_to(worker_id)
@@ -165,9 +174,11 @@ class Dispatch:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return held["id"], held["lease"]
+            if alive is not None and not alive():
+                return held["id"], held["lease"]  # nobody reads it; the poll ends
             ev = self._wakeups.lease_event(worker_id)
             with suppress(TimeoutError):
-                await asyncio.wait_for(ev.wait(), remaining)
+                await asyncio.wait_for(ev.wait(), min(remaining, ALIVE_CHECK))
 
     async def _pull(
         self, worker_id: int, deadline: float, alive: Callable[[], bool] | None
@@ -182,11 +193,13 @@ class Dispatch:
             if remaining <= 0:
                 return None, None
             try:
-                await asyncio.wait_for(ev.wait(), remaining)
+                await asyncio.wait_for(ev.wait(), min(remaining, ALIVE_CHECK))
             except TimeoutError:
-                return None, None
+                if alive is not None and not alive():
+                    return None, None
+                continue
             worker = self._store.worker_state(worker_id)
-            if worker is None or worker["connection"] != Connection.ONLINE:
+            if worker is None or worker["connection"] == Connection.OFFLINE:
                 # Forgotten, or it said goodbye while this poll was held: a task handed
                 # out now would sit on a worker that will never run it.
                 return None, None

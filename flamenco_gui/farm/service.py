@@ -94,7 +94,7 @@ class FarmService:
             store, self.changes, self.states, self.workers, self.wakeups, self.config
         )
         self.timeouts = TimeoutChecker(
-            store, self.changes, self.workers, self.retries, self.wakeups, self.config
+            store, self.changes, self.workers, self.retries, self.wakeups, self.config, logs=logs
         )
         self.tasks = Tasks(
             store, self.changes, self.states, self.retries, self.farm_settings, logs, self.wakeups

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -77,7 +78,23 @@ async def test_worker_timeout_requeues_its_task(tmp_path: Path) -> None:
     assert s.get_worker(w)["connection"] == "offline"
     task = s.get_task(task_id)
     assert task["status"] == "queued" and task["worker_id"] is None
-    assert s.task_history(task_id)[-1]["reason"] == "worker timed out"
+    reason = s.task_history(task_id)[-1]["reason"]
+    assert re.fullmatch(r"worker a stopped answering at \d\d:\d\d:\d\d; requeued", reason)
+    text, _ = s.read_log(task_id)
+    assert reason in text.decode()  # the task's log says why, too
+
+
+async def test_a_quiet_worker_is_unresponsive_then_online_again(tmp_path: Path) -> None:
+    s = _service(tmp_path, worker_timeout=2.0, unresponsive_after=0.2)
+    w = s.register_worker("a", "Linux")[0]["id"]
+    await s.worker_report(w, A)
+    s.check_timeouts()
+    assert s.get_worker(w)["connection"] == "online"
+    await asyncio.sleep(0.3)
+    s.check_timeouts()
+    assert s.get_worker(w)["connection"] == "unresponsive"
+    await s.worker_report(w, A)  # it speaks again
+    assert s.get_worker(w)["connection"] == "online"
 
 
 async def test_hung_task_fails_an_attempt_then_the_task(tmp_path: Path) -> None:
