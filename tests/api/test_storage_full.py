@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+from PIL import Image
 
 from flamenco_gui.manager import Manager
 
@@ -38,6 +41,14 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _noisy_jpeg() -> bytes:
+    """A JPEG of a few hundred KB (noise does not compress), so it cannot fit."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (1024, 1024), os.urandom(1024 * 1024 * 3)).save(out, "JPEG", quality=60)
+    assert 300_000 < len(out.getvalue()) <= 512 * 1024
+    return out.getvalue()
 
 
 def _fill(path: Path) -> None:
@@ -179,6 +190,14 @@ async def test_a_refused_log_batch_leaves_the_log_byte_identical_and_lands_once(
             for seq in (2, 2, 2):  # the worker retrying while the disk is full
                 assert await append(seq, big) == 503
                 assert await log_bytes() == before
+            # A preview refused for want of space leaves no temp file behind either.
+            async with http.post(
+                f"{base}/tasks/{got['task_id']}/preview",
+                data=_noisy_jpeg(),
+                params={"frame": 1, "lease": got["lease"]},
+                headers={**worker, "Content-Type": "image/jpeg"},
+            ) as r:
+                assert r.status == 503, await r.text()
             assert not list((small_disk / "data").rglob("*.tmp"))
             filler.unlink()
             assert await append(2, big) == 204
