@@ -23,11 +23,16 @@ from collections import Counter
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
 from flamenco_gui.limits import LIMITS, Limits
 
 log = logging.getLogger(__name__)
+
+# aiohttp's own limits on a request's head (its defaults), named in the 431 answer.
+MAX_FIELD_SIZE = 8190
+MAX_HEADERS = 128
 
 # Descriptors kept for everything but client sockets: SQLite, logs, previews, mDNS.
 FD_RESERVE = 64
@@ -48,6 +53,37 @@ def _answer(status: int, reason: str, message: str, extra: str = "") -> bytes:
         f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}\r\n"
     )
     return head.encode() + body
+
+
+class JsonErrors(RequestHandler):
+    """aiohttp's connection handler, answering a request that does not even parse (a
+    header line over 8 KiB, too many headers, a broken request line) with the JSON
+    error every other answer has, instead of a text/plain page; 431 for headers too big."""
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if not isinstance(exc, HttpProcessingError):
+            return super().handle_error(request, status, exc, message)
+        text = exc.message if isinstance(exc.message, str) else str(exc)
+        too_big = isinstance(exc, LineTooLong) or "Too many headers" in text
+        if too_big:
+            status = 431
+            text = (
+                f"headers: too large (at most {MAX_FIELD_SIZE} bytes a line, {MAX_HEADERS}"
+                f" headers): {text[:200]}"
+            )
+        log.debug("refused a request from %s: %s", request.remote, text)
+        response = web.json_response(
+            {"error": f"request: {text[:300]}" if not too_big else text},
+            status=status if 400 <= status < 500 else 400,
+        )
+        response.force_close()
+        return response
 
 
 class GuardedServer(web.Server):
@@ -110,6 +146,9 @@ class GuardedServer(web.Server):
             )
         )
         transport.close()
+
+    def __call__(self) -> RequestHandler:
+        return JsonErrors(self, loop=self._loop, **self._kwargs)
 
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         super().connection_made(handler, transport)

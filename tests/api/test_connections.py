@@ -153,3 +153,26 @@ async def test_a_body_that_trickles_is_cut_at_body_timeout(
     assert time.monotonic() - t < 3
     writer.close()
     assert (await api.get("/jobs")).json["jobs"] == []
+
+
+async def _head(port: int, headers: bytes) -> tuple[int, Any, bytes]:
+    reader, writer = await _open(port)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n" + headers + b"Connection: close\r\n\r\n")
+    raw = await asyncio.wait_for(reader.read(65536), 10)
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body), head
+
+
+async def test_headers_just_under_and_over_the_size_limit(manager: Manager) -> None:
+    """aiohttp refuses a header line over 8190 bytes; the answer is our JSON 431."""
+    status, body, _ = await _head(manager.port, b"X-Big: " + b"a" * 8000 + b"\r\n")
+    assert status == 200 and body["status"] == "ok"
+    status, body, head = await _head(manager.port, b"X-Big: " + b"a" * 9000 + b"\r\n")
+    assert status == 431, (head, body)
+    assert b"application/json" in head and "8190 bytes a line" in body["error"]
+    many = b"".join(b"X-%d: 1\r\n" % i for i in range(200))
+    status, body, _ = await _head(manager.port, many)
+    assert status == 431 and "128 headers" in body["error"]
+    status, body, _ = await _head(manager.port, b"Broken header line\r\n")
+    assert status == 400 and body["error"].startswith("request: ")
