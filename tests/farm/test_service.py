@@ -109,6 +109,7 @@ async def test_hung_task_fails_an_attempt_then_the_task(tmp_path: Path) -> None:
     task = s.get_task(task_id)
     assert task["status"] == "failed" and task["attempts"] == 2
     assert "no output or progress" in task["error"]
+    assert "no output or progress" in s.read_log(task_id)[0].decode()  # its log says why
 
 
 async def test_stale_lease_is_refused(tmp_path: Path) -> None:
