@@ -130,7 +130,7 @@ async def read_log(ctx: Ctx) -> web.Response:
 async def upload_preview(ctx: Ctx) -> Json:
     """A thumbnail of a frame the task just saved (JPEG, at most 512 KiB, 1024 px a side)."""
     q: s.PreviewUpload = ctx.query
-    data = await ctx.request.read()
+    data = await ctx.raw_body()
     return ctx.service.add_preview(
         ctx.path_int("task_id"), ctx.principal.worker_id, q.lease, q.frame, data
     )

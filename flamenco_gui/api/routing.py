@@ -54,6 +54,15 @@ class Ctx:
     # What to do once the answer is written (or could not be).
     after: list[Callable[[], None]] = field(default_factory=list)
 
+    async def raw_body(self) -> bytes:
+        """A non-JSON body (a preview), within body_timeout like every other body."""
+        try:
+            return await asyncio.wait_for(self.request.read(), LIMITS.body_timeout)
+        except TimeoutError as exc:
+            raise SlowBody(
+                f"body: not received within body_timeout ({LIMITS.body_timeout:g} s)"
+            ) from exc
+
     def connected(self) -> bool:
         transport = self.request.transport
         return transport is not None and not transport.is_closing()

@@ -176,3 +176,19 @@ async def test_headers_just_under_and_over_the_size_limit(manager: Manager) -> N
     assert status == 431 and "128 headers" in body["error"]
     status, body, _ = await _head(manager.port, b"Broken header line\r\n")
     assert status == 400 and body["error"].startswith("request: ")
+
+
+async def test_a_preview_that_trickles_is_cut_at_body_timeout(
+    manager: Manager, api: Api, limit: Any
+) -> None:
+    limit("body_timeout", 1.0)
+    reader, writer = await _open(manager.port)
+    writer.write(
+        b"POST /tasks/1/preview?frame=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + str(api.token).encode()
+        + b"\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\n\xff\xd8"
+    )
+    await writer.drain()
+    status, body = await _answer(reader, 5)
+    assert status == 408 and "body_timeout (1 s)" in body["error"]
+    writer.close()
