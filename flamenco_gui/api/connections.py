@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import resource
+import sys
 from collections import Counter
 from typing import Any
 
@@ -39,7 +39,12 @@ FD_RESERVE = 64
 
 
 def connection_cap(limits: Limits) -> int:
-    """`max_connections`, lowered so that the process never runs out of descriptors."""
+    """`max_connections`, lowered so that the process never runs out of descriptors
+    (Unix; Windows has no such per-process limit on sockets)."""
+    if sys.platform == "win32":
+        return limits.max_connections
+    import resource
+
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return limits.max_connections

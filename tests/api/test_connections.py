@@ -192,3 +192,21 @@ async def test_a_preview_that_trickles_is_cut_at_body_timeout(
     status, body = await _answer(reader, 5)
     assert status == 408 and "body_timeout (1 s)" in body["error"]
     writer.close()
+
+
+def test_the_connection_cap_fits_the_descriptor_limit() -> None:
+    """The issue's 200-descriptor process: 195 idle sockets starved everyone. The cap
+    leaves FD_RESERVE descriptors for the database, logs and previews."""
+    import resource
+
+    from flamenco_gui.api.connections import FD_RESERVE, connection_cap
+    from flamenco_gui.limits import Limits
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, hard))
+        assert connection_cap(Limits()) == 200 - FD_RESERVE
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 100_000), hard))
+        assert connection_cap(Limits()) == Limits().max_connections
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
