@@ -204,3 +204,20 @@ async def test_preview_first_renders_every_nth_chunk_first(tmp_path: Path) -> No
         order.append(s.get_task(task_id)["frame_start"])
         s.update_task(task_id, {"status": "completed", "lease": lease}, w)
     assert order == [1, 5, 9, 2, 3, 4, 6, 7, 8, 10]
+
+
+async def test_a_claim_whose_answer_was_not_delivered_goes_back_at_once(tmp_path: Path) -> None:
+    """The API calls release_claim when a pull's answer cannot be written (the client
+    closed first): the task is queued again now, not at the worker timeout; a release
+    of a lease that has moved on changes nothing."""
+    s = _service(tmp_path)
+    _job(s, 1)
+    w = s.register_worker("a", "Linux")[0]["id"]
+    task_id, lease = await s.worker_report(w, A)
+    assert task_id is not None and lease is not None
+    s.release_claim(w, task_id, lease + 1, "stale")
+    assert s.get_task(task_id)["status"] == "rendering"
+    s.release_claim(w, task_id, lease, "the pull's connection closed before the answer")
+    task = s.get_task(task_id)
+    assert task["status"] == "queued" and task["worker_id"] is None
+    assert s.task_history(task_id)[-1]["reason"] == "the pull's connection closed before the answer"
