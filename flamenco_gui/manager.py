@@ -17,6 +17,7 @@ from aiohttp import web
 from flamenco_gui import __version__
 from flamenco_gui.api.app import make_app
 from flamenco_gui.api.auth import FarmToken
+from flamenco_gui.api.connections import GuardedRunner
 from flamenco_gui.api.routes_downloads import DOWNLOADS
 from flamenco_gui.api.routes_meta import API_VERSION
 from flamenco_gui.api.routes_pairing import PAIRINGS
@@ -26,6 +27,7 @@ from flamenco_gui.downloads.catalogue import Catalogue
 from flamenco_gui.farm.pairing import PairingCodes
 from flamenco_gui.farm.service import FarmService
 from flamenco_gui.farm.settings import FarmConfig, stored_settings
+from flamenco_gui.limits import LIMITS
 from flamenco_gui.loop_lag import LoopLagMonitor
 from flamenco_gui.store.db import Store
 from flamenco_gui.store.previews import Previews
@@ -77,7 +79,7 @@ class Manager:
             self.downloads,
         )
         self.loop_lag = LoopLagMonitor()
-        self._runner: web.AppRunner | None = None
+        self._runner: GuardedRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def rotate_token(self) -> str:
@@ -111,8 +113,13 @@ class Manager:
         app[PAIRINGS] = self.pairing
         app[DOWNLOADS] = self.downloads
         # Long polls and event streams are cut after 2 s rather than holding up a stop.
-        self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=2.0
+        # Connections are capped and timed (api/connections.py, docs/limits.md).
+        self._runner = GuardedRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=2.0,
+            keepalive_timeout=LIMITS.keepalive_timeout,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)

@@ -47,6 +47,10 @@ def _authenticate(request: web.Request, needed: Auth) -> Principal | web.Respons
     token = bearer(request)
     if token is None:
         return error_response(401, "missing 'Authorization: Bearer <token>' header")
+    if not token.isascii() or not token.isprintable():
+        # Tokens are printable ASCII; anything else (bytes that are not even UTF-8,
+        # which aiohttp hands over surrogate-escaped) cannot match one.
+        return error_response(401, "invalid token: not printable ASCII")
     if is_farm_token(token, request.app[TOKEN]):
         return Principal()
     if needed == Auth.WORKER:

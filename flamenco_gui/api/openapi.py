@@ -106,7 +106,10 @@ def _operation(r: Route, defs: dict[str, Any]) -> dict[str, Any]:
             and _path_and_params(other.path)[1]
             and [p["name"] for p in _path_and_params(other.path)[1]] == [r.provides]
         }
-    errors = set(r.errors)
+    # Any request may meet a connection limit (docs/limits.md): 429, 431.
+    errors = set(r.errors) | {429, 431}
+    if r.body or r.raw_body:
+        errors |= {408}  # body_timeout
     if r.body or r.query or r.raw_body:
         errors |= {400, 413, 422}
     if r.auth != Auth.NONE:

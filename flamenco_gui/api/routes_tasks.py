@@ -71,9 +71,12 @@ async def patch_task(ctx: Ctx) -> None:
     body: s.TaskPatch = ctx.body
     if not ctx.principal.is_farm and body.priority is not None:
         raise Forbidden("priority: only the wrangler may change a task's priority")
-    ctx.service.update_task(
-        ctx.path_int("task_id"), body.model_dump(exclude_unset=True), ctx.principal.worker_id
-    )
+    task_id = ctx.path_int("task_id")
+    fields = body.model_dump(exclude_unset=True)
+    log = fields.pop("log", None)
+    if log:  # 2015: the worker's output rides on the update; logged before a status ends it
+        ctx.service.append_log(task_id, log.splitlines(), ctx.principal.worker_id, body.lease)
+    ctx.service.update_task(task_id, fields, ctx.principal.worker_id)
 
 
 @route("DELETE", r"/tasks/{task_id:\d+}", status=202, response=s.Deleted, errors=(404,))
@@ -95,7 +98,9 @@ async def delete_task(ctx: Ctx) -> Json:
 async def append_log(ctx: Ctx) -> None:
     """Append lines to a task's log (from the worker that holds its lease)."""
     body: s.LogAppend = ctx.body
-    ctx.service.append_log(ctx.path_int("task_id"), body.lines, ctx.principal.worker_id, body.lease)
+    ctx.service.append_log(
+        ctx.path_int("task_id"), body.lines, ctx.principal.worker_id, body.lease, body.seq
+    )
 
 
 @route(
@@ -125,7 +130,7 @@ async def read_log(ctx: Ctx) -> web.Response:
 async def upload_preview(ctx: Ctx) -> Json:
     """A thumbnail of a frame the task just saved (JPEG, at most 512 KiB, 1024 px a side)."""
     q: s.PreviewUpload = ctx.query
-    data = await ctx.request.read()
+    data = await ctx.raw_body()
     return ctx.service.add_preview(
         ctx.path_int("task_id"), ctx.principal.worker_id, q.lease, q.frame, data
     )

@@ -61,11 +61,15 @@ async def patch_worker(ctx: Ctx) -> Json:
     if not ctx.principal.is_farm and ctx.principal.worker_id != worker_id:
         raise Forbidden(f"a worker may only report for itself, not worker {worker_id}")
     b: s.WorkerPatch = ctx.body
+    if b.status == WorkerReport.AVAILABLE:
+        ctx.service.begin_pull(worker_id)  # until the answer is written
+        ctx.after.append(lambda: ctx.service.end_pull(worker_id))
     task_id, lease = await ctx.service.worker_report(
         worker_id,
         b.status,
         task_id=b.task_id,
         wait=b.wait,
+        alive=ctx.connected,
         ip_address=ctx.request.remote,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
@@ -73,6 +77,13 @@ async def patch_worker(ctx: Ctx) -> Json:
         if b.update_less_frequent
         else None,
     )
+    if b.status == WorkerReport.AVAILABLE and task_id is not None and lease is not None:
+        claimed, leased = task_id, lease
+        ctx.undo.append(
+            lambda: ctx.service.release_claim(
+                worker_id, claimed, leased, "the pull's connection closed before the answer"
+            )
+        )
     answer: Json = {"task_id": task_id, "lease": lease}
     if b.status == WorkerReport.AVAILABLE and ctx.service.take_update_request(worker_id):
         answer["check_update"] = True  # only then: the seed's answer stays as it was

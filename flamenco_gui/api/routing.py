@@ -8,20 +8,29 @@ test read the same table, so neither can miss a route.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ValidationError
 
 from flamenco_gui.api.auth import PRINCIPAL, Principal
 from flamenco_gui.api.keys import SERVICE
 from flamenco_gui.api.schemas import MAX_ID
 from flamenco_gui.farm.compiling import field_error
-from flamenco_gui.farm.errors import Invalid, NotFound
+from flamenco_gui.farm.errors import BadRequest, FarmError, Invalid, NotFound, TooLarge
 from flamenco_gui.farm.service import FarmService
+from flamenco_gui.limits import LIMITS, MAX_JSON_DEPTH
+
+
+class SlowBody(FarmError):
+    """The body did not arrive in time (408)."""
+
+    status = 408
 
 
 class Auth(Enum):
@@ -39,6 +48,24 @@ class Ctx:
     principal: Principal
     body: Any
     query: Any
+    # What to undo if the answer cannot be delivered (the client went away before it
+    # was written): a task claimed for a pull goes back to the queue at once.
+    undo: list[Callable[[], None]] = field(default_factory=list)
+    # What to do once the answer is written (or could not be).
+    after: list[Callable[[], None]] = field(default_factory=list)
+
+    async def raw_body(self) -> bytes:
+        """A non-JSON body (a preview), within body_timeout like every other body."""
+        try:
+            return await asyncio.wait_for(self.request.read(), LIMITS.body_timeout)
+        except TimeoutError as exc:
+            raise SlowBody(
+                f"body: not received within body_timeout ({LIMITS.body_timeout:g} s)"
+            ) from exc
+
+    def connected(self) -> bool:
+        transport = self.request.transport
+        return transport is not None and not transport.is_closing()
 
     def path_int(self, name: str) -> int:
         value = int(self.request.match_info[name])
@@ -112,17 +139,55 @@ def route(
 
 
 async def _read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
-    """Strict JSON validation: `false` is not an integer and "3" is not a number."""
-    raw = await request.read()
+    """Strict JSON validation: `false` is not an integer and "3" is not a number.
+
+    The body must arrive within `body_timeout` of its headers (a client trickling it
+    in holds a connection and a handler); its nesting is bounded by the parser itself."""
+    form = request.content_type in FORM_TYPES
+    try:
+        if form:
+            return await asyncio.wait_for(_read_form(request, model), LIMITS.body_timeout)
+        raw = await asyncio.wait_for(request.read(), LIMITS.body_timeout)
+    except TimeoutError as exc:
+        raise SlowBody(
+            f"body: not received within body_timeout ({LIMITS.body_timeout:g} s)"
+        ) from exc
     try:
         # No body at all is an empty object: the 2015 `PATCH /tasks/1` sends none.
         return model.model_validate_json(raw or b"{}", strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] == "json_invalid":
-            raise Invalid(f"body: not valid JSON ({first['msg']})") from exc
+            if "recursion limit" in first["msg"]:
+                raise TooLarge(
+                    f"body: JSON nested deeper than max_json_depth ({MAX_JSON_DEPTH})"
+                ) from exc
+            raise BadRequest(f"body: not valid JSON ({first['msg']})") from exc
         if first["type"] == "model_type" and not first["loc"]:
             raise Invalid("body: must be a JSON object") from exc
+        raise field_error(exc) from exc
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _read_form(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    """A form body, as every 2015 client sent (Flask-RESTful's reqparse read both).
+
+    Form values are all text, so they are validated in pydantic's lax mode ("3" is the
+    integer 3); the fields, limits and errors are the JSON body's."""
+    try:
+        form = await request.post()
+    except (ValueError, AssertionError, HttpProcessingError) as exc:
+        raise BadRequest(f"body: not a valid form ({exc})") from exc
+    values: dict[str, Any] = {}
+    for key, value in form.items():
+        if not isinstance(value, str):
+            raise Invalid(f"{key}: a file is not accepted here")
+        values[key] = value
+    try:
+        return model.model_validate(values, strict=False)
+    except ValidationError as exc:
         raise field_error(exc) from exc
 
 
@@ -131,6 +196,19 @@ def _read_query(request: web.Request, model: type[BaseModel]) -> BaseModel:
         return model.model_validate(dict(request.query))
     except ValidationError as exc:
         raise field_error(exc, "query") from exc
+
+
+async def _deliver_or_undo(ctx: Ctx, response: web.Response) -> None:
+    """Write the answer now, so that a failure to deliver it is seen here and undone."""
+    try:
+        if not ctx.connected():
+            raise ConnectionResetError("the client closed the connection")
+        await response.prepare(ctx.request)
+        await response.write_eof()
+    except (ConnectionError, asyncio.CancelledError):
+        for undo in ctx.undo:
+            undo()
+        raise
 
 
 def to_aiohttp(r: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -144,14 +222,21 @@ def to_aiohttp(r: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse
             query=_read_query(request, r.query) if r.query else None,
         )
         # Changes share commits with other requests'; the answer waits for its commit.
-        batch = service.batch()
-        result = await r.handler(ctx)
-        await batch.committed()
-        if isinstance(result, web.StreamResponse):
-            return result
-        if r.response is None:
-            return web.Response(status=r.status)
-        return web.json_response(result, status=r.status)
+        try:
+            batch = service.batch()
+            result = await r.handler(ctx)
+            await batch.committed()
+            if isinstance(result, web.StreamResponse):
+                return result
+            if r.response is None:
+                return web.Response(status=r.status)
+            response = web.json_response(result, status=r.status)
+            if ctx.undo:
+                await _deliver_or_undo(ctx, response)
+            return response
+        finally:
+            for after in ctx.after:
+                after()
 
     handle.route = r  # type: ignore[attr-defined]
     return handle

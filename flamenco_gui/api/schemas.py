@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, create_model
 
 from flamenco_gui.compilers import compiler_names
 from flamenco_gui.farm.settings import SETTINGS
@@ -58,12 +58,25 @@ class SeedTask(BaseModel):
     parser: str | None = None
 
 
+# The 2015 worker's words for a task's end, as the 2015 manager understood them.
+SEED_STATUS = {"finished": "completed", "aborted": "canceled"}
+
+
+def _seed_status(value: Any) -> Any:
+    return SEED_STATUS.get(value, value) if isinstance(value, str) else value
+
+
 class TaskPatch(Strict):
     """`PATCH /tasks/{id}`: progress and status from the leasing worker, or a wrangler's
     status/priority change."""
 
-    status: TaskStatus | None = None
+    status: Annotated[TaskStatus | None, BeforeValidator(_seed_status)] = Field(
+        default=None, description="also the 2015 words: finished = completed, aborted = canceled"
+    )
     lease: Id | None = None
+    log: str | None = Field(
+        default=None, max_length=1024 * 1024, description="2015: lines appended to the task log"
+    )
     frame_current: Int64 | None = None
     activity: str | None = Field(default=None, max_length=1024)
     progress: float | None = Field(default=None, ge=0, le=100)
@@ -108,7 +121,7 @@ class WorkerObject(BaseModel):
     """A worker as `GET /workers` and `POST /workers` show it (2015 fields first)."""
 
     activity: str | None
-    connection: Literal["online", "offline"]
+    connection: Literal["online", "unresponsive", "offline"]
     current_task: int | None
     hostname: str
     id: int
@@ -209,8 +222,11 @@ class TaskQuery(Strict):
 
 
 class LogAppend(Strict):
-    lines: list[str] = Field(max_length=10_000)
+    lines: list[str] = Field(description="at most max_log_batch_lines (docs/limits.md)")
     lease: Id | None = None
+    seq: Id | None = Field(
+        default=None, description="the worker's number for this batch: a retry lands once"
+    )
 
 
 class LogQuery(Strict):

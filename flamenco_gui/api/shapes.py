@@ -76,13 +76,32 @@ def worker(row: RowIn) -> dict[str, Any]:
     return {k: row[k] for k in _SEED_WORKER}
 
 
+# The 2015 keys of a worker's machine report, there (null) before its first report.
+SEED_FREQUENT: dict[str, Any] = {
+    "load_average": {"1min": None, "5min": None, "15min": None},
+    "worker_cpu_percent": None,
+}
+SEED_LESS_FREQUENT: dict[str, Any] = {
+    "worker_architecture": None,
+    "worker_disk_percent": None,
+    "worker_mem_percent": None,
+    "worker_num_cpus": None,
+}
+
+
+def _frequent(report: dict[str, Any] | None) -> dict[str, Any]:
+    report = report or {}
+    load = {**SEED_FREQUENT["load_average"], **(report.get("load_average") or {})}
+    return {**SEED_FREQUENT, **report, "load_average": load}
+
+
 def worker_info(row: RowIn) -> dict[str, Any]:
     return {
         "hostname": row["hostname"],
         "mac_address": row["mac_address"],
         "system": row["system"],
-        "update_frequent": row["update_frequent"] or {},
-        "update_less_frequent": row["update_less_frequent"] or {},
+        "update_frequent": _frequent(row["update_frequent"]),
+        "update_less_frequent": {**SEED_LESS_FREQUENT, **(row["update_less_frequent"] or {})},
         "id": row["id"],
         "status": row["status"],
         "connection": row["connection"],

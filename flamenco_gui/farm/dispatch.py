@@ -14,16 +14,20 @@ from contextlib import suppress
 from typing import Any, Protocol
 
 from flamenco_gui.farm.changes import Changes
-from flamenco_gui.farm.errors import NotFound
+from flamenco_gui.farm.errors import NotFound, TooMany
 from flamenco_gui.farm.settings import FarmConfig
-from flamenco_gui.farm.states import Connection, WorkerReport, WorkerStatus
+from flamenco_gui.farm.states import Connection, TaskStatus, WorkerReport, WorkerStatus
 from flamenco_gui.farm.task_state_machine import TaskStateMachine
 from flamenco_gui.farm.wakeups import Wakeups
 from flamenco_gui.farm.workers import Workers, report_fields
+from flamenco_gui.limits import LIMITS
 from flamenco_gui.rows import Fields, TaskState, WorkerState
 
 # A poll held longer than this refreshes the worker's last_seen when it answers.
 HEARTBEAT_GRACE = 1.0
+# A held poll looks at its client this often: one that went away (killed, unplugged)
+# ends the poll within this time, so the worker's silence starts counting at once.
+ALIVE_CHECK = 0.5
 Assignment = tuple[int | None, int | None]  # (task id, lease)
 
 
@@ -56,6 +60,37 @@ class Dispatch:
         self._wakeups = wakeups
         self._config = config
         self._clock = clock
+        self._open: dict[int, int] = {}  # worker id -> `available` pulls being answered now
+
+    def begin_pull(self, worker_id: int) -> None:
+        """An `available` pull of this worker is being answered, until `end_pull` (the
+        API calls it once the answer is written, so the window covers the commit and
+        the write, not only `report`)."""
+        self._open[worker_id] = self._open.get(worker_id, 0) + 1
+
+    def end_pull(self, worker_id: int) -> None:
+        self._open[worker_id] -= 1
+        if not self._open[worker_id]:
+            del self._open[worker_id]
+
+    def _held(self, worker_id: int, always: bool = False) -> Assignment | None:
+        """The task the worker holds, if another of its pulls is being answered now (or
+        `always`): a concurrent pull answers that same task rather than requeue it or
+        claim a second one. A pull after the answers were written is a new question:
+        "I run nothing", and what it held is requeued."""
+        if not always and self._open.get(worker_id, 0) < 2:
+            return None
+        leased = self._store.tasks_leased_to(worker_id)
+        return (leased[0]["id"], leased[0]["lease"]) if leased else None
+
+    def release(self, worker_id: int, task_id: int, lease: int, reason: str) -> None:
+        """A claimed task whose answer never reached the worker goes back to the queue
+        now (not at the worker timeout), unless it has moved on since."""
+        with self._changes.change():
+            for task in self._store.tasks_leased_to(worker_id):
+                if task["id"] == task_id and task["lease"] == lease:
+                    self._states.move(task, TaskStatus.QUEUED, reason, outcome="lost")
+        self._wakeups.queued()
 
     def _touch(self, worker_id: int, report: dict[str, Any]) -> None:
         if not self._store.update_worker(worker_id, report_fields(report, self._clock())):
@@ -68,6 +103,7 @@ class Dispatch:
         *,
         task_id: int | None = None,
         wait: float = 0.0,
+        alive: Callable[[], bool] | None = None,
         **report: Any,
     ) -> Assignment:
         """The 2015 pull, plus a watch: answers (task the worker should run, its lease).
@@ -75,6 +111,8 @@ class Dispatch:
         `available`: hand out the next task, holding the answer up to `wait` seconds
         until one is queued. `rendering`: confirm the worker's lease on `task_id`,
         holding the answer until the lease changes. `offline`: the worker is leaving.
+        `alive` says whether the asker is still there to be answered: a held poll whose
+        client has gone claims nothing.
         """
         wait = max(0.0, min(wait, self._config.max_wait, self._config.worker_timeout / 2))
         claimed: Assignment | None = None
@@ -83,8 +121,11 @@ class Dispatch:
                 worker = self._store.worker_state(worker_id)
                 if worker is None:
                     raise NotFound(f"worker {worker_id} does not exist")
-                self._workers.requeue_leased(worker_id, "worker reported it runs nothing")
-                claimed = self.claim(worker, report_fields(report, self._clock()))
+                # Another pull of this worker is being answered (or just was): same task.
+                claimed = self._held(worker_id)
+                if claimed is None:
+                    self._workers.requeue_leased(worker_id, "worker reported it runs nothing")
+                    claimed = self.claim(worker, report_fields(report, self._clock()))
                 if claimed is None:
                     self._touch(worker_id, report)
             else:
@@ -99,16 +140,23 @@ class Dispatch:
             return None, None
         if status == WorkerReport.AVAILABLE and self._update_pending(worker_id):
             return None, None  # between tasks, with nothing to run: check for the update now
+        if wait and self._wakeups.held_polls() >= LIMITS.max_held_polls:
+            raise TooMany(
+                f"wait: {self._wakeups.held_polls()} polls held, max_held_polls"
+                f" ({LIMITS.max_held_polls}); ask again without wait or later"
+            )
         began = time.monotonic()
         deadline = began + wait
         self._wakeups.poll_opened(worker_id)
         try:
             if status == WorkerReport.RENDERING:
-                answer = await self._watch_lease(worker_id, task_id, deadline)
+                answer = await self._watch_lease(worker_id, task_id, deadline, alive)
             else:
-                answer = await self._pull(worker_id, deadline)
+                answer = await self._pull(worker_id, deadline, alive)
         finally:
-            self._wakeups.poll_closed(worker_id)
+            # The client was there until now (within ALIVE_CHECK): the timeouts count
+            # its silence from here, not from the report that opened the poll.
+            self._wakeups.poll_closed(worker_id, self._clock())
         # A held poll that ran its course counts as a heartbeat; one cut short by a
         # disconnect or shutdown does not (the store may already be closing). One that
         # answered at once needs none: the report above was one.
@@ -118,7 +166,11 @@ class Dispatch:
         return answer
 
     async def _watch_lease(
-        self, worker_id: int, task_id: int | None, deadline: float
+        self,
+        worker_id: int,
+        task_id: int | None,
+        deadline: float,
+        alive: Callable[[], bool] | None,
     ) -> Assignment:
         while True:
             leased = self._store.tasks_leased_to(worker_id)
@@ -128,29 +180,39 @@ class Dispatch:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return held["id"], held["lease"]
+            if alive is not None and not alive():
+                return held["id"], held["lease"]  # nobody reads it; the poll ends
             ev = self._wakeups.lease_event(worker_id)
             with suppress(TimeoutError):
-                await asyncio.wait_for(ev.wait(), remaining)
+                await asyncio.wait_for(ev.wait(), min(remaining, ALIVE_CHECK))
 
-    async def _pull(self, worker_id: int, deadline: float) -> Assignment:
+    async def _pull(
+        self, worker_id: int, deadline: float, alive: Callable[[], bool] | None
+    ) -> Assignment:
         """Hold the pull until work is queued. The report has just tried to claim (with
-        no await since), so it waits first rather than ask the same question again."""
+        no await since), so it waits first rather than ask the same question again.
+        It claims only for a client still there, and never a second task for a worker
+        that got one meanwhile (through another of its pulls)."""
         while True:
             ev = self._wakeups.queued_event()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None, None
             try:
-                await asyncio.wait_for(ev.wait(), remaining)
+                await asyncio.wait_for(ev.wait(), min(remaining, ALIVE_CHECK))
             except TimeoutError:
-                return None, None
+                if alive is not None and not alive():
+                    return None, None
+                continue
             worker = self._store.worker_state(worker_id)
-            if worker is None or worker["connection"] != Connection.ONLINE:
+            if worker is None or worker["connection"] == Connection.OFFLINE:
                 # Forgotten, or it said goodbye while this poll was held: a task handed
                 # out now would sit on a worker that will never run it.
                 return None, None
+            if alive is not None and not alive():
+                return None, None  # the client gave up: nobody to hand a task to
             with self._changes.change():
-                claimed = self.claim(worker)
+                claimed = self._held(worker_id, always=True) or self.claim(worker)
             if claimed is not None:
                 return claimed
             if self._update_pending(worker_id):

@@ -35,3 +35,21 @@ class Unavailable(FarmError):
     """The data dir cannot be written (disk full, read-only): try again later."""
 
     status = 503
+
+
+class BadRequest(FarmError):
+    """A body that does not parse at all (malformed JSON, a broken form)."""
+
+    status = 400
+
+
+class TooLarge(FarmError):
+    """Over a named limit on what the manager would build (docs/limits.md)."""
+
+    status = 413
+
+
+class TooMany(FarmError):
+    """Over a named limit on what the manager holds at once: try again later."""
+
+    status = 429

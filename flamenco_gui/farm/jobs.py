@@ -11,6 +11,7 @@ never interleave their slices.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -20,7 +21,11 @@ from typing import Any, Protocol
 
 from flamenco_gui.compilers import chunk_frames
 from flamenco_gui.farm.changes import Changes
-from flamenco_gui.farm.compiling import compile_settings
+from flamenco_gui.farm.compiling import (
+    check_compiled_bytes,
+    compile_settings,
+    estimate_compiled_bytes,
+)
 from flamenco_gui.farm.errors import Invalid, NotFound, Unavailable
 from flamenco_gui.farm.events import Change
 from flamenco_gui.farm.settings import FarmSettings
@@ -28,6 +33,7 @@ from flamenco_gui.farm.slices import SliceSize
 from flamenco_gui.farm.states import TaskStatus
 from flamenco_gui.farm.task_state_machine import SLICE, TaskStateMachine
 from flamenco_gui.farm.wakeups import Wakeups
+from flamenco_gui.limits import LIMITS
 from flamenco_gui.rows import Fields, JobRow, JobView, TaskState
 
 log = logging.getLogger(__name__)
@@ -159,6 +165,9 @@ class Jobs:
                 f"chunk_size: {len(chunks)} tasks for frames {model.frame_start}-{model.frame_end};"
                 f" at most {MAX_TASKS_PER_JOB} per job, use a larger chunk_size"
             )
+        extra = sum(len(json.dumps(f.commands)) for f in finishing)
+        estimate = estimate_compiled_bytes(compiler, model, chunks, extra)
+        check_compiled_bytes(estimate, LIMITS.max_compiled_bytes)
         now = self._clock()
         output_format = compiler.output_format(model)
 

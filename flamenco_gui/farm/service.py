@@ -104,7 +104,7 @@ class FarmService:
             update_pending=self.updates.pending,
         )
         self.timeouts = TimeoutChecker(
-            store, self.changes, self.workers, self.retries, self.wakeups, self.config
+            store, self.changes, self.workers, self.retries, self.wakeups, self.config, logs=logs
         )
         self.tasks = Tasks(
             store, self.changes, self.states, self.retries, self.farm_settings, logs, self.wakeups
@@ -206,6 +206,17 @@ class FarmService:
     ) -> Assignment:
         return await self.dispatch.report(worker_id, status, **report)
 
+    def begin_pull(self, worker_id: int) -> None:
+        """See `Dispatch.begin_pull`: concurrent pulls of one worker get one task."""
+        self.dispatch.begin_pull(worker_id)
+
+    def end_pull(self, worker_id: int) -> None:
+        self.dispatch.end_pull(worker_id)
+
+    def release_claim(self, worker_id: int, task_id: int, lease: int, reason: str) -> None:
+        """A pull's task that never reached the worker goes back to the queue now."""
+        self.dispatch.release(worker_id, task_id, lease, reason)
+
     def check_timeouts(self) -> None:
         self.timeouts.check()
 
@@ -244,9 +255,14 @@ class FarmService:
         self.tasks.delete(task_id)
 
     def append_log(
-        self, task_id: int, lines: list[str], worker_id: int | None, lease: int | None
+        self,
+        task_id: int,
+        lines: list[str],
+        worker_id: int | None,
+        lease: int | None,
+        seq: int | None = None,
     ) -> None:
-        self.task_logs.append(task_id, lines, worker_id, lease)
+        self.task_logs.append(task_id, lines, worker_id, lease, seq)
 
     def read_log(self, task_id: int, **how: Any) -> tuple[bytes, int]:
         return self.task_logs.read(task_id, **how)

@@ -37,6 +37,9 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("worker_timeout", 1, 86_400, float, 60.0,
             "seconds without a heartbeat before a worker is offline and its task requeued"),
+    Setting("unresponsive_after", 0.5, 86_400, float, 15.0,
+            "seconds without a heartbeat before a worker shows as unresponsive"
+            " (at most half the worker timeout)"),
     Setting("task_timeout", 1, 7 * 86_400, float, 600.0,
             "seconds without output or progress before a task's attempt fails"),
     Setting("max_attempts", 1, 100, int, 3, "attempts of a task before it fails for good"),
@@ -52,6 +55,9 @@ class FarmConfig:
     task_timeout: float = 600.0
     max_attempts: int = 3
     blocklist_threshold: int = 3
+    # No heartbeat for this long (three of a worker's default 5 s) and no held poll
+    # open: `unresponsive`, shown at once; at most half of worker_timeout.
+    unresponsive_after: float = 15.0
     max_wait: float = 25.0  # longest a long poll is held (also capped at worker_timeout/2)
 
     def update(self, values: Mapping[str, Any]) -> None:

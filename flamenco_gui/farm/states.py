@@ -36,6 +36,7 @@ class WorkerStatus(StrEnum):
 
 class Connection(StrEnum):
     ONLINE = "online"
+    UNRESPONSIVE = "unresponsive"  # no heartbeat for a few intervals; not yet timed out
     OFFLINE = "offline"
 
 

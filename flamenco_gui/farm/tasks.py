@@ -3,19 +3,24 @@ and what a task's page shows (its history, what it waits for)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from flamenco_gui.farm.changes import Changes
-from flamenco_gui.farm.compiling import compile_settings
-from flamenco_gui.farm.errors import Conflict, Invalid, NotFound
+from flamenco_gui.farm.compiling import (
+    check_compiled_bytes,
+    compile_settings,
+    estimate_compiled_bytes,
+    parse_settings_string,
+)
+from flamenco_gui.farm.errors import Conflict, NotFound
 from flamenco_gui.farm.leases import LeaseStore, task_state
 from flamenco_gui.farm.retries import Retries
 from flamenco_gui.farm.settings import FarmSettings
 from flamenco_gui.farm.states import TaskStatus
 from flamenco_gui.farm.task_state_machine import Signals, TaskStateMachine
+from flamenco_gui.limits import LIMITS
 from flamenco_gui.rows import Fields, HistoryRow, TaskRow
 
 T = TaskStatus
@@ -91,13 +96,11 @@ class Tasks:
         self, *, type: str, settings: str, priority: int, parser: str | None, task_id: int | None
     ) -> TaskRow:
         """The 2015 `POST /tasks`: one task from a settings JSON string."""
-        try:
-            parsed = json.loads(settings)
-        except json.JSONDecodeError as exc:
-            raise Invalid(f"settings: not a JSON string ({exc.msg})") from exc
-        if not isinstance(parsed, dict):
-            raise Invalid("settings: must be a JSON object encoded as a string")
+        parsed = parse_settings_string(settings)
         compiler, model = compile_settings(type, parsed)
+        chunk = [(model.frame_start, model.frame_end)]
+        estimate = estimate_compiled_bytes(compiler, model, chunk)
+        check_compiled_bytes(estimate, LIMITS.max_compiled_bytes)
         now = self._clock()
         with self._changes.change():
             new_id = self._store.insert_task(

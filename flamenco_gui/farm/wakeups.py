@@ -11,6 +11,7 @@ class Wakeups:
         self._queued = asyncio.Event()  # set (and replaced) whenever work is queued
         self._lease: dict[int, asyncio.Event] = {}
         self._polling: dict[int, int] = {}  # worker id -> open long polls
+        self._alive_at: dict[int, float] = {}  # worker id -> when its last poll closed
 
     def queued(self) -> None:
         """Work was queued. Waiters wake only once the running (synchronous) change
@@ -31,10 +32,20 @@ class Wakeups:
     def poll_opened(self, worker_id: int) -> None:
         self._polling[worker_id] = self._polling.get(worker_id, 0) + 1
 
-    def poll_closed(self, worker_id: int) -> None:
+    def poll_closed(self, worker_id: int, when: float) -> None:
+        """`when`: the client was there until then (its poll watched it)."""
+        self._alive_at[worker_id] = when
         self._polling[worker_id] -= 1
         if not self._polling[worker_id]:
             del self._polling[worker_id]
+
+    def held_polls(self) -> int:
+        """Polls held open right now, all workers together (max_held_polls)."""
+        return sum(self._polling.values())
+
+    def alive_at(self, worker_id: int) -> float:
+        """When the worker's last held poll closed (0: none since the start)."""
+        return self._alive_at.get(worker_id, 0.0)
 
     def is_polling(self, worker_id: int) -> bool:
         return worker_id in self._polling

@@ -28,6 +28,7 @@ _DARK = {
 # Worker states reuse the task tones: green is good, red needs a look, grey is idle.
 _ALIASES = {
     "online": "completed",
+    "unresponsive": "paused",  # amber: silent for a few heartbeats, not yet given up
     "offline": "failed",
     "enabled": "completed",
     "disabled": "queued",

@@ -44,6 +44,7 @@ class JobNotifier(QObject):
         self.status = status
         self.sent: list[tuple[str, str]] = []  # (title, text): what was announced
         self._last: dict[int, str] = {}
+        self._connections: dict[int, str] = {}  # worker id -> connection last seen
         self.tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.tray = QSystemTrayIcon(app_icon(), self)
@@ -58,7 +59,26 @@ class JobNotifier(QObject):
         """A status seen at start-up: the baseline, not news."""
         self._last.setdefault(job_id, status)
 
+    def on_worker(self, change: Change) -> None:
+        """A worker that stops answering, or is given up on, is news for the wrangler."""
+        if change.row is None:
+            self._connections.pop(change.id, None)
+            return
+        connection = change.row.get("connection") or ""
+        before = self._connections.get(change.id)
+        self._connections[change.id] = connection
+        if before == connection or connection not in ("unresponsive", "offline"):
+            return
+        name = change.row.get("hostname") or f"worker {change.id}"
+        if connection == "unresponsive":
+            self.notify("Worker not answering", f"{name} stopped answering.", True)
+        elif before == "unresponsive":  # timed out (a goodbye goes straight to offline)
+            self.notify("Worker offline", f"{name} timed out; its task was requeued.", True)
+
     def on_change(self, change: Change) -> None:
+        if change.kind == "worker":
+            self.on_worker(change)
+            return
         if change.kind != "job":
             return
         if change.row is None:

@@ -111,6 +111,7 @@ def workers_panel(model: LiveTableModel, parent: QWidget | None = None) -> Table
     choices = [
         ("All workers", None),
         ("online", field_is("connection", "online")),
+        ("unresponsive", field_is("connection", "unresponsive")),
         ("offline", field_is("connection", "offline")),
         ("enabled", field_is("status", "enabled")),
         ("disabled", field_is("status", "disabled")),

@@ -8,7 +8,7 @@ from flamenco_gui.rows import BlocklistRow
 from flamenco_gui.store.sql import Tables
 
 ELIGIBLE_WORKERS = (
-    "SELECT count(*) FROM workers w WHERE connection = 'online' AND status = 'enabled'"
+    "SELECT count(*) FROM workers w WHERE connection != 'offline' AND status = 'enabled'"
 )
 
 

@@ -25,6 +25,13 @@ def _numbers(name: str) -> tuple[int, int]:
 class Previews:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.remove_temp_files()
+
+    def remove_temp_files(self) -> None:
+        """A write cut short by a crash left a `.tmp`: nothing reads it, so it goes."""
+        if self.root.is_dir():
+            for tmp in self.root.glob("job-*/*.tmp"):
+                tmp.unlink(missing_ok=True)
 
     def _dir(self, job_id: int) -> Path:
         return self.root / f"job-{job_id}"
@@ -34,8 +41,12 @@ class Previews:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"frame_{frame}_task_{task_id}.jpg"
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(jpeg)
-        os.replace(tmp, path)  # a reader never sees half a picture
+        try:
+            tmp.write_bytes(jpeg)
+            os.replace(tmp, path)  # a reader never sees half a picture
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a full disk leaves nothing behind
+            raise
         for old in self._files(job_id)[:-KEEP_PER_JOB]:
             old.unlink(missing_ok=True)
         return self._entry(path)

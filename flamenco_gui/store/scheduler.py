@@ -58,7 +58,7 @@ class SchedulerQueries(Tables):
             list[WorkerRow],
             self._select(
                 "workers",
-                "SELECT * FROM workers WHERE connection = 'online' AND last_seen < ?",
+                "SELECT * FROM workers WHERE connection != 'offline' AND last_seen < ?",
                 (seen_before,),
             ),
         )

@@ -2,8 +2,9 @@
 
 Logs are the bulk of a farm's data (Blender prints a line per sample): kept out of
 SQLite they cost no memory, no WAL churn and no vacuum, and a wrangler can `tail -f`
-them. Appends are small buffered writes that survive a killed process (the page cache
-keeps them); the SQLite rows keep everything that must be exact.
+them. Appends are unbuffered writes that survive a killed process (the page cache
+keeps them), each whole or cut back on error; the SQLite rows keep everything that
+must be exact.
 """
 
 from __future__ import annotations
@@ -24,17 +25,30 @@ class TaskLogs:
         return self.root / f"{task_id // 1000:04d}" / f"task-{task_id}.log"
 
     def append(self, task_id: int, lines: Sequence[str]) -> None:
+        """Append whole or not at all: on any error (a full disk) the file is cut back
+        to its size before, so a refused batch leaves the log byte-identical."""
         if not lines:
             return
         path = self.path(task_id)
-        text = "".join(line.rstrip("\r\n") + "\n" for line in lines)
+        data = "".join(line.rstrip("\r\n") + "\n" for line in lines).encode(
+            "utf-8", errors="replace"
+        )
         try:
-            f = path.open("a", encoding="utf-8", errors="replace")
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)
-            f = path.open("a", encoding="utf-8", errors="replace")
-        with f:
-            f.write(text)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            start = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError:
+                os.ftruncate(fd, start)
+                raise
+        finally:
+            os.close(fd)
 
     def size(self, task_id: int) -> int:
         try:

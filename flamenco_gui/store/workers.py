@@ -46,4 +46,4 @@ class WorkersTable(Tables):
         return {str(h): int(i) for h, i in cur}
 
     def online_workers(self) -> list[int]:
-        return self._ids("SELECT id FROM workers WHERE connection = 'online'")
+        return self._ids("SELECT id FROM workers WHERE connection != 'offline'")

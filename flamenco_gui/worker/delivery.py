@@ -20,7 +20,8 @@ async def deliver_forever(outbox: Outbox, client: ManagerClient, on_rejected: On
     - 2xx: delivered, next one.
     - 409/404: the task is no longer this worker's (canceled, requeued, deleted): drop
       all of that run's reports and tell the agent, which kills it if it still runs.
-    - unreachable, 5xx, 429: keep the message, back off, try again; order matters more
+    - unreachable, 5xx, 408, 429 (too slow, over a manager's hold limit: passing):
+      keep the message, back off, try again; order matters more
       than latency, and a final status must not be lost.
     - any other 4xx: the manager will never accept it; log it loudly and drop it, so
       one malformed report cannot block every later one.
@@ -47,7 +48,7 @@ async def deliver_forever(outbox: Outbox, client: ManagerClient, on_rejected: On
                 dropped,
             )
             await on_rejected(message.task_id, message.lease)
-        elif reply.status >= 500 or reply.status == 429:
+        elif reply.status >= 500 or reply.status in (408, 429):
             log.warning(
                 "manager answered %s to %s %s; retrying", reply.error, message.method, message.path
             )

@@ -66,7 +66,10 @@ class Message:
 
     @property
     def payload(self) -> dict[str, Any]:
-        """The JSON body to send: the lease proves the report comes from the task's holder."""
+        """The JSON body to send: the lease proves the report comes from the task's holder;
+        a log batch carries its number, so that its retry lands once on the manager."""
+        if self.kind == "log":
+            return {"lease": self.lease, "seq": self.seq, **self.body}
         return {"lease": self.lease, **self.body}
 
     def record(self) -> dict[str, Any]:

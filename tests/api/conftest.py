@@ -7,13 +7,15 @@ aiohttp session that sends the farm token unless told otherwise. Nothing is mock
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
 from flamenco_gui.farm.service import FarmConfig
+from flamenco_gui.limits import LIMITS
 from flamenco_gui.manager import Manager
 from tests.api.apiclient import FARM_TOKEN, MAX_ATTEMPTS, Api
 
@@ -38,3 +40,17 @@ async def manager(tmp_path: Path, farm_config: FarmConfig) -> AsyncIterator[Mana
 async def api(manager: Manager) -> AsyncIterator[Api]:
     async with aiohttp.ClientSession() as session:
         yield Api(session, manager.url, FARM_TOKEN)
+
+
+@pytest.fixture
+def limit() -> Iterator[Any]:
+    """Set a limit for one test; the default comes back afterwards."""
+    saved: dict[str, Any] = {}
+
+    def set_(name: str, value: Any) -> None:
+        saved.setdefault(name, getattr(LIMITS, name))
+        setattr(LIMITS, name, value)
+
+    yield set_
+    for name, value in saved.items():
+        setattr(LIMITS, name, value)

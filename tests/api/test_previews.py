@@ -19,6 +19,12 @@ def _jpeg(side: int = 64, color: str = "red") -> bytes:
     return out.getvalue()
 
 
+def _wide(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), "blue").save(out, "JPEG")
+    return out.getvalue()
+
+
 async def test_previews_from_the_leasing_worker_are_kept(api: Api) -> None:
     job = await api.job("p", frames=(1, 20), chunk_size=20)
     worker = await api.register("node-a")
@@ -52,7 +58,8 @@ async def test_bad_previews_are_refused(api: Api) -> None:
     cases = [
         (owner.api, b"not an image", params, 422, "readable"),
         (owner.api, png.getvalue(), params, 422, "JPEG"),
-        (owner.api, _jpeg(side=2000), params, 422, "1024"),
+        (owner.api, _jpeg(side=2000), params, 413, "max_image_pixels"),
+        (owner.api, _wide(1100, 8), params, 422, "1024 px a side"),
         (owner.api, _jpeg(), {"lease": got["lease"]}, 422, "frame"),
         (other.api, _jpeg(), params, 409, "not leased"),
         (owner.api, _jpeg(), {"frame": 1, "lease": got["lease"] + 1}, 409, "not leased"),

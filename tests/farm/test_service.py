@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -77,7 +78,23 @@ async def test_worker_timeout_requeues_its_task(tmp_path: Path) -> None:
     assert s.get_worker(w)["connection"] == "offline"
     task = s.get_task(task_id)
     assert task["status"] == "queued" and task["worker_id"] is None
-    assert s.task_history(task_id)[-1]["reason"] == "worker timed out"
+    reason = s.task_history(task_id)[-1]["reason"]
+    assert re.fullmatch(r"worker a stopped answering at \d\d:\d\d:\d\d; requeued", reason)
+    text, _ = s.read_log(task_id)
+    assert reason in text.decode()  # the task's log says why, too
+
+
+async def test_a_quiet_worker_is_unresponsive_then_online_again(tmp_path: Path) -> None:
+    s = _service(tmp_path, worker_timeout=2.0, unresponsive_after=0.2)
+    w = s.register_worker("a", "Linux")[0]["id"]
+    await s.worker_report(w, A)
+    s.check_timeouts()
+    assert s.get_worker(w)["connection"] == "online"
+    await asyncio.sleep(0.3)
+    s.check_timeouts()
+    assert s.get_worker(w)["connection"] == "unresponsive"
+    await s.worker_report(w, A)  # it speaks again
+    assert s.get_worker(w)["connection"] == "online"
 
 
 async def test_hung_task_fails_an_attempt_then_the_task(tmp_path: Path) -> None:
@@ -92,6 +109,7 @@ async def test_hung_task_fails_an_attempt_then_the_task(tmp_path: Path) -> None:
     task = s.get_task(task_id)
     assert task["status"] == "failed" and task["attempts"] == 2
     assert "no output or progress" in task["error"]
+    assert "no output or progress" in s.read_log(task_id)[0].decode()  # its log says why
 
 
 async def test_stale_lease_is_refused(tmp_path: Path) -> None:
@@ -186,3 +204,20 @@ async def test_preview_first_renders_every_nth_chunk_first(tmp_path: Path) -> No
         order.append(s.get_task(task_id)["frame_start"])
         s.update_task(task_id, {"status": "completed", "lease": lease}, w)
     assert order == [1, 5, 9, 2, 3, 4, 6, 7, 8, 10]
+
+
+async def test_a_claim_whose_answer_was_not_delivered_goes_back_at_once(tmp_path: Path) -> None:
+    """The API calls release_claim when a pull's answer cannot be written (the client
+    closed first): the task is queued again now, not at the worker timeout; a release
+    of a lease that has moved on changes nothing."""
+    s = _service(tmp_path)
+    _job(s, 1)
+    w = s.register_worker("a", "Linux")[0]["id"]
+    task_id, lease = await s.worker_report(w, A)
+    assert task_id is not None and lease is not None
+    s.release_claim(w, task_id, lease + 1, "stale")
+    assert s.get_task(task_id)["status"] == "rendering"
+    s.release_claim(w, task_id, lease, "the pull's connection closed before the answer")
+    task = s.get_task(task_id)
+    assert task["status"] == "queued" and task["worker_id"] is None
+    assert s.task_history(task_id)[-1]["reason"] == "the pull's connection closed before the answer"

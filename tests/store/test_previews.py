@@ -26,3 +26,13 @@ def test_only_the_newest_are_kept(tmp_path: Path) -> None:
     frames = [p["frame"] for p in previews.list(2)]
     assert frames == list(range(4, KEEP_PER_JOB + 4))
     assert previews.read(2, 1) is None
+
+
+def test_temp_files_do_not_survive_a_restart(tmp_path: Path) -> None:
+    """A write cut short by a crash leaves `frame_….tmp`; the next start removes it."""
+    folder = tmp_path / "previews" / "job-1"
+    folder.mkdir(parents=True)
+    (folder / "frame_1_task_1.tmp").write_bytes(b"half a pic")
+    (folder / "frame_2_task_1.jpg").write_bytes(b"kept")
+    Previews(tmp_path / "previews")
+    assert sorted(p.name for p in folder.iterdir()) == ["frame_2_task_1.jpg"]
