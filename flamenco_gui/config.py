@@ -17,6 +17,7 @@ import psutil
 APP_NAME = "flamenco-manager"
 DEFAULT_PORT = 7777  # the 2015 manager's port
 TOKEN_FILE = "token"
+VIEWER_TOKEN_FILE = "viewer-token"
 
 
 def default_data_dir() -> Path:
@@ -38,10 +39,18 @@ def load_or_create_token(data_dir: Path, explicit: str | None = None) -> str:
     return rotate_token(data_dir)
 
 
-def rotate_token(data_dir: Path) -> str:
+def load_or_create_viewer_token(data_dir: Path) -> str:
+    """The read-only token of the status page and dashboards (docs/security.md)."""
+    path = data_dir / VIEWER_TOKEN_FILE
+    if path.exists() and (token := path.read_text().strip()):
+        return token
+    return rotate_token(data_dir, VIEWER_TOKEN_FILE)
+
+
+def rotate_token(data_dir: Path, name: str = TOKEN_FILE) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(30)
-    path = data_dir / TOKEN_FILE
+    path = data_dir / name
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

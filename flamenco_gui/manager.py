@@ -20,7 +20,14 @@ from flamenco_gui.api.auth import FarmToken
 from flamenco_gui.api.routes_downloads import DOWNLOADS, WORKER_VERSIONS
 from flamenco_gui.api.routes_meta import API_VERSION
 from flamenco_gui.api.routes_pairing import PAIRINGS
-from flamenco_gui.config import ManagerConfig, load_or_create_token, manager_url, rotate_token
+from flamenco_gui.config import (
+    VIEWER_TOKEN_FILE,
+    ManagerConfig,
+    load_or_create_token,
+    load_or_create_viewer_token,
+    manager_url,
+    rotate_token,
+)
 from flamenco_gui.discovery import Advertiser, advertised_addresses, advertising_wanted
 from flamenco_gui.downloads.catalogue import Catalogue
 from flamenco_gui.downloads.versions import WorkerVersions
@@ -63,6 +70,8 @@ class Manager:
         self._advertised = False
         data_dir.mkdir(parents=True, exist_ok=True)
         self.token = FarmToken(load_or_create_token(data_dir, token))
+        # Read-only, for the status page and dashboards: never the farm token there.
+        self.viewer_token = FarmToken(load_or_create_viewer_token(data_dir))
         self.store = Store(data_dir / DB_FILE)
         if config is None:
             config = FarmConfig()
@@ -79,6 +88,11 @@ class Manager:
         """A new farm token, in force at once; registered workers keep their secrets."""
         self.token.value = rotate_token(self.data_dir)
         return self.token.value
+
+    def rotate_viewer_token(self) -> str:
+        """A new viewer token, in force at once: status pages opened with the old one stop."""
+        self.viewer_token.value = rotate_token(self.data_dir, VIEWER_TOKEN_FILE)
+        return self.viewer_token.value
 
     @classmethod
     def from_config(cls, config: ManagerConfig) -> Manager:
@@ -102,7 +116,7 @@ class Manager:
 
     async def start(self) -> None:
         self.store.start_checkpointer()
-        app = make_app(self.service, self.token, self.loop_lag)
+        app = make_app(self.service, self.token, self.loop_lag, self.viewer_token)
         app[PAIRINGS] = self.pairing
         # Builds for workers to update themselves with (docs/self_update.md).
         app[DOWNLOADS] = Catalogue.for_manager(self.data_dir)

@@ -7,7 +7,7 @@ a layer reads. Pure (no imports of the farm): every layer may use it.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 Fields = dict[str, Any]  # a partial update: column -> new value
 
@@ -44,6 +44,7 @@ class TaskRow(TaskState):
     started: float | None
     finished: float | None
     last_progress: float | None
+    needs: NotRequired[str | None]  # compilers/kinds.py: what a worker must accept
 
 
 class WorkerState(TypedDict):
@@ -69,6 +70,8 @@ class WorkerRow(WorkerState):
     update_less_frequent: dict[str, Any] | None
     last_seen: float | None
     created: float | None
+    uuid: NotRequired[str | None]
+    accepts: NotRequired[str | None]
 
 
 class JobRow(TypedDict):
@@ -94,6 +97,7 @@ class JobView(JobRow):
     task_counts: dict[str, int]
     tasks_total: int
     progress: float
+    waiting_reason: NotRequired[str | None]  # e.g. "no worker accepts command jobs"
 
 
 class HistoryRow(TypedDict):

@@ -109,7 +109,9 @@ async def report_version(ctx: Ctx) -> dict[str, Any]:
     return body.model_dump()
 
 
-@route("GET", "/worker-versions", response=dict[str, WorkerVersionOut], errors=(503,))
+@route(
+    "GET", "/worker-versions", auth=Auth.VIEWER, response=dict[str, WorkerVersionOut], errors=(503,)
+)
 async def worker_versions(ctx: Ctx) -> dict[str, Any]:
     """Which build each worker runs, and the newer one on offer for it, if any."""
     builds = await _catalogue(ctx).builds()

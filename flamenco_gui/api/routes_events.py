@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from flamenco_gui.api import shapes
-from flamenco_gui.api.routing import Ctx, route
+from flamenco_gui.api.routing import Auth, Ctx, route
 from flamenco_gui.farm.events import Change
 
 QUEUE_LIMIT = 10_000
@@ -31,7 +31,7 @@ def _payload(change: Change) -> dict[str, Any]:
     return {"kind": change.kind, "id": change.id, "deleted": row is None, "row": row}
 
 
-@route("GET", "/events", response=str, content_type="text/event-stream")
+@route("GET", "/events", auth=Auth.VIEWER, response=str, content_type="text/event-stream")
 async def events(ctx: Ctx) -> web.StreamResponse:
     """Server-sent events: `event: job|task|worker|farm`, data the changed object as JSON."""
     queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_LIMIT + 1)

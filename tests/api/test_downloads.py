@@ -88,4 +88,4 @@ async def test_workers_report_their_version_for_themselves_only(manager: Manager
     assert set(versions) == {str(one.id)}
     assert versions[str(one.id)]["version"] == "0.1.0"
     assert versions[str(one.id)]["update"] == "0.9.0"  # the newer build for its platform
-    assert (await one.api.get("/worker-versions")).status == 401  # the wrangler's view
+    assert (await one.api.get("/worker-versions")).status == 403  # the wrangler's view
