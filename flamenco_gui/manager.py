@@ -18,11 +18,13 @@ from flamenco_gui import __version__
 from flamenco_gui.api.app import make_app
 from flamenco_gui.api.auth import FarmToken
 from flamenco_gui.api.routes_downloads import DOWNLOADS, WORKER_VERSIONS
+from flamenco_gui.api.routes_identity import FARM_ID
 from flamenco_gui.api.routes_meta import API_VERSION
 from flamenco_gui.api.routes_pairing import PAIRINGS
 from flamenco_gui.config import (
     VIEWER_TOKEN_FILE,
     ManagerConfig,
+    load_or_create_farm_id,
     load_or_create_token,
     load_or_create_viewer_token,
     manager_url,
@@ -72,6 +74,8 @@ class Manager:
         self.token = FarmToken(load_or_create_token(data_dir, token))
         # Read-only, for the status page and dashboards: never the farm token there.
         self.viewer_token = FarmToken(load_or_create_viewer_token(data_dir))
+        # Shown in the window; workers pin it and refuse a manager with another.
+        self.farm_id = load_or_create_farm_id(data_dir)
         self.store = Store(data_dir / DB_FILE)
         if config is None:
             config = FarmConfig()
@@ -118,6 +122,7 @@ class Manager:
         self.store.start_checkpointer()
         app = make_app(self.service, self.token, self.loop_lag, self.viewer_token)
         app[PAIRINGS] = self.pairing
+        app[FARM_ID] = self.farm_id
         # Builds for workers to update themselves with (docs/self_update.md).
         app[DOWNLOADS] = Catalogue.for_manager(self.data_dir)
         app[WORKER_VERSIONS] = WorkerVersions()

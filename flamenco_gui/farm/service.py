@@ -162,6 +162,10 @@ class FarmService:
     def authenticate_worker(self, secret: str) -> int | None:
         return self.workers.authenticate(secret)
 
+    def worker_secret_hash(self, worker_id: int) -> str | None:
+        row = self.workers.find(worker_id)
+        return row["secret_hash"] if row else None
+
     def get_worker(self, worker_id: int) -> WorkerRow:
         return self.workers.get(worker_id)
 

@@ -192,6 +192,9 @@ class Workers:
             raise NotFound(f"worker {worker_id} does not exist")
         return row
 
+    def find(self, worker_id: int) -> WorkerRow | None:
+        return self._store.get_worker(worker_id)
+
     def all(self) -> list[WorkerRow]:
         return self._store.list_workers()
 

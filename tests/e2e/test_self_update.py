@@ -171,6 +171,8 @@ class ExeFarm:
                 "1",
                 "--update-check",
                 "1",
+                "--accept",
+                "command",
             ],
         )
         wait_while_alive(worker, lambda: self.report() is not None, 60, "its version report")
