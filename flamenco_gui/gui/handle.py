@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from flamenco_gui.farm.pairing import PairingCodes
 from flamenco_gui.farm.service import FarmService
 
 
@@ -17,12 +18,17 @@ class Token(Protocol):
 
 class ManagerHandle(Protocol):
     service: FarmService
+    pairing: PairingCodes
+    farm_id: str
     data_dir: Path
     host: str
     port: int
 
     @property
     def token(self) -> Token: ...
+
+    @property
+    def viewer_token(self) -> Token: ...
 
     @property
     def url(self) -> str: ...
