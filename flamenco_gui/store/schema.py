@@ -201,7 +201,8 @@ def _v9(db: sqlite_utils.Database) -> None:
     one disk image are two workers, so the hostname stops being unique. `accepts` is
     the job types the node's owner allows (a comma-framed list; NULL for a 2015 client
     that never said, which gets anything). `needs` is what running a task takes: its
-    type, or `blender_python` for Blender with `--python`. Written to be safe to run
+    kind (compilers/kinds.py), backfilled from the type for older tasks (the worker's
+    own check still covers their Blender Python). Written to be safe to run
     whatever the other migrations did (it only adds, and replaces one index).
     """
     columns = db.table("workers").columns_dict
