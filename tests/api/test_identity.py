@@ -35,7 +35,7 @@ async def test_a_known_id_re_registers_only_with_its_own_secret(api: Api) -> Non
     worker_id, secret = await _register(api, "render", ident)
     r = await api.post("/workers", {"hostname": "render", "uuid": ident})  # the farm token
     assert r.status == 403 and "--reset-identity" in r.error, r
-    other_id, other = await _register(api, "other", str(uuid.uuid4()))
+    _, other = await _register(api, "other", str(uuid.uuid4()))
     r = await api.as_(other).post("/workers", {"hostname": "render", "uuid": ident})
     assert r.status == 403, r
     r = await api.as_(secret).post("/workers", {"hostname": "renamed", "uuid": ident})
