@@ -117,3 +117,26 @@ def test_the_windows_add_worker_shows_a_pairing_code_the_manager_accepts(
             assert manager.farm_id in window.farm_label.text()
 
     qloop.run_until_complete(scenario())
+
+
+@pytest.mark.timeout(60)
+def test_a_job_no_worker_accepts_says_so_in_the_window(qloop, qtbot, tmp_path) -> None:
+    from tests.gui.helpers import cell, until
+
+    async def scenario() -> None:
+        async with running_window(tmp_path, qtbot) as (manager, window):
+            manager.service.register_worker(
+                "strict", "Linux", uuid="00000000-0000-4000-8000-000000000001",
+                accepts=["blender_render", "ffmpeg"],
+            )  # fmt: skip
+            job = {"name": "cmd", "type": "command", "settings": {
+                "argv": ["true"], "frame_start": 1, "frame_end": 1}}  # fmt: skip
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            async with aiohttp.ClientSession(headers=headers) as http:
+                async with http.post(f"{manager.url}/jobs", json=job) as r:
+                    assert r.status == 201
+                    job_id = (await r.json())["id"]
+            want = "no worker accepts command jobs"
+            await until(lambda: cell(window.job_model, job_id, "Waiting for") == want, 3)
+
+    qloop.run_until_complete(scenario())
