@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from flamenco_gui import __version__
 from flamenco_gui.api.app import make_app
 from flamenco_gui.api.auth import FarmToken
 from flamenco_gui.api.routes_downloads import DOWNLOADS, WORKER_VERSIONS
-from flamenco_gui.api.routes_identity import FARM_ID
+from flamenco_gui.api.routes_identity import FARM_ID, OWN_HOSTS
 from flamenco_gui.api.routes_meta import API_VERSION
 from flamenco_gui.api.routes_pairing import PAIRINGS
 from flamenco_gui.config import (
@@ -30,7 +31,12 @@ from flamenco_gui.config import (
     manager_url,
     rotate_token,
 )
-from flamenco_gui.discovery import Advertiser, advertised_addresses, advertising_wanted
+from flamenco_gui.discovery import (
+    Advertiser,
+    advertised_addresses,
+    advertising_wanted,
+    lan_addresses,
+)
 from flamenco_gui.downloads.catalogue import Catalogue
 from flamenco_gui.downloads.versions import WorkerVersions
 from flamenco_gui.farm.pairing import PairingCodes
@@ -44,6 +50,15 @@ from flamenco_gui.store.task_logs import TaskLogs
 log = logging.getLogger(__name__)
 
 DB_FILE = "farm.sqlite"
+
+
+def own_hosts(host: str) -> frozenset[str]:
+    """The names and addresses workers may reach this manager by (routes_identity.py)."""
+    names = {host, "localhost", "127.0.0.1", "::1", socket.gethostname()}
+    names.add(socket.getfqdn())
+    names.update(lan_addresses())
+    names.update(f"{n}.local" for n in list(names) if "." not in n and ":" not in n)
+    return frozenset(n.lower() for n in names if n)
 
 
 class Manager:
@@ -123,6 +138,7 @@ class Manager:
         app = make_app(self.service, self.token, self.loop_lag, self.viewer_token)
         app[PAIRINGS] = self.pairing
         app[FARM_ID] = self.farm_id
+        app[OWN_HOSTS] = own_hosts(self.host)
         # Builds for workers to update themselves with (docs/self_update.md).
         app[DOWNLOADS] = Catalogue.for_manager(self.data_dir)
         app[WORKER_VERSIONS] = WorkerVersions()

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -256,8 +257,9 @@ class ManagerClient:
                 "changed, start this worker with --reset-identity"
             )
         secret_hash = hashlib.sha256(creds.secret.encode()).hexdigest()
+        dialled = urlsplit(self._base).netloc.lower()  # what aiohttp sends as `Host`
         expected = hmac.new(
-            secret_hash.encode(), f"{nonce}:{farm}".encode(), hashlib.sha256
+            secret_hash.encode(), f"{nonce}:{farm}:{dialled}".encode(), hashlib.sha256
         ).hexdigest()
         if not hmac.compare_digest(str(data.get("proof") or ""), expected):
             raise NotOurManager(

@@ -99,8 +99,16 @@ async def test_identity_proves_the_manager_knows_the_worker(api: Api, manager: M
     r = await api.get(f"/identity?worker_id={worker_id}&nonce={nonce}", token=None)
     assert r.status == 200 and r.json["farm"] == manager.farm_id, r
     key = hashlib.sha256(secret.encode()).hexdigest().encode()
-    want = hmac.new(key, f"{nonce}:{manager.farm_id}".encode(), hashlib.sha256).hexdigest()
-    assert r.json["proof"] == want
+    host = f"127.0.0.1:{manager.port}"  # the address this client dialled
+    message = f"{nonce}:{manager.farm_id}:{host}".encode()
+    assert r.json["proof"] == hmac.new(key, message, hashlib.sha256).hexdigest()
+    # Asked on an address that is not the manager's (a relay): no proof at all.
+    relayed = await api.get(
+        f"/identity?worker_id={worker_id}&nonce={nonce}",
+        token=None,
+        headers={"Host": "rogue.example:7777"},
+    )
+    assert relayed.json["proof"] is None
     r = await api.get(f"/identity?worker_id=999&nonce={nonce}", token=None)
     assert r.json["proof"] is None
     r = await api.get("/identity?nonce=short", token=None)

@@ -132,10 +132,12 @@ def test_a_job_no_worker_accepts_says_so_in_the_window(qloop, qtbot, tmp_path) -
             job = {"name": "cmd", "type": "command", "settings": {
                 "argv": ["true"], "frame_start": 1, "frame_end": 1}}  # fmt: skip
             headers = {"Authorization": f"Bearer {TOKEN}"}
-            async with aiohttp.ClientSession(headers=headers) as http:
-                async with http.post(f"{manager.url}/jobs", json=job) as r:
-                    assert r.status == 201
-                    job_id = (await r.json())["id"]
+            async with (
+                aiohttp.ClientSession(headers=headers) as http,
+                http.post(f"{manager.url}/jobs", json=job) as r,
+            ):
+                assert r.status == 201
+                job_id = (await r.json())["id"]
             want = "no worker accepts command jobs"
             await until(lambda: cell(window.job_model, job_id, "Waiting for") == want, 3)
 
