@@ -142,3 +142,18 @@ def test_a_job_no_worker_accepts_says_so_in_the_window(qloop, qtbot, tmp_path) -
             await until(lambda: cell(window.job_model, job_id, "Waiting for") == want, 3)
 
     qloop.run_until_complete(scenario())
+
+
+@pytest.mark.timeout(60)
+def test_the_viewer_token_is_shown_masked_and_rotates(qloop, qtbot, tmp_path) -> None:
+    async def scenario() -> None:
+        async with running_window(tmp_path, qtbot) as (manager, window):
+            dialog = window.open_settings()
+            old = manager.viewer_token.value
+            assert old[:4] in dialog.viewer_label.text() and old not in dialog.viewer_label.text()
+            dialog.rotate_viewer.click()
+            new = manager.viewer_token.value
+            assert new != old and new[:4] in dialog.viewer_label.text()
+            assert (tmp_path / "data" / "viewer-token").read_text().strip() == new
+
+    qloop.run_until_complete(scenario())
