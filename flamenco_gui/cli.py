@@ -61,7 +61,36 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="manager URL, e.g. http://wrangler:7777 (default: find it on the LAN)",
     )
-    w.add_argument("--token", default=None, help="farm token (or $FLAMENCO_TOKEN)")
+    w.add_argument(
+        "--token",
+        default=None,
+        help="farm token, for the first registration only (visible in `ps`: prefer "
+        "--token-file or $FLAMENCO_TOKEN)",
+    )
+    w.add_argument(
+        "--token-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="read the farm token from this file (first registration only)",
+    )
+    w.add_argument(
+        "--accept",
+        default=None,
+        metavar="KINDS",
+        help="task kinds this node runs, comma-separated, added to the default "
+        "blender_render,ffmpeg; `command` runs any program a job names",
+    )
+    w.add_argument(
+        "--allow-blender-python",
+        action="store_true",
+        help="let jobs run Python in Blender (--python, --python-expr in blender_args)",
+    )
+    w.add_argument(
+        "--reset-identity",
+        action="store_true",
+        help="forget this work dir's worker id and secret, and register as a new worker",
+    )
     w.add_argument(
         "--pair",
         default=None,

@@ -17,6 +17,8 @@ import psutil
 APP_NAME = "flamenco-manager"
 DEFAULT_PORT = 7777  # the 2015 manager's port
 TOKEN_FILE = "token"
+VIEWER_TOKEN_FILE = "viewer-token"
+FARM_ID_FILE = "farm-id"
 
 
 def default_data_dir() -> Path:
@@ -38,10 +40,33 @@ def load_or_create_token(data_dir: Path, explicit: str | None = None) -> str:
     return rotate_token(data_dir)
 
 
-def rotate_token(data_dir: Path) -> str:
+def load_or_create_farm_id(data_dir: Path) -> str:
+    """This farm's id (`XXXX-XXXX-XXXX-XXXX`), made once: workers pin it when they
+    register, and refuse a discovered manager with another (api/routes_identity.py)."""
+    path = data_dir / FARM_ID_FILE
+    if path.exists() and (farm := path.read_text().strip()):
+        return farm
+    raw = secrets.token_hex(8).upper()
+    farm = "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(farm + "\n")
+    os.replace(tmp, path)
+    return farm
+
+
+def load_or_create_viewer_token(data_dir: Path) -> str:
+    """The read-only token of the status page and dashboards (docs/security.md)."""
+    path = data_dir / VIEWER_TOKEN_FILE
+    if path.exists() and (token := path.read_text().strip()):
+        return token
+    return rotate_token(data_dir, VIEWER_TOKEN_FILE)
+
+
+def rotate_token(data_dir: Path, name: str = TOKEN_FILE) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(30)
-    path = data_dir / TOKEN_FILE
+    path = data_dir / name
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,24 @@ from flamenco_gui.api.app import make_app
 from flamenco_gui.api.auth import FarmToken
 from flamenco_gui.api.connections import GuardedRunner
 from flamenco_gui.api.routes_downloads import DOWNLOADS
+from flamenco_gui.api.routes_identity import FARM_ID, OWN_HOSTS
 from flamenco_gui.api.routes_meta import API_VERSION
 from flamenco_gui.api.routes_pairing import PAIRINGS
-from flamenco_gui.config import ManagerConfig, load_or_create_token, manager_url, rotate_token
-from flamenco_gui.discovery import Advertiser, advertised_addresses, advertising_wanted
+from flamenco_gui.config import (
+    VIEWER_TOKEN_FILE,
+    ManagerConfig,
+    load_or_create_farm_id,
+    load_or_create_token,
+    load_or_create_viewer_token,
+    manager_url,
+    rotate_token,
+)
+from flamenco_gui.discovery import (
+    Advertiser,
+    advertised_addresses,
+    advertising_wanted,
+    lan_addresses,
+)
 from flamenco_gui.downloads.catalogue import Catalogue
 from flamenco_gui.farm.pairing import PairingCodes
 from flamenco_gui.farm.service import FarmService
@@ -36,6 +51,15 @@ from flamenco_gui.store.task_logs import TaskLogs
 log = logging.getLogger(__name__)
 
 DB_FILE = "farm.sqlite"
+
+
+def own_hosts(host: str) -> frozenset[str]:
+    """The names and addresses workers may reach this manager by (routes_identity.py)."""
+    names = {host, "localhost", "127.0.0.1", "::1", socket.gethostname()}
+    names.add(socket.getfqdn())
+    names.update(lan_addresses())
+    names.update(f"{n}.local" for n in list(names) if "." not in n and ":" not in n)
+    return frozenset(n.lower() for n in names if n)
 
 
 class Manager:
@@ -64,6 +88,10 @@ class Manager:
         self._advertised = False
         data_dir.mkdir(parents=True, exist_ok=True)
         self.token = FarmToken(load_or_create_token(data_dir, token))
+        # Read-only, for the status page and dashboards: never the farm token there.
+        self.viewer_token = FarmToken(load_or_create_viewer_token(data_dir))
+        # Shown in the window; workers pin it and refuse a manager with another.
+        self.farm_id = load_or_create_farm_id(data_dir)
         self.store = Store(data_dir / DB_FILE)
         if config is None:
             config = FarmConfig()
@@ -87,6 +115,11 @@ class Manager:
         self.token.value = rotate_token(self.data_dir)
         return self.token.value
 
+    def rotate_viewer_token(self) -> str:
+        """A new viewer token, in force at once: status pages opened with the old one stop."""
+        self.viewer_token.value = rotate_token(self.data_dir, VIEWER_TOKEN_FILE)
+        return self.viewer_token.value
+
     @classmethod
     def from_config(cls, config: ManagerConfig) -> Manager:
         return cls(
@@ -109,8 +142,10 @@ class Manager:
 
     async def start(self) -> None:
         self.store.start_checkpointer()
-        app = make_app(self.service, self.token, self.loop_lag)
+        app = make_app(self.service, self.token, self.loop_lag, self.viewer_token)
         app[PAIRINGS] = self.pairing
+        app[FARM_ID] = self.farm_id
+        app[OWN_HOSTS] = own_hosts(self.host)
         app[DOWNLOADS] = self.downloads
         # Long polls and event streams are cut after 2 s rather than holding up a stop.
         # Connections are capped and timed (api/connections.py, docs/limits.md).

@@ -7,7 +7,7 @@ a layer reads. Pure (no imports of the farm): every layer may use it.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 Fields = dict[str, Any]  # a partial update: column -> new value
 
@@ -44,6 +44,7 @@ class TaskRow(TaskState):
     started: float | None
     finished: float | None
     last_progress: float | None
+    needs: NotRequired[str | None]  # compilers/kinds.py: what a worker must accept
 
 
 class WorkerState(TypedDict):
@@ -81,6 +82,8 @@ class WorkerRow(WorkerState):
     created: float | None
     version: str | None  # the build it reported last (PUT /workers/{id}/version)
     build: WorkerBuild | None
+    uuid: NotRequired[str | None]
+    accepts: NotRequired[str | None]
 
 
 class JobRow(TypedDict):
@@ -106,6 +109,7 @@ class JobView(JobRow):
     task_counts: dict[str, int]
     tasks_total: int
     progress: float
+    waiting_reason: NotRequired[str | None]  # e.g. "no worker accepts command jobs"
 
 
 class HistoryRow(TypedDict):

@@ -94,6 +94,7 @@ async def _run(root: Path, timeout: float, started: float) -> bool:
         with log_path.open("wb") as log_file:
             argv = [*program(), "worker", "--manager", manager.url, "--name", "selftest-worker"]
             argv += ["--work-dir", str(root / "worker"), "--heartbeat", "1"]
+            argv += ["--accept", "command"]  # the check job runs this program itself
             worker = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,

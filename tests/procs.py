@@ -208,13 +208,26 @@ class Farm:
         self.manager.stop(signal.SIGKILL)
 
     def add_worker(self, name: str, *extra: str) -> Proc:
+        """A worker that also accepts `command` tasks (most e2e jobs are `command` jobs),
+        unless `extra` says what it accepts. Waits until it is listed (by its label)."""
         args = ["worker", "--manager", self.url, "--token", TOKEN, "--name", name]
-        args += ["--work-dir", str(self.root / name), *extra]
+        accept = [] if any(a.startswith("--accept") for a in extra) else ["--accept", "command"]
+        args += ["--work-dir", str(self.root / name), *accept, *extra]
+        started = time.time() - 1
         self.workers[name] = worker = spawn(name, args, self.root)
-        wait_while_alive(
-            worker, lambda: name in self.http.get("/workers"), 20, f"{name} to register"
-        )
+
+        def registered() -> bool:
+            return any(
+                w["hostname"] == name and (w.get("last_seen") or 0) >= started
+                for w in self.http.get("/workers").values()
+            )
+
+        wait_while_alive(worker, registered, 20, f"{name} to register")
         return worker
+
+    def labels(self) -> set[str]:
+        """`GET /workers`' keys: hostnames, `name (2)` for a second worker of one name."""
+        return set(self.http.get("/workers"))
 
     def stop(self) -> None:
         for worker in self.workers.values():

@@ -11,6 +11,7 @@ from aiohttp import web
 from flamenco_gui.api import (  # noqa: F401 -- importing registers the routes
     routes_downloads,
     routes_events,
+    routes_identity,
     routes_jobs,
     routes_meta,
     routes_pairing,
@@ -20,12 +21,13 @@ from flamenco_gui.api import (  # noqa: F401 -- importing registers the routes
 from flamenco_gui.api.auth import (
     ANONYMOUS,
     PRINCIPAL,
+    VIEWER,
     FarmToken,
     Principal,
     bearer,
     is_farm_token,
 )
-from flamenco_gui.api.keys import LOOP_LAG, SERVICE, TOKEN, TURNS
+from flamenco_gui.api.keys import LOOP_LAG, SERVICE, TOKEN, TURNS, VIEWER_TOKEN
 from flamenco_gui.api.routing import ROUTES, Auth, to_aiohttp
 from flamenco_gui.api.turns import LoopTurns
 from flamenco_gui.farm.errors import FarmError
@@ -53,10 +55,21 @@ def _authenticate(request: web.Request, needed: Auth) -> Principal | web.Respons
         return error_response(401, "invalid token: not printable ASCII")
     if is_farm_token(token, request.app[TOKEN]):
         return Principal()
-    if needed == Auth.WORKER:
-        worker_id = request.app[SERVICE].authenticate_worker(token)
-        if worker_id is not None:
-            return Principal(worker_id=worker_id)
+    viewer = request.app.get(VIEWER_TOKEN)
+    is_viewer = viewer is not None and is_farm_token(token, viewer)
+    if is_viewer and needed == Auth.VIEWER:
+        return VIEWER
+    worker_id = None if is_viewer else request.app[SERVICE].authenticate_worker(token)
+    if worker_id is not None and needed == Auth.WORKER:
+        return Principal(worker_id=worker_id)
+    if is_viewer or worker_id is not None:
+        role = "the viewer token" if is_viewer else "a worker secret"
+        needs = {
+            Auth.FARM: "the farm token",
+            Auth.VIEWER: "the farm or the viewer token",
+            Auth.WORKER: "the farm token or a worker's own secret",
+        }[needed]
+        return error_response(403, f"{request.method} {request.path} needs {needs}, not {role}")
     return error_response(401, "invalid token")
 
 
@@ -89,10 +102,18 @@ async def _middleware(
         return error_response(500, "internal error (logged on the manager)")
 
 
-def make_app(service: FarmService, token: FarmToken, loop_lag: LoopLagMonitor) -> web.Application:
+def make_app(
+    service: FarmService,
+    token: FarmToken,
+    loop_lag: LoopLagMonitor,
+    viewer: FarmToken | None = None,
+) -> web.Application:
+    """`viewer`: the read-only token (none: only the farm token reads)."""
     app = web.Application(middlewares=[_middleware], client_max_size=MAX_BODY)
     app[SERVICE] = service
     app[TOKEN] = token
+    if viewer is not None:
+        app[VIEWER_TOKEN] = viewer
     app[LOOP_LAG] = loop_lag
     app[TURNS] = LoopTurns()
     for r in ROUTES:

@@ -1,4 +1,8 @@
-"""Who is calling: the farm token (wranglers, scripts, registration) or a worker secret.
+"""Who is calling, in one of three roles (docs/security.md):
+
+- admin: the farm token (the wrangler, scripts, the window's own calls);
+- worker: a worker's own secret, for its own registration, pull and the task it holds;
+- viewer: the read-only token of the status page and dashboards.
 
 Tokens are compared in constant time; worker secrets are kept only as hashes.
 """
@@ -13,16 +17,18 @@ from aiohttp import web
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """`worker_id` is None for the farm token; otherwise the calling worker."""
+    """`worker_id` is the calling worker (None for the farm token and the viewer)."""
 
     worker_id: int | None = None
+    viewer: bool = False
 
     @property
     def is_farm(self) -> bool:
-        return self.worker_id is None
+        return self.worker_id is None and not self.viewer
 
 
 ANONYMOUS = Principal(worker_id=-1)
+VIEWER = Principal(viewer=True)
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 

@@ -11,5 +11,6 @@ from flamenco_gui.loop_lag import LoopLagMonitor
 
 SERVICE = web.AppKey("service", FarmService)
 TOKEN = web.AppKey("token", FarmToken)
+VIEWER_TOKEN = web.AppKey("viewer_token", FarmToken)  # the status page's read-only token
 LOOP_LAG = web.AppKey("loop_lag", LoopLagMonitor)
 TURNS = web.AppKey("turns", LoopTurns)

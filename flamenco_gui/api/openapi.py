@@ -112,8 +112,12 @@ def _operation(r: Route, defs: dict[str, Any]) -> dict[str, Any]:
         errors |= {408}  # body_timeout
     if r.body or r.query or r.raw_body:
         errors |= {400, 413, 422}
+    # Who may call it (docs/security.md); tests/api/test_auth_routes.py walks them all.
+    op["x-roles"] = r.auth.roles
+    if r.auth == Auth.WORKER:
+        op["x-worker-scope"] = "its own worker and the task it holds under its current lease"
     if r.auth != Auth.NONE:
-        errors |= {401}
+        errors |= {401, 403}
         op["security"] = [{"bearer": []}]
     else:
         op["security"] = []

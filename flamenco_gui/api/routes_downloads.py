@@ -110,7 +110,7 @@ async def report_version(ctx: Ctx) -> dict[str, Any]:
     return b.model_dump()
 
 
-@route("GET", "/worker-versions", response=dict[str, WorkerVersionOut])
+@route("GET", "/worker-versions", auth=Auth.VIEWER, response=dict[str, WorkerVersionOut])
 async def worker_versions(ctx: Ctx) -> dict[str, Any]:
     """Which build each worker runs, and the newer one on offer for it, if any."""
     return {str(i): v for i, v in (await ctx.service.worker_versions()).items()}

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from flamenco_gui.api import shapes
-from flamenco_gui.api.routing import Ctx, route
+from flamenco_gui.api.routing import Auth, Ctx, route
 from flamenco_gui.farm.errors import TooMany
 from flamenco_gui.farm.events import Change
 from flamenco_gui.limits import LIMITS
@@ -49,7 +49,14 @@ def _drop(request: web.Request) -> None:
     asyncio.get_running_loop().call_later(LIMITS.event_write_timeout, transport.abort)
 
 
-@route("GET", "/events", response=str, content_type="text/event-stream", errors=(429,))
+@route(
+    "GET",
+    "/events",
+    auth=Auth.VIEWER,
+    response=str,
+    content_type="text/event-stream",
+    errors=(429,),
+)
 async def events(ctx: Ctx) -> web.StreamResponse:
     """Server-sent events: `event: job|task|worker|farm`, data the changed object as JSON."""
     global _clients

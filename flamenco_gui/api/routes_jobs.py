@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from flamenco_gui.api import schemas as s
-from flamenco_gui.api.routing import Ctx, Json, route
+from flamenco_gui.api.routing import Auth, Ctx, Json, route
 from flamenco_gui.farm.errors import NotFound
 from flamenco_gui.rows import BlocklistRow
 
@@ -26,7 +26,7 @@ async def create_job(ctx: Ctx) -> Json:
     )
 
 
-@route("GET", "/jobs", query=s.JobQuery, response=s.JobPage)
+@route("GET", "/jobs", auth=Auth.VIEWER, query=s.JobQuery, response=s.JobPage)
 async def list_jobs(ctx: Ctx) -> Json:
     """List jobs with their status and progress, a page at a time."""
     q: s.JobQuery = ctx.query
@@ -34,7 +34,7 @@ async def list_jobs(ctx: Ctx) -> Json:
     return {"jobs": rows, "total": total, "limit": q.limit, "offset": q.offset}
 
 
-@route("GET", r"/jobs/{job_id:\d+}", response=s.Job, errors=(404,))
+@route("GET", r"/jobs/{job_id:\d+}", auth=Auth.VIEWER, response=s.Job, errors=(404,))
 async def get_job(ctx: Ctx) -> Json:
     """One job with its status, progress and task counts; its tasks are paged through
     `GET /tasks?job_id=`."""
@@ -65,7 +65,13 @@ async def delete_job(ctx: Ctx) -> Json:
     return {"id": job_id, "deleted": True}
 
 
-@route("GET", r"/jobs/{job_id:\d+}/blocklist", response=list[s.BlocklistEntry], errors=(404,))
+@route(
+    "GET",
+    r"/jobs/{job_id:\d+}/blocklist",
+    auth=Auth.VIEWER,
+    response=list[s.BlocklistEntry],
+    errors=(404,),
+)
 async def get_blocklist(ctx: Ctx) -> Json:
     """Workers kept off this job because they failed too many of its tasks."""
     return _entries(ctx.service.job_blocklist(ctx.path_int("job_id")))
@@ -88,14 +94,16 @@ def _entries(rows: list[BlocklistRow]) -> Json:
     return [{k: r[k] for k in ("worker_id", "hostname", "created", "reason")} for r in rows]
 
 
-@route("GET", r"/jobs/{job_id:\d+}/previews", response=list[s.Preview], errors=(404,))
+@route(
+    "GET", r"/jobs/{job_id:\d+}/previews", auth=Auth.VIEWER, response=list[s.Preview], errors=(404,)
+)
 async def list_previews(ctx: Ctx) -> Json:
     """The job's newest frame thumbnails, oldest first."""
     return ctx.service.job_previews(ctx.path_int("job_id"))
 
 
 @route(
-    "GET", r"/jobs/{job_id:\d+}/preview", query=s.PreviewQuery, response=bytes,
+    "GET", r"/jobs/{job_id:\d+}/preview", auth=Auth.VIEWER, query=s.PreviewQuery, response=bytes,
     content_type="image/jpeg", errors=(404,),
 )  # fmt: skip
 async def get_preview(ctx: Ctx) -> web.Response:

@@ -35,7 +35,7 @@ async def version(ctx: Ctx) -> Json:
     return {"version": __version__, "api": API_VERSION}
 
 
-@route("GET", "/openapi.json", response=dict)
+@route("GET", "/openapi.json", auth=Auth.VIEWER, response=dict)
 async def openapi(ctx: Ctx) -> Json:
     """This API described as OpenAPI 3.1."""
     from flamenco_gui.api.openapi import spec
@@ -43,7 +43,7 @@ async def openapi(ctx: Ctx) -> Json:
     return spec()
 
 
-@route("GET", "/settings", response=s.FarmSettings)
+@route("GET", "/settings", auth=Auth.VIEWER, response=s.FarmSettings)
 async def get_settings(ctx: Ctx) -> Json:
     """The farm's timeouts and retry limits."""
     return ctx.service.settings()
@@ -56,7 +56,7 @@ async def patch_settings(ctx: Ctx) -> Json:
     return ctx.service.update_settings(body.model_dump(exclude_none=True))
 
 
-@route("GET", "/path-variables", response=s.PathVariables)
+@route("GET", "/path-variables", auth=Auth.VIEWER, response=s.PathVariables)
 async def get_path_variables(ctx: Ctx) -> Json:
     """Two-way path variables: a storage place as each platform mounts it."""
     return ctx.service.path_variables()

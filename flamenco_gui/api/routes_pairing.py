@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import Field
 
 from flamenco_gui.api import schemas as s
-from flamenco_gui.api import shapes
+from flamenco_gui.api.routes_workers import registered
 from flamenco_gui.api.routing import Auth, Ctx, Json, route
 from flamenco_gui.farm.errors import Forbidden, Unavailable
 from flamenco_gui.farm.pairing import DEFAULT_TTL, MAX_TTL, PairingCodes, RateLimited
@@ -39,6 +39,9 @@ class PairingRequest(s.Strict):
     code: str = Field(max_length=64)
     hostname: str = Field(min_length=1, max_length=255)
     system: str = Field(default="", max_length=255)
+    uuid: s.WorkerUuid = None
+    accepts: s.Accepts = None
+    node: s.Node = None
 
 
 def _registry(ctx: Ctx) -> PairingCodes:
@@ -76,6 +79,7 @@ async def redeem_pairing_code(ctx: Ctx) -> Json:
     """Trade a pairing code for a worker registration (the answer of `POST /workers`)."""
     b: PairingRequest = ctx.body
     client = ctx.request.remote or "unknown"
+    ctx.service.check_new_identity(b.uuid)  # before the code is spent
     try:
         accepted = _registry(ctx).redeem(b.code, client)
     except RateLimited as limited:
@@ -88,6 +92,15 @@ async def redeem_pairing_code(ctx: Ctx) -> Json:
     if not accepted:
         log.warning("pairing attempt from %s (%r) refused", client, b.hostname)
         raise Forbidden(REFUSED)
-    row, secret = ctx.service.register_worker(b.hostname, b.system, ctx.request.remote)
+    # A code buys one new identity, never an existing worker (whatever its name).
+    row, secret = ctx.service.register_worker(
+        b.hostname,
+        b.system,
+        ctx.request.remote,
+        uuid=b.uuid,
+        new_only=True,
+        node=b.node,
+        accepts=b.accepts,
+    )
     log.info("worker %s (%d) paired from %s", row["hostname"], row["id"], client)
-    return {row["hostname"]: shapes.worker(row) | {"secret": secret}}
+    return registered(ctx, row, secret)

@@ -28,7 +28,7 @@ async def create_task(ctx: Ctx) -> Json:
     return shapes.seed_task(row)
 
 
-@route("GET", "/tasks", auth=Auth.WORKER, query=s.TaskQuery, response=s.TaskPage)
+@route("GET", "/tasks", auth=Auth.VIEWER, query=s.TaskQuery, response=s.TaskPage)
 async def list_tasks(ctx: Ctx) -> Json:
     """List tasks, filtered by status, job or worker, a page at a time."""
     q: s.TaskQuery = ctx.query
@@ -45,12 +45,14 @@ async def list_tasks(ctx: Ctx) -> Json:
 
 @route("GET", r"/tasks/{task_id:\d+}", auth=Auth.WORKER, response=s.TaskDetail, errors=(404,))
 async def get_task(ctx: Ctx) -> Json:
-    """One task with its commands and its history of attempts."""
+    """One task with its commands and its history of attempts (a worker: only its own)."""
     task_id = ctx.path_int("task_id")
     row = ctx.service.get_task(task_id)
-    answer = shapes.task(row)
     worker_id = ctx.principal.worker_id
-    if not ctx.principal.is_farm and worker_id is not None:
+    if worker_id is not None and (row["worker_id"] != worker_id or row["status"] != "rendering"):
+        raise Forbidden(f"task {task_id}: a worker may only read the task it is rendering")
+    answer = shapes.task(row)
+    if worker_id is not None:
         answer["commands"] = ctx.service.commands_for(row, worker_id)  # its platform's paths
     return answer | {
         "history": shapes.history(ctx.service.task_history(task_id)),
@@ -106,7 +108,7 @@ async def append_log(ctx: Ctx) -> None:
 @route(
     "GET",
     r"/tasks/{task_id:\d+}/log",
-    auth=Auth.WORKER,
+    auth=Auth.VIEWER,
     query=s.LogQuery,
     response=str,
     content_type="text/plain",

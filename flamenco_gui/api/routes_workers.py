@@ -7,25 +7,46 @@ from flamenco_gui.api import shapes
 from flamenco_gui.api.routing import Auth, Ctx, Json, route
 from flamenco_gui.farm.errors import Forbidden
 from flamenco_gui.farm.states import WorkerReport, WorkerStatus
+from flamenco_gui.rows import WorkerRow
 
 
-@route("GET", "/workers", response=dict[str, s.WorkerObject])
+@route("GET", "/workers", auth=Auth.VIEWER, response=dict[str, s.WorkerObject])
 async def list_workers(ctx: Ctx) -> Json:
-    """All workers, keyed by hostname (2015 API)."""
-    return {w["hostname"]: shapes.worker(w) for w in ctx.service.list_workers()}
+    """All workers, keyed by label (2015 API: by hostname; a second `render` is `render (2)`)."""
+    rows = ctx.service.list_workers()
+    labels = shapes.labels(rows)
+    return {labels[w["id"]]: shapes.worker(w, labels[w["id"]]) for w in rows}
 
 
-@route("POST", "/workers", body=s.WorkerRegister, response=dict[str, s.WorkerObject], errors=(422,))
+def registered(ctx: Ctx, row: WorkerRow, secret: str) -> Json:
+    """The registration answer: keyed by the worker's label, with its new secret."""
+    label = shapes.labels(ctx.service.list_workers())[row["id"]]
+    return {label: shapes.worker(row, label) | {"secret": secret}}
+
+
+@route(
+    "POST",
+    "/workers",
+    auth=Auth.WORKER,
+    body=s.WorkerRegister,
+    response=dict[str, s.WorkerObject],
+    errors=(403, 409, 422),
+)
 async def register_worker(ctx: Ctx) -> Json:
     """Register a worker (2015 API; answers 200, not 204, as it has a body).
 
-    The answer carries the worker's own `secret` for all its later calls.
+    A new worker needs the farm token; a known `uuid` only its own secret. The answer
+    carries the worker's own `secret` for all its later calls.
     """
     b: s.WorkerRegister = ctx.body
     row, secret = ctx.service.register_worker(
         b.hostname,
         b.system,
         ctx.request.remote,
+        uuid=b.uuid,
+        caller=ctx.principal.worker_id,
+        node=b.node,
+        accepts=b.accepts,
         port=b.port,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
@@ -33,13 +54,18 @@ async def register_worker(ctx: Ctx) -> Json:
         if b.update_less_frequent
         else None,
     )
-    return {row["hostname"]: shapes.worker(row) | {"secret": secret}}
+    return registered(ctx, row, secret)
 
 
-@route("GET", r"/workers/{worker_id:\d+}", auth=Auth.WORKER, response=s.WorkerInfo, errors=(404,))
+@route(
+    "GET", r"/workers/{worker_id:\d+}", auth=Auth.WORKER, response=s.WorkerInfo, errors=(403, 404)
+)
 async def get_worker(ctx: Ctx) -> Json:
-    """A worker's machine report (2015 API)."""
-    return shapes.worker_info(ctx.service.get_worker(ctx.path_int("worker_id")))
+    """A worker's machine report (2015 API); a worker reads only its own."""
+    worker_id = ctx.path_int("worker_id")
+    if ctx.principal.worker_id is not None and ctx.principal.worker_id != worker_id:
+        raise Forbidden(f"a worker may only read its own report, not worker {worker_id}")
+    return shapes.worker_info(ctx.service.get_worker(worker_id))
 
 
 @route(
@@ -48,7 +74,7 @@ async def get_worker(ctx: Ctx) -> Json:
     auth=Auth.WORKER,
     body=s.WorkerPatch,
     response=s.TaskAssignment,
-    errors=(403, 404, 422),
+    errors=(403, 404, 409, 422),
 )
 async def patch_worker(ctx: Ctx) -> Json:
     """The worker's report: `available` pulls its next task, `rendering` watches its lease.
@@ -71,6 +97,8 @@ async def patch_worker(ctx: Ctx) -> Json:
         wait=b.wait,
         alive=ctx.connected,
         ip_address=ctx.request.remote,
+        node=b.node,
+        accepts=b.accepts,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
         update_less_frequent=b.update_less_frequent.model_dump()

@@ -34,9 +34,22 @@ class SlowBody(FarmError):
 
 
 class Auth(Enum):
-    NONE = "none"  # health and version only
-    FARM = "farm"  # the farm token
-    WORKER = "worker"  # the farm token or a worker's own secret
+    """Who may call a route; the farm token may call every one (docs/security.md)."""
+
+    NONE = "none"  # health, version, the status page, pairing (a code is its credential)
+    FARM = "farm"  # the farm token only
+    VIEWER = "viewer"  # reads: the farm token or the viewer token
+    WORKER = "worker"  # the farm token or a worker's own secret, for itself only
+
+    @property
+    def roles(self) -> list[str]:
+        """The roles the OpenAPI document lists for a route of this level."""
+        return {
+            Auth.NONE: ["anyone"],
+            Auth.FARM: ["admin"],
+            Auth.VIEWER: ["admin", "viewer"],
+            Auth.WORKER: ["admin", "worker"],
+        }[self]
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from flamenco_gui.farm.states import TaskStatus, WorkerReport
 # SQLite stores 64-bit integers: anything larger is refused at the door, not at the INSERT.
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=0, le=MAX_ID)]
+AcceptKind = Literal["blender_render", "ffmpeg", "command", "blender_python"]
 Int64 = Annotated[int, Field(ge=-MAX_ID, le=MAX_ID)]
 if TYPE_CHECKING:
     CompilerName = str
@@ -106,6 +107,14 @@ class UpdateLessFrequent(Strict):
 
 
 MacAddress = Annotated[str, Field(max_length=64)] | Int64 | None
+# Worker identity and opt-in (docs/security.md): the id the worker generated, the kinds
+# of task it accepts (compilers/kinds.py), where this process runs (hashed).
+WorkerUuid = Annotated[
+    str | None,
+    Field(default=None, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
+]
+Accepts = Annotated[list[AcceptKind] | None, Field(default=None, max_length=8)]
+Node = Annotated[str | None, Field(default=None, min_length=8, max_length=64)]
 
 
 class WorkerRegister(Strict):
@@ -115,6 +124,9 @@ class WorkerRegister(Strict):
     mac_address: MacAddress = None
     update_frequent: UpdateFrequent | None = None
     update_less_frequent: UpdateLessFrequent | None = None
+    uuid: WorkerUuid = None
+    accepts: Accepts = None
+    node: Node = None
 
 
 class WorkerObject(BaseModel):
@@ -137,6 +149,12 @@ class WorkerObject(BaseModel):
         default=None, description="{platform, arch, frozen, sha256, reported_at} of that build"
     )
     secret: str | None = Field(default=None, description="only in the registration answer")
+    label: str | None = Field(
+        default=None, description="unique: the hostname, or `render (2)` for a second one"
+    )
+    accepts: list[str] | None = Field(
+        default=None, description="task kinds it runs; null: never said (a 2015 client)"
+    )
 
 
 class WorkerInfo(BaseModel):
@@ -163,6 +181,8 @@ class WorkerPatch(Strict):
     mac_address: MacAddress = None
     update_frequent: UpdateFrequent | None = None
     update_less_frequent: UpdateLessFrequent | None = None
+    accepts: Accepts = None
+    node: Node = None
 
 
 class TaskAssignment(BaseModel):
@@ -262,6 +282,9 @@ class Job(BaseModel):
     task_counts: dict[str, int]
     tasks_total: int
     progress: float
+    waiting_reason: str | None = Field(
+        default=None, description="why queued tasks cannot start, e.g. no worker accepts them"
+    )
 
 
 class JobPage(BaseModel):

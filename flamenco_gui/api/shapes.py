@@ -72,8 +72,31 @@ def history(rows: Sequence[RowIn]) -> list[dict[str, Any]]:
     return [{k: r[k] for k in keys} for r in rows]
 
 
-def worker(row: RowIn) -> dict[str, Any]:
-    return {k: row[k] for k in _SEED_WORKER}
+def worker(row: RowIn, label: str | None = None) -> dict[str, Any]:
+    accepts = row.get("accepts")
+    return {k: row[k] for k in _SEED_WORKER} | {
+        "label": label or row["hostname"],
+        "accepts": [k for k in accepts.split(",") if k] if accepts else None,
+    }
+
+
+def labels(rows: Sequence[RowIn]) -> dict[int, str]:
+    """Each worker's unique label: its hostname, or `render (2)`, `render (3)` … for the
+    second and later workers (by id) with one hostname. `GET /workers` is keyed by it."""
+    seen: dict[str, int] = {}
+    taken = {r["hostname"] for r in rows}
+    out: dict[int, str] = {}
+    for r in sorted(rows, key=lambda r: r["id"]):
+        name = r["hostname"]
+        n = seen.get(name, 0) + 1
+        seen[name] = n
+        label = name if n == 1 else f"{name} ({n})"
+        while n > 1 and label in taken:  # a worker really named `render (2)`
+            n += 1
+            label = f"{name} ({n})"
+        taken.add(label)
+        out[r["id"]] = label
+    return out
 
 
 # The 2015 keys of a worker's machine report, there (null) before its first report.

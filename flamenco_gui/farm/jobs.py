@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from flamenco_gui.compilers import chunk_frames
+from flamenco_gui.compilers.kinds import job_kinds, task_kind, waiting_reason
 from flamenco_gui.farm.changes import Changes
 from flamenco_gui.farm.compiling import (
     check_compiled_bytes,
@@ -64,6 +65,7 @@ class JobStore(Protocol):
         self, status: str | None, limit: int, offset: int
     ) -> tuple[list[JobRow], int]: ...
     def job_task_counts(self, job_id: int) -> dict[str, int]: ...
+    def accepted_kinds(self) -> set[str] | None: ...
     def set_job_priority(self, job_id: int, priority: int) -> None: ...
     def job_priority_slice(
         self, job_id: int, status: str, priority: int, limit: int, after: int = 0
@@ -123,7 +125,17 @@ class Jobs:
         total = sum(counts.values())
         done = counts.get(T.COMPLETED, 0)
         progress = round(100.0 * done / total, 1) if total else 100.0
-        return JobView(**job, task_counts=counts, tasks_total=total, progress=progress)
+        reason = None
+        if counts.get(T.QUEUED, 0):  # queued tasks that no enabled worker would take
+            kinds = job_kinds(job["type"], job["settings"])
+            reason = waiting_reason(kinds, self._store.accepted_kinds())
+        return JobView(
+            **job,
+            task_counts=counts,
+            tasks_total=total,
+            progress=progress,
+            waiting_reason=reason,
+        )
 
     def get(self, job_id: int) -> JobView:
         row = self._store.get_job(job_id)
@@ -176,6 +188,7 @@ class Jobs:
                 "type": type_,
                 "parser": parser,
                 "commands": self._settings.with_variables(commands),
+                "needs": task_kind(commands),
                 "priority": 0,
                 "job_priority": priority,
                 "status": T.QUEUED.value,

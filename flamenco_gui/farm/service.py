@@ -161,10 +161,20 @@ class FarmService:
     def register_worker(
         self, hostname: str, system: str, ip_address: str | None = None, **details: Any
     ) -> tuple[WorkerRow, str]:
+        details.setdefault("window", self.config.worker_timeout)
         return self.workers.register(hostname, system, ip_address, **details)
+
+    def check_new_identity(self, uuid: str | None) -> None:
+        """Raises Forbidden when `uuid` is already a worker's (a pairing must not spend
+        its code on it)."""
+        self.workers.check_new(uuid)
 
     def authenticate_worker(self, secret: str) -> int | None:
         return self.workers.authenticate(secret)
+
+    def worker_secret_hash(self, worker_id: int) -> str | None:
+        row = self.workers.find(worker_id)
+        return row["secret_hash"] if row else None
 
     def get_worker(self, worker_id: int) -> WorkerRow:
         return self.workers.get(worker_id)
@@ -204,6 +214,7 @@ class FarmService:
     async def worker_report(
         self, worker_id: int, status: WorkerReport, **report: Any
     ) -> Assignment:
+        self.workers.claim_node(worker_id, report.pop("node", None), self.config.worker_timeout)
         return await self.dispatch.report(worker_id, status, **report)
 
     def begin_pull(self, worker_id: int) -> None:

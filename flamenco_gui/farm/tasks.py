@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from flamenco_gui.compilers.kinds import task_kind
 from flamenco_gui.farm.changes import Changes
 from flamenco_gui.farm.compiling import (
     check_compiled_bytes,
@@ -14,7 +15,7 @@ from flamenco_gui.farm.compiling import (
     estimate_compiled_bytes,
     parse_settings_string,
 )
-from flamenco_gui.farm.errors import Conflict, NotFound
+from flamenco_gui.farm.errors import Conflict, Forbidden, NotFound
 from flamenco_gui.farm.leases import LeaseStore, task_state
 from flamenco_gui.farm.retries import Retries
 from flamenco_gui.farm.settings import FarmSettings
@@ -101,6 +102,7 @@ class Tasks:
         chunk = [(model.frame_start, model.frame_end)]
         estimate = estimate_compiled_bytes(compiler, model, chunk)
         check_compiled_bytes(estimate, LIMITS.max_compiled_bytes)
+        commands = compiler.commands(model, model.frame_start, model.frame_end)
         now = self._clock()
         with self._changes.change():
             new_id = self._store.insert_task(
@@ -109,9 +111,8 @@ class Tasks:
                     "type": type,
                     "parser": parser or compiler.parser,
                     "settings": settings,
-                    "commands": self._settings.with_variables(
-                        compiler.commands(model, model.frame_start, model.frame_end)
-                    ),
+                    "commands": self._settings.with_variables(commands),
+                    "needs": task_kind(commands),
                     "priority": priority,
                     "job_priority": priority,
                     "status": T.QUEUED.value,
@@ -132,6 +133,13 @@ class Tasks:
         task = task_state(self._store, task_id)
         new_status = T(fields["status"]) if fields.get("status") else None
         if worker_id is not None:
+            if new_status not in (None, T.RENDERING, T.COMPLETED, T.FAILED):
+                raise Forbidden(
+                    f"status: a worker may only report its task completed or failed, not "
+                    f"{new_status.value} (that is the wrangler's decision)"
+                )
+            if fields.get("priority") is not None:
+                raise Forbidden("priority: only the wrangler may change a task's priority")
             lease = fields.get("lease")
             holds = task["worker_id"] == worker_id and (lease is None or lease == task["lease"])
             if holds and task["status"] == T.COMPLETED and new_status == T.COMPLETED:

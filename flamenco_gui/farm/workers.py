@@ -1,4 +1,10 @@
-"""Workers: registration and their secrets, the wrangler's switches, going offline."""
+"""Workers: registration and their secrets, the wrangler's switches, going offline.
+
+A worker is the random id (`uuid`) it generated and keeps with its secret; the
+hostname is only a label, so two nodes cloned from one image are two workers. A known
+id re-registers only with its own secret, and one identity live from two places at
+once (a copied work dir) is refused, naming the fix. See docs/security.md.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from flamenco_gui.farm.changes import Changes
-from flamenco_gui.farm.errors import NotFound
+from flamenco_gui.farm.errors import Conflict, Forbidden, NotFound
 from flamenco_gui.farm.states import Connection, TaskStatus, WorkerStatus
 from flamenco_gui.farm.task_state_machine import TaskStateMachine
 from flamenco_gui.farm.wakeups import Wakeups
@@ -20,7 +26,19 @@ log = logging.getLogger(__name__)
 T = TaskStatus
 # A worker's row when it has gone: nothing running, nothing to show.
 OFFLINE: Fields = {"connection": Connection.OFFLINE.value, "activity": None, "current_task": None}
-REPORT_KEYS = ("update_frequent", "update_less_frequent", "mac_address", "ip_address")
+REPORT_KEYS = ("update_frequent", "update_less_frequent", "mac_address", "ip_address", "accepts")
+RESET = "flamenco worker --reset-identity"
+
+
+class IdentityInUse(Conflict):
+    """One worker identity reporting from two places at once: a copied work dir."""
+
+
+def encode_accepts(kinds: Iterable[str] | None) -> str | None:
+    """The `accepts` column: `,a,b,` so that SQL can look one kind up with instr()."""
+    if kinds is None:
+        return None
+    return "," + ",".join(sorted(set(kinds))) + ","
 
 
 def hash_secret(secret: str) -> str:
@@ -30,7 +48,8 @@ def hash_secret(secret: str) -> str:
 class WorkerStore(Protocol):
     def insert_worker(self, row: Fields) -> int: ...
     def get_worker(self, worker_id: int) -> WorkerRow | None: ...
-    def worker_by_hostname(self, hostname: str) -> WorkerRow | None: ...
+    def legacy_worker(self, hostname: str) -> WorkerRow | None: ...
+    def worker_by_uuid(self, uuid: str) -> WorkerRow | None: ...
     def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
     def delete_worker(self, worker_id: int) -> None: ...
     def list_workers(self) -> list[WorkerRow]: ...
@@ -45,6 +64,8 @@ def report_fields(report: dict[str, Any], now: float) -> Fields:
     for key in REPORT_KEYS:
         if report.get(key) is not None:
             fields[key] = report[key]
+    if "accepts" in fields:
+        fields["accepts"] = encode_accepts(fields["accepts"])
     return fields
 
 
@@ -63,11 +84,40 @@ class Workers:
         self._wakeups = wakeups
         self._clock = clock
         self._secrets = store.worker_secret_hashes()
+        # Where each worker identity last reported from (its node) and when.
+        self._nodes: dict[int, tuple[str, float]] = {}
 
     def register(
-        self, hostname: str, system: str, ip_address: str | None = None, **details: Any
+        self,
+        hostname: str,
+        system: str,
+        ip_address: str | None = None,
+        *,
+        uuid: str | None = None,
+        caller: int | None = None,
+        new_only: bool = False,
+        node: str | None = None,
+        window: float = 60.0,
+        **details: Any,
     ) -> tuple[WorkerRow, str]:
-        """Register (or re-register) a worker; returns its row and its new secret."""
+        """Register (or re-register) a worker; returns its row and its new secret.
+
+        `caller` is the worker whose secret came with the request (None: the farm
+        token, or a pairing code with `new_only`). A known `uuid` is re-registered only
+        by itself; a new one only with the farm token or a code. Without a `uuid` (a
+        2015 client) the hostname keys it among the workers that have none.
+        """
+        existing = self._store.worker_by_uuid(uuid) if uuid else None
+        if existing is not None and (new_only or caller != existing["id"]):
+            self.check_new(uuid)
+        if existing is None and caller is not None:
+            raise Forbidden("a worker secret may only re-register its own worker")
+        if not uuid and not new_only:
+            existing = self._store.legacy_worker(hostname)
+        if existing is not None and node is not None:
+            self.claim_node(existing["id"], node, window)
+        if "accepts" in details:
+            details["accepts"] = encode_accepts(details["accepts"])
         secret = secrets.token_urlsafe(32)
         digest = hash_secret(secret)
         now = self._clock()
@@ -80,32 +130,70 @@ class Workers:
             **{k: v for k, v in details.items() if v is not None},
         }
         with self._changes.change():
-            existing = self._store.worker_by_hostname(hostname)
             if existing:
                 worker_id = existing["id"]
                 self._secrets.pop(existing["secret_hash"] or "", None)
-                self._store.update_worker(worker_id, fields)
+                self._store.update_worker(worker_id, {"hostname": hostname, **fields})
             else:
                 worker_id = self._store.insert_worker(
                     {
                         "hostname": hostname,
+                        "uuid": uuid or None,
                         "status": WorkerStatus.ENABLED.value,
                         "created": now,
                         **fields,
                     }
                 )
             self._secrets[digest] = worker_id
+            if node is not None:
+                self._nodes[worker_id] = (node, now)
             self._changes.emit("worker", worker_id)
         return self.get(worker_id), secret
 
+    def check_new(self, uuid: str | None) -> None:
+        """Raises Forbidden when `uuid` already belongs to a registered worker."""
+        existing = self._store.worker_by_uuid(uuid) if uuid else None
+        if existing is not None:
+            raise Forbidden(
+                f"worker id {uuid} is already registered as {existing['hostname']!r}: only "
+                f"that worker's own secret re-registers it. If this node's work dir was "
+                f"copied from another worker, run `{RESET}` here"
+            )
+
     def authenticate(self, secret: str) -> int | None:
         return self._secrets.get(hash_secret(secret))
+
+    def claim_node(self, worker_id: int, node: str | None, window: float) -> None:
+        """Refuse a report from a second place while the identity is live in another.
+
+        `node` says where a worker process runs (its machine's boot and its work dir,
+        hashed, worker/identity.py). The same identity from another node within
+        `window` seconds of the last report means two machines share one work dir.
+        """
+        if not node:
+            return
+        now = self._clock()
+        last = self._nodes.get(worker_id)
+        if last is not None and last[0] != node and now - last[1] < window:
+            raise IdentityInUse(
+                f"worker {worker_id}'s identity is in use by another running worker (the "
+                f"same id and secret from a second machine or work dir: a copied work "
+                f"dir?). Run `{RESET}` on this node to give it an identity of its own"
+            )
+        self._nodes[worker_id] = (node, now)
+
+    def release_node(self, worker_id: int) -> None:
+        """The worker has gone: its identity may report from anywhere again."""
+        self._nodes.pop(worker_id, None)
 
     def get(self, worker_id: int) -> WorkerRow:
         row = self._store.get_worker(worker_id)
         if row is None:
             raise NotFound(f"worker {worker_id} does not exist")
         return row
+
+    def find(self, worker_id: int) -> WorkerRow | None:
+        return self._store.get_worker(worker_id)
 
     def all(self) -> list[WorkerRow]:
         return self._store.list_workers()
@@ -153,6 +241,7 @@ class Workers:
             self._store.delete_worker(worker_id)
             self._changes.emit("worker", worker_id, None)
         self._secrets.pop(worker["secret_hash"] or "", None)
+        self.release_node(worker_id)
         self._wakeups.lease_changed(worker_id)
         self._wakeups.queued()  # its held poll, if any, ends now
 
@@ -164,6 +253,7 @@ class Workers:
     def go_offline(self, worker_id: int, reason: str) -> None:
         """Inside a change: the worker has gone (signed off, timed out)."""
         self.requeue_leased(worker_id, reason)
+        self.release_node(worker_id)
         self._store.update_worker(worker_id, OFFLINE)
         self._changes.emit("worker", worker_id)
 

@@ -1,7 +1,8 @@
 """First-run help: the exact command that joins a machine to this farm, per OS.
 
 The URL is the one workers on the LAN reach (the manager's interface address, not
-localhost) and the token is this farm's, so the command can be pasted as it is. From a
+localhost) and the credential is a fresh single-use pairing code (the farm token never
+has to reach a render node), so the command can be pasted as it is. From a
 checkout the worker runs with the checkout's venv (as README's "Adding a render node");
 a packaged manager shows the packaged program instead.
 """
@@ -35,10 +36,14 @@ def _windows_quote(arg: str) -> str:
     return '"' + arg.replace('"', '\\"') + '"'
 
 
-def worker_commands(url: str, token: str, frozen: bool | None = None) -> dict[str, str]:
-    """{system: command line} that starts a worker for the manager at `url`."""
+def worker_commands(
+    url: str, token: str, frozen: bool | None = None, code: str | None = None
+) -> dict[str, str]:
+    """{system: command line} that starts a worker for the manager at `url`: with the
+    pairing `code` when there is one, else with the farm token."""
     frozen = getattr(sys, "frozen", False) if frozen is None else frozen
-    args = ["worker", "--manager", url, "--token", token]
+    credential = ["--pair", code] if code else ["--token", token]
+    args = ["worker", "--manager", url, *credential]
     posix = " ".join(shlex.quote(a) for a in args)
     windows = " ".join(_windows_quote(a) for a in args)
     if frozen:
@@ -59,11 +64,18 @@ def is_loopback(url: str) -> bool:
 
 
 class AddWorkerDialog(QDialog):
-    def __init__(self, url: str, token: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        parent: QWidget | None = None,
+        code: str | None = None,
+        farm_id: str = "",
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Add a worker")
         self.setMinimumWidth(MIN_WIDTH)
-        self.commands = worker_commands(url, token)
+        self.commands = worker_commands(url, token, code=code)
         self.copy_buttons: dict[str, QPushButton] = {}
         self.fields: dict[str, QLineEdit] = {}
 
@@ -92,9 +104,22 @@ class AddWorkerDialog(QDialog):
             grid.addWidget(copy, row, 2)
             self.fields[system] = field
             self.copy_buttons[system] = copy
+        pairing = (
+            f"Pairing code <b>{code}</b>: one new worker, valid 10 minutes (open this dialog "
+            "again for another). "
+            if code
+            else ""
+        )
+        farm = (
+            f" Farm <b>{farm_id}</b> (a worker refuses a manager of another farm)."
+            if farm_id
+            else ""
+        )
         notes = QLabel(
-            f"Manager: <b>{url}</b>. The token is the farm's password: share it only with "
-            "your render nodes (Settings can rotate it; workers already registered keep working)."
+            f"Manager: <b>{url}</b>.{farm} {pairing}With the farm token instead, keep it out of "
+            "<code>ps</code>: <code>--token-file PATH</code> or <code>$FLAMENCO_TOKEN</code>; "
+            "it is used once, to register. Running any program (<code>command</code> jobs) is "
+            "the node's choice: add <code>--accept command</code>."
         )
         notes.setWordWrap(True)
         notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

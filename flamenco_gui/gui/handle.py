@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from flamenco_gui.farm.pairing import PairingCodes
 from flamenco_gui.farm.service import FarmService
 
 
@@ -17,6 +18,8 @@ class Token(Protocol):
 
 class ManagerHandle(Protocol):
     service: FarmService
+    pairing: PairingCodes
+    farm_id: str
     data_dir: Path
     host: str
     port: int
@@ -25,6 +28,11 @@ class ManagerHandle(Protocol):
     def token(self) -> Token: ...
 
     @property
+    def viewer_token(self) -> Token: ...
+
+    @property
     def url(self) -> str: ...
 
     def rotate_token(self) -> str: ...
+
+    def rotate_viewer_token(self) -> str: ...

@@ -37,6 +37,8 @@ JOB_COLUMNS = [
     ),
     *fmt.clock_columns(fmt.job_elapsed, fmt.job_left, (70, 70)),
     Column("Type", lambda r: r.get("type") or "", width=105),
+    # Queued tasks that no enabled worker would take, e.g. "no worker accepts command jobs".
+    Column("Waiting for", lambda r: r.get("waiting_reason") or "", width=220),
 ]
 
 

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from flamenco_gui import __version__
 from flamenco_gui.addon import ADDON, write_addon_zip
 from flamenco_gui.farm.events import Change
+from flamenco_gui.farm.pairing import DEFAULT_TTL
 from flamenco_gui.gui.actions import FarmActions
 from flamenco_gui.gui.add_worker_dialog import AddWorkerDialog
 from flamenco_gui.gui.columns import frames
@@ -199,6 +200,18 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.token_label)
         bar.addPermanentWidget(self._copy_button("Copy token", lambda: self.manager.token.value))
         self.show_token(self.manager.token.value)
+        # The status page and dashboards read with the viewer token, never the farm's.
+        self.farm_label = QLabel(f"  Farm <b>{self.manager.farm_id}</b>")
+        self.farm_label.setToolTip(
+            "This farm's id: workers pin it and refuse a manager of another farm."
+        )
+        bar.addPermanentWidget(self.farm_label)
+        bar.addPermanentWidget(
+            self._copy_button(
+                "Copy status page link",
+                lambda: f"{self.manager.url}/#token={self.manager.viewer_token.value}",
+            )
+        )
 
     def _copy_button(self, text: str, value: Any) -> QPushButton:
         button = QPushButton(text)
@@ -377,7 +390,14 @@ class MainWindow(QMainWindow):
         return dialog
 
     def open_add_worker(self) -> AddWorkerDialog:
-        dialog = AddWorkerDialog(self.manager.url, self.manager.token.value, self)
+        code = self.manager.pairing.issue(DEFAULT_TTL).code
+        dialog = AddWorkerDialog(
+            self.manager.url,
+            self.manager.token.value,
+            self,
+            code=code,
+            farm_id=self.manager.farm_id,
+        )
         self.dialog = dialog
         dialog.open()
         return dialog

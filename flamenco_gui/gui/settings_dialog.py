@@ -123,6 +123,20 @@ class SettingsDialog(QDialog):
         token_box.setLayout(token_row)
         token_row.setContentsMargins(0, 0, 0, 0)
         form.addRow("Farm token", token_box)
+        # The read-only token of the status page and dashboards: rotating it closes
+        # every status page opened with the old one (no confirmation: nothing breaks).
+        self.viewer_label = QLabel(f"<b>{mask(manager.viewer_token.value)}</b>")
+        self.rotate_viewer = QPushButton("Rotate viewer token")
+        self.rotate_viewer.setAutoDefault(False)
+        self.rotate_viewer.clicked.connect(self.rotate_viewer_now)
+        viewer_row = QHBoxLayout()
+        viewer_row.addWidget(self.viewer_label)
+        viewer_row.addWidget(self.rotate_viewer)
+        viewer_row.addStretch(1)
+        viewer_row.setContentsMargins(0, 0, 0, 0)
+        viewer_box = QWidget()
+        viewer_box.setLayout(viewer_row)
+        form.addRow("Viewer token", viewer_box)
 
         self.general = QLabel()
         self.general.setStyleSheet("color: #d64541;")
@@ -308,6 +322,11 @@ class SettingsDialog(QDialog):
         box.finished.connect(done)
         self.confirm_box = box
         box.open()
+
+    def rotate_viewer_now(self) -> str:
+        token = self.manager.rotate_viewer_token()
+        self.viewer_label.setText(f"<b>{mask(token)}</b>")
+        return token
 
     def rotate_now(self) -> str:
         token = self.manager.rotate_token()

@@ -91,6 +91,8 @@ WORKER_COLUMNS = [
         lambda r: -(r.get("last_seen") or 0),
         clock=True,
     ),
+    # Two nodes may share a name (cloned images): the id tells them apart.
+    Column("ID", lambda r: str(r["id"]), lambda r: r["id"], True, width=45),
 ]
 
 

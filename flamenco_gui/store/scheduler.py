@@ -18,13 +18,17 @@ class SchedulerQueries(Tables):
         Not a task of a job it is blocklisted on, nor of a job being deleted; not a task
         it already failed, unless every eligible worker (online, enabled) has failed it
         too, so a retry goes to another worker whenever there is one. The workers are
-        counted only when that question comes up.
+        counted only when that question comes up. Only a task whose kind the worker
+        accepts (compilers/kinds.py; a worker that never said accepts any).
         """
+        row = self.conn.execute("SELECT accepts FROM workers WHERE id = ?", (worker_id,)).fetchone()
+        accepts = row[0] if row else None
         return cast(
             TaskState | None,
             self._one(
                 f"SELECT {TASK_STATE} FROM tasks INDEXED BY tasks_dispatch"
                 " WHERE status = 'queued' "
+                "AND (:acc IS NULL OR needs IS NULL OR instr(:acc, ',' || needs || ',') > 0) "
                 "AND NOT (job_id IS NOT NULL AND EXISTS (SELECT 1 FROM job_blocklist b "
                 "  WHERE b.job_id = tasks.job_id AND b.worker_id = :w)) "
                 "AND NOT (job_id IS NOT NULL AND EXISTS (SELECT 1 FROM jobs j "
@@ -37,7 +41,7 @@ class SchedulerQueries(Tables):
                 "AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks t2 ON t2.id = d.depends_on "
                 "  WHERE d.task_id = tasks.id AND t2.status != 'completed') "
                 "ORDER BY job_priority DESC, priority DESC, id LIMIT 1",
-                {"w": worker_id},
+                {"w": worker_id, "acc": accepts},
             ),
         )
 

@@ -212,8 +212,37 @@ def _v9(db: sqlite_utils.Database) -> None:
     db.table("workers").add_column("build", str)
 
 
+def _v10(db: sqlite_utils.Database) -> None:
+    """Worker identity and what a node accepts (docs/security.md).
+
+    A worker is the random `uuid` it generated, not its hostname: two nodes cloned from
+    one disk image are two workers, so the hostname stops being unique. `accepts` is
+    the job types the node's owner allows (a comma-framed list; NULL for a 2015 client
+    that never said, which gets anything). `needs` is what running a task takes: its
+    kind (compilers/kinds.py), backfilled from the type for older tasks (the worker's
+    own check still covers their Blender Python). Written to be safe to run
+    whatever the other migrations did (it only adds, and replaces one index).
+    """
+    columns = db.table("workers").columns_dict
+    if "uuid" not in columns:
+        db.table("workers").add_column("uuid", str)
+    if "accepts" not in columns:
+        db.table("workers").add_column("accepts", str)
+    if "needs" not in db.table("tasks").columns_dict:
+        db.table("tasks").add_column("needs", str)
+    db.conn.execute(
+        "UPDATE tasks SET needs = CASE type WHEN 'simple_blender_render' THEN 'blender_render'"
+        " ELSE type END WHERE needs IS NULL"
+    )
+    db.conn.execute("DROP INDEX IF EXISTS idx_workers_hostname")
+    db.conn.execute("CREATE INDEX IF NOT EXISTS workers_hostname ON workers (hostname)")
+    db.conn.execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS workers_uuid ON workers (uuid) WHERE uuid IS NOT NULL"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9,
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -21,8 +21,15 @@ class WorkersTable(Tables):
             self._one("SELECT id, status, connection FROM workers WHERE id = ?", (worker_id,)),
         )
 
-    def worker_by_hostname(self, hostname: str) -> WorkerRow | None:
-        rows = self._select("workers", "SELECT * FROM workers WHERE hostname = ?", (hostname,))
+    def legacy_worker(self, hostname: str) -> WorkerRow | None:
+        """A 2015 client's worker: known by hostname, no generated id."""
+        rows = self._select(
+            "workers", "SELECT * FROM workers WHERE hostname = ? AND uuid IS NULL", (hostname,)
+        )
+        return cast(WorkerRow, rows[0]) if rows else None
+
+    def worker_by_uuid(self, uuid: str) -> WorkerRow | None:
+        rows = self._select("workers", "SELECT * FROM workers WHERE uuid = ?", (uuid,))
         return cast(WorkerRow, rows[0]) if rows else None
 
     def update_worker(self, worker_id: int, fields: Fields) -> bool:
@@ -44,6 +51,16 @@ class WorkersTable(Tables):
     def worker_secret_hashes(self) -> dict[str, int]:
         cur = self.conn.execute("SELECT secret_hash, id FROM workers WHERE secret_hash IS NOT NULL")
         return {str(h): int(i) for h, i in cur}
+
+    def accepted_kinds(self) -> set[str] | None:
+        """The kinds some enabled worker accepts; None when one accepts anything (a
+        2015 client that never said)."""
+        kinds: set[str] = set()
+        for (accepts,) in self.conn.execute("SELECT accepts FROM workers WHERE status = 'enabled'"):
+            if accepts is None:
+                return None
+            kinds.update(k for k in str(accepts).split(",") if k)
+        return kinds
 
     def online_workers(self) -> list[int]:
         return self._ids("SELECT id FROM workers WHERE connection != 'offline'")

@@ -31,6 +31,7 @@ import aiohttp
 import platformdirs
 from pydantic import ValidationError
 
+from flamenco_gui.compilers.kinds import BLENDER_PYTHON, DEFAULT_ACCEPTS, KINDS, refusal
 from flamenco_gui.discovery import DEFAULT_TIMEOUT as DISCOVERY_TIMEOUT
 from flamenco_gui.discovery import DiscoveryFailed
 from flamenco_gui.worker import sysinfo
@@ -40,10 +41,12 @@ from flamenco_gui.worker.client import (
     Credentials,
     ManagerClient,
     ManagerUnreachable,
+    NotOurManager,
     Reply,
     TokenRefused,
 )
 from flamenco_gui.worker.delivery import deliver_forever
+from flamenco_gui.worker.identity import load_or_create, node_id, reset
 from flamenco_gui.worker.joining import CREDENTIALS_FILE, pair, resolve_manager
 from flamenco_gui.worker.outbox import Outbox
 from flamenco_gui.worker.previews import PreviewUploader
@@ -79,6 +82,9 @@ class WorkerConfig:
     discovery_timeout: float = DISCOVERY_TIMEOUT
     # Seconds between update checks (worker/self_update.py); 0 never checks.
     update_check: float = UPDATE_CHECK
+    # The task kinds this node's owner lets it run (compilers/kinds.py).
+    accepts: tuple[str, ...] = DEFAULT_ACCEPTS
+    reset_identity: bool = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> WorkerConfig:
@@ -86,7 +92,7 @@ class WorkerConfig:
         work_dir = getattr(args, "work_dir", None) or platformdirs.user_data_dir("flamenco-worker")
         return cls(
             manager=args.manager or "",
-            token=args.token or os.environ.get("FLAMENCO_TOKEN", ""),
+            token=farm_token(args),
             name=getattr(args, "name", None) or socket.gethostname(),
             work_dir=Path(work_dir),
             tools=Tools(
@@ -100,11 +106,43 @@ class WorkerConfig:
             update_check=float(
                 UPDATE_CHECK if getattr(args, "update_check", None) is None else args.update_check
             ),
+            accepts=accepted_kinds(
+                getattr(args, "accept", None), bool(getattr(args, "allow_blender_python", False))
+            ),
+            reset_identity=bool(getattr(args, "reset_identity", False)),
         )
 
     @property
     def credentials_path(self) -> Path:
         return self.work_dir / CREDENTIALS_FILE
+
+
+def farm_token(args: argparse.Namespace) -> str:
+    """--token, else --token-file's first line, else $FLAMENCO_TOKEN (the last two keep
+    it out of `ps`). Only a first registration uses it (worker/client.py)."""
+    if getattr(args, "token", None):
+        return str(args.token)
+    path = getattr(args, "token_file", None)
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SystemExit(f"worker: cannot read --token-file {path}: {exc.strerror}") from None
+    return os.environ.get("FLAMENCO_TOKEN", "")
+
+
+def accepted_kinds(given: str | None, blender_python: bool) -> tuple[str, ...]:
+    """The defaults plus what the owner added; exits (2) naming an unknown kind."""
+    extra = [k.strip() for k in (given or "").split(",") if k.strip()]
+    unknown = sorted(set(extra) - set(KINDS))
+    if unknown:
+        print(
+            f"worker: --accept: unknown kind {', '.join(unknown)} (known: {', '.join(KINDS)})",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    kinds = [*DEFAULT_ACCEPTS, *extra, *([BLENDER_PYTHON] if blender_python else [])]
+    return tuple(dict.fromkeys(kinds))
 
 
 def _blender(given: str | None) -> str:
@@ -113,14 +151,25 @@ def _blender(given: str | None) -> str:
     return find_blender()
 
 
+def who(config: WorkerConfig) -> dict[str, Any]:
+    """What every report says of this node: what it accepts and where it runs."""
+    return {"accepts": list(config.accepts), "node": node_id(config.work_dir)}
+
+
 async def registration_body(config: WorkerConfig) -> dict[str, Any]:
-    """`POST /workers`: who this node is, with its first figures."""
+    """`POST /workers`: who this node is (its generated id), with its first figures."""
     sample = await sysinfo.collect_async(config.work_dir)
     return {
         "hostname": config.name,
         "system": sample["system"],
+        "uuid": load_or_create(config.work_dir),
+        **who(config),
         **sysinfo.heartbeat_fields(sample),
     }
+
+
+class IdentityInUse(Exception):
+    """The manager says this identity is running elsewhere (a copied work dir)."""
 
 
 class Agent:
@@ -150,7 +199,7 @@ class Agent:
                 group.create_task(self._pull_loop())
                 group.create_task(deliver_forever(self._outbox, self._client, self._rejected))
                 group.create_task(self._previews.run())
-        except* TokenRefused as refused:
+        except* (TokenRefused, IdentityInUse) as refused:
             log.error("%s", refused.exceptions[0])
         except* UpdateInstalled:
             updated = True
@@ -183,6 +232,8 @@ class Agent:
             reply = await self._heartbeat({"status": "available", "wait": LONG_POLL}, backoff)
             if reply is None:
                 continue
+            if reply.status == 409:  # this identity is live elsewhere: a copied work dir
+                raise IdentityInUse(f"manager refused this worker: {reply.error}")
             if not reply.ok or not isinstance(reply.data, dict):
                 log.warning("manager refused the heartbeat: %s", reply.error)
                 await backoff.sleep()
@@ -211,7 +262,7 @@ class Agent:
             reply = await self._client.call(
                 "PATCH",
                 WORKER_PATH,
-                {**body, **sysinfo.heartbeat_fields(sample)},
+                {**body, **who(self._config), **sysinfo.heartbeat_fields(sample)},
                 timeout=LONG_POLL + 10,
             )
         except ManagerUnreachable as exc:
@@ -250,6 +301,12 @@ class Agent:
             error = f"worker cannot run this task: {exc}"[:MAX_ERROR]
             log.warning("task %d: %s", task_id, error)
             self._outbox.put_final(task_id, lease, {"status": "failed", "error": error})
+            return
+        # Checked here, from the commands themselves: the manager may be wrong.
+        refused = refusal(spec.commands, self._config.accepts)
+        if refused is not None:
+            log.warning("task %d refused: %s", task_id, refused)
+            self._outbox.put_final(task_id, lease, {"status": "failed", "error": refused})
             return
         run = TaskRun(spec, lease, self._config.tools, self._outbox, self._previews.offer)
         self._current = run
@@ -299,7 +356,7 @@ async def _join_and_serve(config: WorkerConfig) -> int:
     except DiscoveryFailed as exc:
         log.error("%s", exc)
         return 1
-    return await _serve(replace(config, manager=url))
+    return await _serve(replace(config, manager=url), discovered=not config.manager)
 
 
 def _on_stop_signals(stop: Callable[[], None]) -> None:
@@ -314,7 +371,8 @@ def _on_stop_signals(stop: Callable[[], None]) -> None:
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop))
 
 
-async def _serve(config: WorkerConfig) -> int:
+async def _serve(config: WorkerConfig, discovered: bool = False) -> int:
+    """Run the worker; a manager found by `discovered` is checked before anything."""
     stopping = asyncio.Event()
     _on_stop_signals(stopping.set)
     outbox = Outbox(config.work_dir / "outbox.jsonl")
@@ -330,10 +388,18 @@ async def _serve(config: WorkerConfig) -> int:
                 config.credentials_path,
                 functools.partial(registration_body, config),
             )
-            if config.pair_code:
-                body = await registration_body(config)
-                if not await pair(client, config.pair_code, config.name, body["system"]):
+            if discovered:
+                try:
+                    await client.verify_manager()
+                except NotOurManager as exc:
+                    log.error("%s", exc)
                     return 1
+                except ManagerUnreachable as exc:
+                    log.error("could not check the manager found at %s: %s", config.manager, exc)
+                    return 1
+            registration = await registration_body(config)
+            if config.pair_code and not await pair(client, config.pair_code, registration):
+                return 1
             updater = Updater(client, config.work_dir, config.update_check, own_executable())
             agent = Agent(config, client, outbox, updater)
             work = asyncio.create_task(agent.work())
@@ -375,6 +441,16 @@ def main(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     config = WorkerConfig.from_args(args)
+    if config.reset_identity:
+        probe = lock_work_dir(config.work_dir)  # never under a running worker's feet
+        if probe is None:
+            print(
+                f"worker: a worker is running in {config.work_dir}: stop it first", file=sys.stderr
+            )
+            return 2
+        probe.close()
+        for path in reset(config.work_dir, (CREDENTIALS_FILE,)):
+            print(f"worker: removed {path}: this node registers as a new worker", file=sys.stderr)
     if not (config.token or config.pair_code or config.credentials_path.exists()):
         print(
             "worker: --token (or FLAMENCO_TOKEN) or --pair CODE is required: the farm token "

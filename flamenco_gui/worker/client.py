@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import logging
 import os
 import random
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -31,6 +34,10 @@ class ManagerUnreachable(Exception):
 
 class TokenRefused(Exception):
     """The manager refused the farm token: retrying cannot help, the wrangler must act."""
+
+
+class NotOurManager(Exception):
+    """A discovered manager is not the one this worker registered with."""
 
 
 class PairingRefused(Exception):
@@ -56,17 +63,24 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """What registration hands out, kept in `<work-dir>/credentials.json`."""
+    """What registration hands out, kept in `<work-dir>/credentials.json`, with the
+    farm id of the manager that handed it out (pinned: api/routes_identity.py)."""
 
     id: int
     secret: str
     manager: str
+    farm: str = ""
 
     @classmethod
     def load(cls, path: Path) -> Credentials | None:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(id=int(data["id"]), secret=str(data["secret"]), manager=str(data["manager"]))
+            return cls(
+                id=int(data["id"]),
+                secret=str(data["secret"]),
+                manager=str(data["manager"]),
+                farm=str(data.get("farm") or ""),
+            )
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError):
@@ -78,7 +92,10 @@ class Credentials:
         tmp = path.with_name(path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({"id": self.id, "secret": self.secret, "manager": self.manager}, out)
+            json.dump(
+                {"id": self.id, "secret": self.secret, "manager": self.manager, "farm": self.farm},
+                out,
+            )
         os.replace(tmp, path)
 
 
@@ -103,14 +120,14 @@ class Backoff:
 Registration = Callable[[], Awaitable[dict[str, Any]]]
 
 
-def credentials_from(reply: Reply, hostname: str, base: str) -> Credentials:
+def credentials_from(reply: Reply, hostname: str, base: str, farm: str = "") -> Credentials:
     """The id and secret in a registration answer (`POST /workers` or `/pairing`)."""
     if reply.status != 200 or not isinstance(reply.data, dict):
         raise ManagerUnreachable(f"registration failed: {reply.error}")
     # Any JSON value: a wrong shape (None, a list, ...) is the TypeError below.
     worker: Any = reply.data.get(hostname) or next(iter(reply.data.values()), None)
     try:
-        return Credentials(int(worker["id"]), str(worker["secret"]), base)
+        return Credentials(int(worker["id"]), str(worker["secret"]), base, farm)
     except (TypeError, KeyError, ValueError) as exc:
         raise ManagerUnreachable(f"registration answer lacks id/secret: {exc}") from None
 
@@ -134,11 +151,14 @@ class ManagerClient:
         self._registration_body = registration_body
         self._register_lock = asyncio.Lock()
         creds = Credentials.load(credentials_path)
-        if creds is not None and creds.manager != self._base:
-            # With a farm token, registering here is cheap and sure. A paired worker has
-            # only its secret: discovery may have found its manager at a new address,
-            # so it tries the secret there (a 401 then says to pair again).
-            creds = None if farm_token else Credentials(creds.id, creds.secret, self._base)
+        if creds is not None:
+            # Registered: from now on only its own secret. The farm token is for a first
+            # registration; holding it would put the farm's key on every render node.
+            if farm_token:
+                log.info("registered already: ignoring the farm token, using this worker's secret")
+            self._farm_token = ""
+            if creds.manager != self._base:  # the manager moved (discovery found it)
+                creds = Credentials(creds.id, creds.secret, self._base, creds.farm)
         self._creds = creds
 
     @property
@@ -172,34 +192,80 @@ class ManagerClient:
             if not self._farm_token:
                 raise TokenRefused(
                     f"manager {self._base} does not accept this worker's credentials "
-                    f"({self._credentials_path}) and no farm token was given: "
-                    "pair it again with --pair CODE, or give --token"
+                    f"({self._credentials_path}) (was it forgotten in the window?): pair it "
+                    "again with --pair CODE, or start it once with --reset-identity and "
+                    "the farm token (--token-file or $FLAMENCO_TOKEN)"
                 )
             body = await self._registration_body()
+            farm = await self.farm_id()
             reply = await self._send("POST", "/workers", body, self._farm_token, DEFAULT_TIMEOUT)
             if reply.status in (401, 403):
                 raise TokenRefused(
                     f"manager {self._base} refused the farm token ({reply.error}): "
                     "check --token or FLAMENCO_TOKEN"
                 )
-            creds = credentials_from(reply, body["hostname"], self._base)
+            if reply.status in (403, 409):  # its id is someone else's: not retryable
+                raise TokenRefused(f"manager {self._base} refused this worker: {reply.error}")
+            creds = credentials_from(reply, body["hostname"], self._base, farm)
             creds.save(self._credentials_path)
             self._creds = creds
+            self._farm_token = ""  # done with it: from now on only this worker's secret
             log.info("registered with %s as worker %d (%s)", self._base, creds.id, body["hostname"])
             return creds
 
-    async def pair(self, code: str, hostname: str, system: str) -> Credentials:
+    async def pair(self, code: str, registration: dict[str, Any]) -> Credentials:
         """Trade a pairing code for this worker's own secret (`POST /pairing`, no token)
         and keep it in the work dir, as registration would."""
-        body = {"code": code, "hostname": hostname, "system": system}
+        hostname = str(registration["hostname"])
+        keys = ("hostname", "system", "uuid", "accepts", "node")
+        body = {"code": code, **{k: registration[k] for k in keys if k in registration}}
+        farm = await self.farm_id()
         reply = await self._send("POST", "/pairing", body, None, DEFAULT_TIMEOUT)
         if reply.status in (403, 429):
             raise PairingRefused(f"manager {self._base} refused the pairing: {reply.error}")
-        creds = credentials_from(reply, hostname, self._base)
+        creds = credentials_from(reply, hostname, self._base, farm)
         creds.save(self._credentials_path)
         self._creds = creds
         log.info("paired with %s as worker %d (%s)", self._base, creds.id, hostname)
         return creds
+
+    async def farm_id(self) -> str:
+        """The farm id this manager claims (pinned at registration)."""
+        reply = await self._send(
+            "GET", f"/identity?nonce={secrets.token_hex(16)}", None, None, DEFAULT_TIMEOUT
+        )
+        return str(reply.data.get("farm") or "") if isinstance(reply.data, dict) else ""
+
+    async def verify_manager(self) -> None:
+        """Before any credential goes to a manager found by discovery: it must be the
+        farm this worker registered with, and prove it knows this worker (an HMAC keyed
+        by the hash of the secret, api/routes_identity.py). Raises `NotOurManager`."""
+        creds = self._creds
+        if creds is None:
+            return  # a first registration or pairing: nothing pinned yet
+        nonce = secrets.token_hex(16)
+        reply = await self._send(
+            "GET", f"/identity?worker_id={creds.id}&nonce={nonce}", None, None, DEFAULT_TIMEOUT
+        )
+        data = reply.data if reply.ok and isinstance(reply.data, dict) else {}
+        farm = str(data.get("farm") or "")
+        if creds.farm and farm != creds.farm:
+            raise NotOurManager(
+                f"the manager found at {self._base} is farm {farm or '(none)'}, not farm "
+                f"{creds.farm} that this worker registered with: refusing to send it any "
+                "credential. Give --manager URL for the right one; if the farm really "
+                "changed, start this worker with --reset-identity"
+            )
+        secret_hash = hashlib.sha256(creds.secret.encode()).hexdigest()
+        dialled = urlsplit(self._base).netloc.lower()  # what aiohttp sends as `Host`
+        expected = hmac.new(
+            secret_hash.encode(), f"{nonce}:{farm}:{dialled}".encode(), hashlib.sha256
+        ).hexdigest()
+        if not hmac.compare_digest(str(data.get("proof") or ""), expected):
+            raise NotOurManager(
+                f"the manager found at {self._base} claims farm {farm} but cannot prove it "
+                "knows this worker: refusing to send it any credential (give --manager URL)"
+            )
 
     async def _send(
         self, method: str, path: str, body: Any, token: str | None, timeout: float

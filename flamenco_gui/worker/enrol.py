@@ -38,8 +38,7 @@ async def enrol(config: WorkerConfig) -> Credentials:
         )
         try:
             if config.pair_code:
-                body = await registration_body(config)
-                await client.pair(config.pair_code, config.name, body["system"])
+                await client.pair(config.pair_code, await registration_body(config))
             # Registers first when there is a farm token and no usable secret; checks
             # the secret either way (a 401 with no token raises TokenRefused).
             reply = await client.call("GET", WORKER_PATH)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flamenco_gui.discovery import DiscoveryFailed, find_manager
 from flamenco_gui.worker.client import (
@@ -38,10 +39,10 @@ async def resolve_manager(given: str | None, stored: Credentials | None, timeout
         return last
 
 
-async def pair(client: ManagerClient, code: str, hostname: str, system: str) -> bool:
+async def pair(client: ManagerClient, code: str, registration: dict[str, Any]) -> bool:
     """Redeem `code`; False (after saying why) if the manager refused or was away."""
     try:
-        await client.pair(code, hostname, system)
+        await client.pair(code, registration)
     except PairingRefused as exc:
         log.error("%s", exc)
         return False

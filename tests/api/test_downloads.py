@@ -89,7 +89,7 @@ async def test_workers_report_their_version_for_themselves_only(manager: Manager
     assert set(versions) == {str(one.id)}
     assert versions[str(one.id)]["version"] == "0.1.0"
     assert versions[str(one.id)]["update"] == "0.9.0"  # the newer build for its platform
-    assert (await one.api.get("/worker-versions")).status == 401  # the wrangler's view
+    assert (await one.api.get("/worker-versions")).status == 403  # the wrangler's view
 
 
 def version_report(version: str, frozen: bool = True) -> dict:
@@ -123,7 +123,7 @@ async def test_update_all_flags_the_next_pull_of_older_executables_once(
 
     held = asyncio.ensure_future(old.pull(wait=20))  # a held pull, as idle workers hold one
     await asyncio.sleep(0.3)
-    assert (await old.api.post("/workers/update", {})).status == 401  # the wrangler's action
+    assert (await old.api.post("/workers/update", {})).status == 403  # the wrangler's action
     r = await api.post("/workers/update", {})
     assert r.status == 200, r
     assert r.json == {"requested": [old.id]}

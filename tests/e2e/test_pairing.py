@@ -35,7 +35,7 @@ def farm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Farm]:
 
 def run_worker(farm: Farm, name: str, *args: str, log_name: str | None = None) -> Proc:
     argv = ["worker", "--manager", farm.url, "--name", name]
-    argv += ["--work-dir", str(farm.root / name), "--heartbeat", "1", *args]
+    argv += ["--work-dir", str(farm.root / name), "--heartbeat", "1", "--accept", "command", *args]
     log_name = log_name or name
     farm.workers[log_name] = worker = spawn(log_name, argv, farm.root)
     return worker

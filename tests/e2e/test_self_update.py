@@ -175,6 +175,8 @@ class ExeFarm:
                 "1",
                 "--update-check",
                 update_check,
+                "--accept",
+                "command",
             ],
         )
         wait_while_alive(worker, lambda: self.report() is not None, 60, "its version report")

@@ -79,9 +79,11 @@ def test_status_page_follows_the_farm(farm: Farm) -> None:
     settings = {"argv": ["true"], "frame_start": 1, "frame_end": 2}
     job = http.post("/jobs", {"name": "shot-010", "type": "command", "settings": settings})
     profile = Path(tempfile.mkdtemp(prefix="chromium-"))
+    # The page reads with the viewer token (never the farm token in a browser).
+    viewer = (farm.root / "manager" / "viewer-token").read_text().strip()
     browser = subprocess.Popen(
         [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-         f"{farm.url}/#token={TOKEN}"],
+         f"{farm.url}/#token={viewer}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

@@ -21,7 +21,7 @@ import psutil
 import pytest
 
 from tests.blender_scene import make_scene, require_blender
-from tests.procs import Farm, Http, process_gone, wait_until
+from tests.procs import TOKEN, Farm, Http, process_gone, wait_until
 
 pytestmark = [pytest.mark.blender, pytest.mark.timeout(240)]
 
@@ -43,7 +43,9 @@ def farm(tmp_path: Path) -> Iterator[Farm]:
     try:
         farm.start_manager()
         for name in ("render-01", "render-02"):
-            farm.add_worker(name, "--blender", blender)
+            # The paced jobs slow Blender down with --python-expr: Python in Blender,
+            # which a worker runs only when its owner allows it (docs/security.md).
+            farm.add_worker(name, "--blender", blender, "--allow-blender-python")
         yield farm
     finally:
         farm.stop()
@@ -231,18 +233,32 @@ def test_a_worker_leaves_cleanly_on_sigterm(farm: Farm, scene: Path, tmp_path: P
     )
 
 
-def test_a_forgotten_worker_registers_again(farm: Farm, scene: Path, tmp_path: Path) -> None:
+def test_a_forgotten_worker_stops_and_registers_anew_only_when_told(
+    farm: Farm, scene: Path, tmp_path: Path
+) -> None:
+    """A render node keeps only its own secret: once forgotten it cannot get back in by
+    itself (no farm token to fall back on); `--reset-identity` with the token makes it a
+    new worker."""
     http = farm.http
     workers = http.get("/workers")
     # Leave the job to the forgotten worker.
     http.request("PUT", f"/workers/{workers['render-02']['id']}/status", {"status": "disabled"})
     assert http.request("DELETE", f"/workers/{workers['render-01']['id']}").status == 200
+    forgotten = farm.workers["render-01"]
+    assert forgotten.popen.wait(30) == 1
+    assert "pair it again with --pair CODE" in forgotten.log()
+    assert "--reset-identity" in forgotten.log()
 
+    token_file = tmp_path / "farm-token"
+    token_file.write_text(TOKEN)
+    farm.add_worker(
+        "render-01", "--blender", require_blender(), "--reset-identity",
+        "--token-file", str(token_file),
+    )  # fmt: skip
     job = submit(http, "after amnesia", scene, tmp_path / "out", chunk_size=12)
     assert finished_job(http, job["id"])["status"] == "completed"
     (task,) = http.job_tasks(job["id"])
     again = http.get("/workers")["render-01"]
     assert task["worker_id"] == again["id"] != workers["render-01"]["id"]
-    assert "registering again" in farm.workers["render-01"].log()
     credentials = json.loads((tmp_path / "render-01" / "credentials.json").read_text())
     assert credentials["id"] == again["id"]

@@ -258,7 +258,11 @@ class FakeStore:
         return WorkerState(id=w["id"], status=w["status"], connection=w["connection"])
 
     def next_queued_task(self, worker_id: int) -> TaskState | None:
+        accepts = self.workers[worker_id].get("accepts") if worker_id in self.workers else None
+
         def may_run(t: Fields) -> bool:
+            if accepts and t.get("needs") and f",{t['needs']}," not in accepts:
+                return False
             job = t["job_id"]
             if job is not None and (
                 (job, worker_id) in self.blocklisted or self.jobs[job]["deleted"] is not None
@@ -300,8 +304,14 @@ class FakeStore:
         w = self.workers.get(worker_id)
         return cast(WorkerRow, dict(w)) if w is not None else None
 
-    def worker_by_hostname(self, hostname: str) -> WorkerRow | None:
-        found = [w for w in self.workers.values() if w["hostname"] == hostname]
+    def legacy_worker(self, hostname: str) -> WorkerRow | None:
+        found = [
+            w for w in self.workers.values() if w["hostname"] == hostname and not w.get("uuid")
+        ]
+        return cast(WorkerRow, dict(found[0])) if found else None
+
+    def worker_by_uuid(self, uuid: str) -> WorkerRow | None:
+        found = [w for w in self.workers.values() if w.get("uuid") == uuid]
         return cast(WorkerRow, dict(found[0])) if found else None
 
     def delete_worker(self, worker_id: int) -> None:

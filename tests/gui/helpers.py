@@ -97,6 +97,7 @@ def choose(menu: QMenu, text: str) -> None:
 def start_worker(manager: Manager, tmp_path: Path, name: str) -> Proc:
     args = ["worker", "--manager", f"http://127.0.0.1:{manager.port}", "--token", TOKEN]
     args += ["--name", name, "--work-dir", str(tmp_path / name), "--heartbeat", "1"]
+    args += ["--accept", "command"]  # the GUI tests submit `command` jobs
     return spawn(name, args, tmp_path)
 
 

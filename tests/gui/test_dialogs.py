@@ -72,6 +72,10 @@ def test_add_worker_shows_each_systems_command_with_copy(qtbot, tmp_path) -> Non
         assert QGuiApplication.clipboard().text() == shown
     assert dialog.commands["Windows"].startswith(".venv\\Scripts\\python.exe main.py")
     assert not dialog.warning.isVisible()
+    paired = AddWorkerDialog(url, token, code="7KQM-V3XD", farm_id="AB12-CD34-EF56-7890")
+    qtbot.addWidget(paired)
+    assert f"worker --manager {url} --pair 7KQM-V3XD" in paired.fields["Linux"].text()
+    assert token not in paired.fields["Linux"].text()  # no farm token on a render node
     loop_only = AddWorkerDialog("http://127.0.0.1:7777", token)
     qtbot.addWidget(loop_only)
     loop_only.show()
@@ -96,3 +100,60 @@ def test_submit_validation_uses_the_compilers_models() -> None:
     assert "argv" in settings_errors("command", {"argv": [], "frame_start": 1, "frame_end": 1})
     assert task_count(1, 100, 10) == 10
     assert task_count(1, 101, 10) == 11
+
+
+@pytest.mark.timeout(60)
+def test_the_windows_add_worker_shows_a_pairing_code_the_manager_accepts(
+    qloop, qtbot, tmp_path
+) -> None:
+    async def scenario() -> None:
+        async with running_window(tmp_path, qtbot) as (manager, window):
+            dialog = window.open_add_worker()
+            command = dialog.commands["Linux"]
+            assert "--pair " in command and TOKEN not in command
+            code = command.split("--pair ")[1].split()[0]
+            assert manager.pairing.redeem(code, "127.0.0.1")  # a live code, used once
+            assert not manager.pairing.redeem(code, "127.0.0.1")
+            assert manager.farm_id in window.farm_label.text()
+
+    qloop.run_until_complete(scenario())
+
+
+@pytest.mark.timeout(60)
+def test_a_job_no_worker_accepts_says_so_in_the_window(qloop, qtbot, tmp_path) -> None:
+    from tests.gui.helpers import cell, until
+
+    async def scenario() -> None:
+        async with running_window(tmp_path, qtbot) as (manager, window):
+            manager.service.register_worker(
+                "strict", "Linux", uuid="00000000-0000-4000-8000-000000000001",
+                accepts=["blender_render", "ffmpeg"],
+            )  # fmt: skip
+            job = {"name": "cmd", "type": "command", "settings": {
+                "argv": ["true"], "frame_start": 1, "frame_end": 1}}  # fmt: skip
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            async with (
+                aiohttp.ClientSession(headers=headers) as http,
+                http.post(f"{manager.url}/jobs", json=job) as r,
+            ):
+                assert r.status == 201
+                job_id = (await r.json())["id"]
+            want = "no worker accepts command jobs"
+            await until(lambda: cell(window.job_model, job_id, "Waiting for") == want, 3)
+
+    qloop.run_until_complete(scenario())
+
+
+@pytest.mark.timeout(60)
+def test_the_viewer_token_is_shown_masked_and_rotates(qloop, qtbot, tmp_path) -> None:
+    async def scenario() -> None:
+        async with running_window(tmp_path, qtbot) as (manager, window):
+            dialog = window.open_settings()
+            old = manager.viewer_token.value
+            assert old[:4] in dialog.viewer_label.text() and old not in dialog.viewer_label.text()
+            dialog.rotate_viewer.click()
+            new = manager.viewer_token.value
+            assert new != old and new[:4] in dialog.viewer_label.text()
+            assert (tmp_path / "data" / "viewer-token").read_text().strip() == new
+
+    qloop.run_until_complete(scenario())
