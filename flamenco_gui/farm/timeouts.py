@@ -103,7 +103,7 @@ class TimeoutChecker:
             for task in self._store.hung_tasks(now - self._config.task_timeout):
                 reason = (
                     f"no output or progress for {self._config.task_timeout:g} s;"
-                    " the render is stopped and the task retried"
+                    " the render was stopped"
                 )
                 self._say(task["id"], reason)
                 self._retries.fail_attempt(task, reason)

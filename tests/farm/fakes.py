@@ -339,7 +339,7 @@ class FakeStore:
         return [
             cast(WorkerRow, dict(w))
             for w in self.workers.values()
-            if w["connection"] == "online"
+            if w["connection"] != "offline"
             and w["last_seen"] is not None
             and w["last_seen"] < seen_before
         ]

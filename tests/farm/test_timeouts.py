@@ -26,7 +26,9 @@ async def test_a_silent_worker_goes_offline_and_its_task_is_requeued() -> None:
     watcher = f.wakeups.lease_event(worker)
     f.clock.advance(59)
     f.timeouts.check()
-    assert f.store.workers[worker]["connection"] == "online"  # not silent for long enough
+    # Silent past unresponsive_after: said at once, but it keeps its task until the timeout.
+    assert f.store.workers[worker]["connection"] == "unresponsive"
+    assert f.store.tasks[task]["status"] == "rendering"
     f.clock.advance(2)
     f.timeouts.check()
     w = f.store.workers[worker]
@@ -34,7 +36,9 @@ async def test_a_silent_worker_goes_offline_and_its_task_is_requeued() -> None:
     row = f.store.tasks[task]
     assert (row["status"], row["worker_id"], row["attempts"]) == ("queued", None, 0)
     [attempt] = f.store.history_of(task)
-    assert (attempt["outcome"], attempt["reason"]) == ("lost", "worker timed out")
+    assert attempt["outcome"] == "lost"
+    assert attempt["reason"].startswith("worker w stopped answering at ")
+    assert attempt["reason"].endswith("; requeued")
     assert attempt["ended"] == f.clock.now
     assert watcher.is_set()
     assert [c.row["connection"] for c in f.events.of("worker") if c.row][-1] == "offline"
@@ -59,7 +63,10 @@ async def test_a_worker_with_a_held_poll_open_is_spared() -> None:
     f.timeouts.check()
     assert f.store.workers[worker]["connection"] == "online"  # quiet, but alive
     assert await poll == (None, None)
-    f.timeouts.check()  # the poll has answered, and the worker has said nothing since
+    f.timeouts.check()  # it was there until its poll answered: silent only from then
+    assert f.store.workers[worker]["connection"] == "online"
+    f.clock.advance(61)
+    f.timeouts.check()  # and it has said nothing since
     assert f.store.workers[worker]["connection"] == "offline"
 
 
@@ -69,12 +76,16 @@ async def test_a_hung_task_fails_its_attempt_and_is_retried_until_max_attempts()
     f.store.add_task(job)
     a, task = await _claimed(f, "a")
     f.clock.advance(101)
+    await f.dispatch.report(a, WorkerReport.RENDERING, task_id=task)  # its heartbeat: alive
     f.timeouts.check()
     row = f.store.tasks[task]
     assert (row["status"], row["attempts"], row["worker_id"]) == ("queued", 1, None)
     [first] = f.store.history_of(task)
     assert first["outcome"] == "failed"
-    assert first["reason"] == "no output or progress for 100 s (attempt 1 of 2)"
+    assert (
+        first["reason"]
+        == "no output or progress for 100 s; the render was stopped (attempt 1 of 2)"
+    )
     assert f.store.workers[a]["current_task"] is None
     assert f.store.workers[a]["connection"] == "online"  # the worker is fine; the task hung
 
@@ -84,7 +95,7 @@ async def test_a_hung_task_fails_its_attempt_and_is_retried_until_max_attempts()
     f.timeouts.check()
     row = f.store.tasks[task]
     assert (row["status"], row["attempts"]) == ("failed", 2)
-    assert row["error"] == "no output or progress for 100 s"
+    assert row["error"] == "no output or progress for 100 s; the render was stopped"
     assert [h["worker_id"] for h in f.store.history_of(task)] == [a, b]
     assert f.store.jobs[job]["status"] == "failed"
 

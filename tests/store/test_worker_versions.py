@@ -109,8 +109,7 @@ def test_a_v8_farm_file_gets_the_version_columns(tmp_path: Path) -> None:
     )
     db.conn.close()
     store = Store(path)
-    assert SCHEMA_VERSION == 9
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == 9
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     row = store.get_worker(3)
     assert row is not None and row["hostname"] == "old"
     assert row["version"] is None and row["build"] is None

@@ -24,7 +24,13 @@ from flamenco_gui import __version__
 from flamenco_gui.farm.service import FarmConfig
 from flamenco_gui.manager import Manager
 from flamenco_gui.platform_names import arch_name, os_name
-from flamenco_gui.worker.agent import RESTART, Agent, WorkerConfig, registration_body
+from flamenco_gui.worker.agent import (
+    RESTART,
+    Agent,
+    WorkerConfig,
+    accepted_kinds,
+    registration_body,
+)
 from flamenco_gui.worker.client import ManagerClient
 from flamenco_gui.worker.outbox import Outbox
 from flamenco_gui.worker.runner import Tools
@@ -84,6 +90,7 @@ async def node(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[
         tools=Tools(),
         heartbeat=0.5,
         update_check=getattr(request, "param", 3600),
+        accepts=accepted_kinds("command", blender_python=False),  # its test task is a command
     )
     config.work_dir.mkdir()
     outbox = Outbox(config.work_dir / "outbox.jsonl")

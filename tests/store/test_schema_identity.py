@@ -1,4 +1,4 @@
-"""Schema v9: a farm file of v7 opens, with worker ids, accepts and task kinds."""
+"""Schema v10: a farm file of v7 opens, with worker ids, accepts and task kinds."""
 
 from __future__ import annotations
 
@@ -31,4 +31,4 @@ def test_a_v7_farm_migrates_and_then_holds_two_workers_with_one_name(tmp_path: P
             {"hostname": "other", "status": "enabled", "connection": "online", "uuid": "u-1"}
         )
     assert [r["needs"] for r in db["tasks"].rows] == ["command", "blender_render"]
-    schema.MIGRATIONS[-1](db)  # safe to run again (the lead orders v8/v9 at merge)
+    schema.MIGRATIONS[-1](db)  # safe to run again
