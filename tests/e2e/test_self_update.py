@@ -236,10 +236,7 @@ def test_a_worker_updates_between_two_tasks_and_comes_back_newer(
         ],
     )
     wait_until(
-        lambda: (
-            exe_farm.http.get(f"/jobs/{job1['id']}")["status"] == "active"
-            or exe_farm.http.get(f"/jobs/{job1['id']}")["tasks"][0]["status"] == "rendering"
-        ),
+        lambda: exe_farm.http.job_tasks(job1["id"])[0]["status"] == "rendering",
         30,
         "task 1 to start",
     )

@@ -93,7 +93,8 @@ def install_worker(farm: Farm, *extra: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_installed_worker_unit_registers_and_renders(farm: Farm) -> None:
-    done = install_worker(farm, "--token", TOKEN)
+    # Its job is a `command`: the node's owner opts in (docs/security.md).
+    done = install_worker(farm, "--token", TOKEN, "--accept", "command")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "systemctl enable --now flamenco-worker.service" in done.stdout  # not run
     unit = farm.root / "units" / "flamenco-worker.service"
