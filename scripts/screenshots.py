@@ -183,10 +183,8 @@ async def populate(service: FarmService) -> int:
     await service.worker_report(workers[5], WorkerReport.AVAILABLE, **_machine(6, 52, 0.4))
     service.set_worker_enabled(workers[5], False)
     service.register_worker("render-06", "Linux 6.1.0 x86_64", "192.168.1.26")
-    service.register_worker("old-laptop", "Windows 10", "192.168.1.40")
-    await service.worker_report(
-        service.store.worker_by_hostname("old-laptop")["id"], WorkerReport.OFFLINE
-    )
+    laptop, _ = service.register_worker("old-laptop", "Windows 10", "192.168.1.40")
+    await service.worker_report(laptop["id"], WorkerReport.OFFLINE)
     service.set_path_variables(
         {
             "projects": {
