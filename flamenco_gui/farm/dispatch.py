@@ -203,7 +203,10 @@ class Dispatch:
             except TimeoutError:
                 if alive is not None and not alive():
                     return None, None
-                continue
+                if not ev.is_set():
+                    continue
+                # Work was queued just as the client check came due: a `continue`
+                # would wait on the next signal, and that one may never come.
             worker = self._store.worker_state(worker_id)
             if worker is None or worker["connection"] == Connection.OFFLINE:
                 # Forgotten, or it said goodbye while this poll was held: a task handed
