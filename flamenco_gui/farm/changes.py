@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from flamenco_gui.farm.errors import Unavailable
 from flamenco_gui.farm.events import Change, EventBus, Kind
-from flamenco_gui.store.errors import StorageUnavailable
+from flamenco_gui.store.errors import StorageUnavailable, StoreClosed
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,9 @@ class Changes:
         try:
             with self._tx.change(group=batch is not None):
                 yield
+        except StoreClosed as exc:
+            self._drop_pending()
+            raise Unavailable(str(exc)) from exc  # stopping, not a disk problem: no banner
         except StorageUnavailable as exc:
             self._drop_pending()
             error = self._unavailable(str(exc))

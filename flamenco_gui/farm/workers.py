@@ -257,7 +257,7 @@ class Workers:
         self._store.update_worker(worker_id, OFFLINE)
         self._changes.emit("worker", worker_id)
 
-    def refresh_after_start(self, online: Iterable[int] | None = None) -> None:
+    def refresh_after_start(self) -> None:
         """Give every online worker a fresh timeout window after a manager restart.
 
         Their leases stay: a worker that comes back within worker_timeout goes on with
@@ -265,5 +265,5 @@ class Workers:
         """
         now = self._clock()
         with self._changes.change():
-            for worker_id in online if online is not None else self._store.online_workers():
+            for worker_id in self._store.online_workers():
                 self._store.update_worker(worker_id, {"last_seen": now})

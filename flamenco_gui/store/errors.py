@@ -18,6 +18,11 @@ class StorageUnavailable(Exception):
     change was rolled back whole, and trying again later may work."""
 
 
+class StoreClosed(StorageUnavailable):
+    """The manager is stopping and its file is closed: a request that outlived the
+    server's shutdown grace is refused, but nothing is wrong with the data dir."""
+
+
 def storage_error(exc: Exception) -> StorageUnavailable | None:
     """`exc` as a StorageUnavailable when the disk is the cause, judged by its error
     code (never by its message text); None for anything else (a bug: let it raise)."""

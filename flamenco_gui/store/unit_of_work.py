@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flamenco_gui.store.errors import StorageUnavailable, storage_error
+from flamenco_gui.store.errors import StorageUnavailable, StoreClosed, storage_error
 
 
 def connect(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:
@@ -79,7 +79,7 @@ class UnitOfWork:
         if self._closed:
             # A request still running as the manager stops (a held poll that outlived
             # the server's shutdown grace): refused like any write that cannot be made.
-            raise StorageUnavailable("the manager is shutting down")
+            raise StoreClosed("the manager is shutting down")
         if self._depth:
             self._depth += 1
             try:
