@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QStyle, QWidget
 
@@ -254,6 +254,7 @@ class FarmActions(QObject):
     def confirm(self, title: str, text: str, on_yes: Callable[[], None]) -> QMessageBox:
         """Ask without blocking the loop (the farm keeps running while the box is open)."""
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self.window)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # job and worker names are user text
         box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
 

@@ -9,6 +9,7 @@ a packaged manager shows the packaged program instead.
 
 from __future__ import annotations
 
+import html
 import shlex
 import sys
 
@@ -105,19 +106,20 @@ class AddWorkerDialog(QDialog):
             self.fields[system] = field
             self.copy_buttons[system] = copy
         pairing = (
-            f"Pairing code <b>{code}</b>: one new worker, valid 10 minutes (open this dialog "
-            "again for another). "
+            f"Pairing code <b>{html.escape(code)}</b>: one new worker, valid 10 minutes "
+            "(open this dialog again for another). "
             if code
             else ""
         )
         farm = (
-            f" Farm <b>{farm_id}</b> (a worker refuses a manager of another farm)."
+            f" Farm <b>{html.escape(farm_id)}</b> (a worker refuses a manager of another farm)."
             if farm_id
             else ""
         )
         notes = QLabel(
-            f"Manager: <b>{url}</b>.{farm} {pairing}With the farm token instead, keep it out of "
-            "<code>ps</code>: <code>--token-file PATH</code> or <code>$FLAMENCO_TOKEN</code>; "
+            f"Manager: <b>{html.escape(url)}</b>.{farm} {pairing}With the farm token instead, "
+            "keep it out of <code>ps</code>: <code>--token-file PATH</code> or "
+            "<code>$FLAMENCO_TOKEN</code>; "
             "it is used once, to register. Running any program (<code>command</code> jobs) is "
             "the node's choice: add <code>--accept command</code>."
         )

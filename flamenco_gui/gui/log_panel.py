@@ -18,7 +18,6 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontDatabase, QGuiApplication, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from flamenco_gui.farm.errors import FarmError
 from flamenco_gui.farm.service import FarmService
+from flamenco_gui.gui.plain import plain_label
 
 TAIL_LINES = 2000
 PAGE = 256 * 1024
@@ -46,8 +46,8 @@ class LogPanel(QWidget):
         self.start = self.end = self.file_size = 0
         self._search_task: asyncio.Task[None] | None = None
 
-        self.title = QLabel("<b>Log</b>")
-        self.info = QLabel()
+        self.title = plain_label("Log", bold=True)
+        self.info = plain_label()
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Find in log")
@@ -104,7 +104,7 @@ class LogPanel(QWidget):
             return
         self._cancel_search()
         self.task_id = task_id
-        self.title.setText(f"<b>Log</b> · {title}" if title else "<b>Log</b>")
+        self.title.setText(f"Log · {title}" if title else "Log")
         if task_id is None:
             self.start = self.end = self.file_size = 0
             self.text.clear()

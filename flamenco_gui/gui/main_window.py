@@ -10,6 +10,7 @@ the tables show, and reads nothing big at once: the tables are filled a page at 
 from __future__ import annotations
 
 import asyncio
+import html
 import platform
 import zlib
 from pathlib import Path
@@ -43,6 +44,7 @@ from flamenco_gui.gui.handle import ManagerHandle
 from flamenco_gui.gui.jobs_view import jobs_model, jobs_panel
 from flamenco_gui.gui.local_worker import LocalWorker, local_url
 from flamenco_gui.gui.log_panel import LogPanel
+from flamenco_gui.gui.plain import plain_label
 from flamenco_gui.gui.preview_panel import PreviewPanel
 from flamenco_gui.gui.settings_dialog import SettingsDialog, mask
 from flamenco_gui.gui.submit_dialog import SubmitDialog
@@ -111,7 +113,7 @@ class MainWindow(QMainWindow):
         self.split.addWidget(self.middle)
         self.split.addWidget(self.workers)
         self.split.setSizes([210, 370, 230])
-        self.banner = QLabel()
+        self.banner = plain_label()
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet(
             "background: #d64541; color: white; padding: 6px; font-weight: bold;"
@@ -191,7 +193,7 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.url_label = QLabel(f"Workers connect to <b>{self.manager.url}</b>")
+        self.url_label = QLabel(f"Workers connect to <b>{html.escape(self.manager.url)}</b>")
         self.url_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bar.addPermanentWidget(self.url_label)
         bar.addPermanentWidget(self._copy_button("Copy URL", lambda: self.manager.url))
@@ -201,7 +203,7 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self._copy_button("Copy token", lambda: self.manager.token.value))
         self.show_token(self.manager.token.value)
         # The status page and dashboards read with the viewer token, never the farm's.
-        self.farm_label = QLabel(f"  Farm <b>{self.manager.farm_id}</b>")
+        self.farm_label = QLabel(f"  Farm <b>{html.escape(self.manager.farm_id)}</b>")
         self.farm_label.setToolTip(
             "This farm's id: workers pin it and refuse a manager of another farm."
         )

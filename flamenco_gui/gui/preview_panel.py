@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from flamenco_gui.farm.errors import FarmError
 from flamenco_gui.farm.service import FarmService
+from flamenco_gui.gui.plain import plain, plain_label
 from flamenco_gui.rows import PreviewEntry
 
 THUMB = QSize(112, 63)  # a filmstrip frame (16:9 fits; other shapes keep their aspect)
@@ -76,6 +77,7 @@ class PreviewImage(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.setMinimumSize(64, 36)  # a small window stays small; the picture shrinks
         self.setWordWrap(True)
+        plain(self)  # its text may be an error naming a file
         self.setStyleSheet("color: palette(placeholder-text);")
 
     def set_image(self, image: QImage | None, text: str = "") -> None:
@@ -119,8 +121,8 @@ class PreviewPanel(QWidget):
         self._dirty = False
         self._loading: asyncio.Task[None] | None = None
 
-        self.title = QLabel("<b>Preview</b>")
-        self.info = QLabel()
+        self.title = plain_label("Preview", bold=True)
+        self.info = plain_label()
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         self.image = PreviewImage()
         self.image.set_image(None, NO_JOB)
@@ -161,7 +163,7 @@ class PreviewPanel(QWidget):
         if job_id == self.job_id:
             return
         self.job_id = job_id
-        self.title.setText(f"<b>Preview</b> · {name}" if name else "<b>Preview</b>")
+        self.title.setText(f"Preview · {name}" if name else "Preview")
         self._cache.clear()
         self.follow = True
         self.current = None

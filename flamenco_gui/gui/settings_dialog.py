@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from flamenco_gui.farm.errors import FarmError
 from flamenco_gui.farm.settings import SETTINGS
 from flamenco_gui.gui.handle import ManagerHandle
+from flamenco_gui.gui.plain import plain_label
 
 PORT_KEY = "manager/port"
 # The table's columns after the name: the service's platform keys, as people name them.
@@ -138,7 +139,7 @@ class SettingsDialog(QDialog):
         viewer_box.setLayout(viewer_row)
         form.addRow("Viewer token", viewer_box)
 
-        self.general = QLabel()
+        self.general = plain_label()
         self.general.setStyleSheet("color: #d64541;")
         self.general.setWordWrap(True)
         buttons = QDialogButtonBox(
@@ -181,7 +182,7 @@ class SettingsDialog(QDialog):
         self.remove_row = QPushButton("Remove")
         self.remove_row.setAutoDefault(False)
         self.remove_row.clicked.connect(self.remove_variables)
-        self.variables_error = QLabel()
+        self.variables_error = plain_label()
         self.variables_error.setStyleSheet("color: #d64541;")
         self.variables_error.setWordWrap(True)
         self.variables_error.hide()
@@ -261,7 +262,7 @@ class SettingsDialog(QDialog):
         hint.setStyleSheet("color: palette(placeholder-text);")
         hint.setWordWrap(True)
         column.addWidget(hint)
-        error = QLabel()
+        error = plain_label()
         error.setStyleSheet("color: #d64541;")
         error.hide()
         column.addWidget(error)

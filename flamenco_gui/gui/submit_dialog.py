@@ -37,6 +37,7 @@ from flamenco_gui.compilers.blender_render import BlenderRenderSettings
 from flamenco_gui.farm.errors import FarmError
 from flamenco_gui.farm.jobs import MAX_TASKS_PER_JOB
 from flamenco_gui.farm.service import FarmService
+from flamenco_gui.gui.plain import plain_label
 
 JOB_TYPES = [("Blender render", "blender_render"), ("Command", "command")]
 FORMATS = list(get_args(BlenderRenderSettings.model_fields["format"].annotation))
@@ -124,7 +125,7 @@ class SubmitDialog(QDialog):
         )
         self.note = QLabel()
         self.note.setStyleSheet(NOTE_STYLE)
-        self.general = QLabel()
+        self.general = plain_label()
         self.general.setStyleSheet(ERROR_STYLE)
         self.general.setWordWrap(True)
 
@@ -200,7 +201,7 @@ class SubmitDialog(QDialog):
             column.addLayout(widget)
         else:
             column.addWidget(widget)
-        error = QLabel()
+        error = plain_label()
         error.setStyleSheet(ERROR_STYLE)
         error.setWordWrap(True)
         error.hide()

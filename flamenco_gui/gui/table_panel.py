@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
+from flamenco_gui.gui.plain import plain_label
 from flamenco_gui.gui.table_model import LiveTableModel
 from flamenco_gui.gui.table_view import LiveTableView
 
@@ -37,7 +38,7 @@ class TablePanel(QWidget):
         super().__init__(parent)
         self.model = model
         self.scope: Callable[[Row], bool] | None = None  # e.g. the selected jobs' tasks
-        self.title = QLabel(f"<b>{title}</b>")
+        self.title = plain_label(title, bold=True)
         self.search = QLineEdit()
         self.search.setPlaceholderText(placeholder)
         self.search.setClearButtonEnabled(True)
@@ -73,7 +74,7 @@ class TablePanel(QWidget):
         self._count()
 
     def set_title(self, title: str) -> None:
-        self.title.setText(f"<b>{title}</b>")
+        self.title.setText(title)
 
     def apply_filter(self) -> None:
         self._debounce.stop()

@@ -34,7 +34,7 @@ def test_job_actions_confirmations_and_notifications(qloop, qtbot, tmp_path) -> 
             # Selecting a job shows its tasks only; none selected shows them all.
             window.jobs.view.select_ids([a["id"]], a["id"])
             await until(lambda: window.task_model.rowCount() == 3, 1)
-            assert window.tasks.title.text() == "<b>Tasks of shot-a</b>"
+            assert window.tasks.title.text() == "Tasks of shot-a"
 
             # Toolbar: pause and resume the selected job.
             actions.pause_job.trigger()
