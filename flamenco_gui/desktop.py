@@ -51,8 +51,7 @@ async def _serve(manager: Manager, settings: QSettings) -> None:
     window.show()
     await load_window(window)
     await closed.wait()
-    if window.isVisible():  # a signal, not the window, ended it
-        window.close()
+    window.quit_now()  # a signal ended it: no question (a no-op once the window closed)
     window.hide()
     await window.shutdown()
     await manager.stop()

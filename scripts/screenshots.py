@@ -282,7 +282,7 @@ async def shoot(app: QApplication, tmp: Path) -> None:
     app.setPalette(dark_palette())
     await _settle(window)
     _save(window, "main_window_dark.png")
-    window.close()
+    window.quit_now()
     await window.shutdown()
     manager.store.close()
 

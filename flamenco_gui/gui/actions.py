@@ -196,6 +196,10 @@ class FarmActions(QObject):
 
     # -- applying ----------------------------------------------------------------------
 
+    def apply(self, kind: str, ids: Sequence[int], change: Callable[[int], Any]) -> None:
+        """`change` each of `ids` in steps, summed up in the status bar (Pause farm…)."""
+        self._apply(kind, ids, change)
+
     def _apply(self, kind: str, ids: Sequence[int], change: Callable[[int], Any]) -> None:
         if not ids:
             return

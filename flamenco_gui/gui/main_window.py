@@ -40,12 +40,14 @@ from flamenco_gui.farm.pairing import DEFAULT_TTL
 from flamenco_gui.gui.actions import FarmActions
 from flamenco_gui.gui.add_worker_dialog import AddWorkerDialog
 from flamenco_gui.gui.columns import frames
+from flamenco_gui.gui.farm_switch import FarmSwitch
 from flamenco_gui.gui.handle import ManagerHandle
 from flamenco_gui.gui.jobs_view import jobs_model, jobs_panel
 from flamenco_gui.gui.local_worker import LocalWorker, local_url
 from flamenco_gui.gui.log_panel import LogPanel
 from flamenco_gui.gui.plain import plain_label
 from flamenco_gui.gui.preview_panel import PreviewPanel
+from flamenco_gui.gui.quit_guard import QuitGuard
 from flamenco_gui.gui.settings_dialog import SettingsDialog, mask
 from flamenco_gui.gui.submit_dialog import SubmitDialog
 from flamenco_gui.gui.table_panel import TablePanel
@@ -95,7 +97,20 @@ class MainWindow(QMainWindow):
         )
         self.farm_actions.updates_requested.connect(self.build_offers.refresh_soon)
         self.local = LocalWorker(manager.data_dir, self)
-        self.notifier = JobNotifier(self, lambda text: self.statusBar().showMessage(text, 15_000))
+        self.farm_switch = FarmSwitch(self.service, self.job_model, self.farm_actions)
+        self.quit_action = QAction("Quit", self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.quit_action.triggered.connect(self.request_quit)
+        self.notifier = JobNotifier(
+            self,
+            lambda text: self.statusBar().showMessage(text, 15_000),
+            [None, self.farm_switch.pause, self.farm_switch.resume, None, self.quit_action],
+        )
+        self._quit_ok = False  # the question was answered "quit" (or none was needed)
+        self.quit_guard = QuitGuard(
+            self, self._work_under_way, lambda: self.notifier.available, self.quit_now, self.to_tray
+        )
 
         # Jobs on top and workers at the bottom, each the window's full width (both have
         # many columns); a task table and, beside it, the task's log or the job's latest
@@ -151,9 +166,6 @@ class MainWindow(QMainWindow):
         self.settings_action = QAction("Settings…", self)
         self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
         self.settings_action.triggered.connect(self.open_settings)
-        quit_action = QAction("Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
         self.addon_action = QAction("Install Blender add-on…", self)
         self.addon_action.setToolTip("Save the add-on that submits scenes from Blender")
         self.addon_action.triggered.connect(self.open_addon_export)
@@ -165,9 +177,12 @@ class MainWindow(QMainWindow):
         for action in (self.submit_action, self.add_worker_action, self.local_action):
             farm.addAction(action)
         farm.addSeparator()
+        farm.addAction(self.farm_switch.pause)
+        farm.addAction(self.farm_switch.resume)
+        farm.addSeparator()
         farm.addAction(self.settings_action)
         farm.addSeparator()
-        farm.addAction(quit_action)
+        farm.addAction(self.quit_action)
         for title, kind in (("&Job", "job"), ("&Task", "task"), ("&Worker", "worker")):
             menu = bar.addMenu(title)
             for entry in a.for_kind(kind):
@@ -516,7 +531,43 @@ class MainWindow(QMainWindow):
             s.setValue(self._header_key(name, panel), panel.view.horizontalHeader().saveState())
         s.sync()
 
+    def _work_under_way(self) -> tuple[int, int]:
+        """(rendering, queued) tasks, from the job rows in hand (a few per job)."""
+        rendering = queued = 0
+        for row in list(self.job_model.all_rows()):
+            job = self.job_model.get(row["id"]) or row  # with changes not yet applied
+            counts = job.get("task_counts") or {}
+            rendering += counts.get("rendering", 0)
+            queued += counts.get("queued", 0)
+        return rendering, queued
+
+    def request_quit(self) -> None:
+        """Ctrl+Q, Quit in the Farm menu or the tray: as closing the window."""
+        if self.isHidden():
+            self.notifier.show_window()  # the question needs its window
+        self.close()
+
+    def quit_now(self) -> None:
+        """Close without asking (the wrangler said quit; SIGTERM; a test's teardown)."""
+        self._quit_ok = True
+        self.close()
+
+    def to_tray(self) -> None:
+        self.hide()
+        self.notifier.notify(
+            "Still running",
+            f"Flamenco Manager keeps serving workers at {self.manager.url}; "
+            "the tray icon shows the window again.",
+            False,
+        )
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self._closed:  # closed already (a SIGTERM after the window's own close)
+            event.accept()
+            return
+        if not self._quit_ok and self.quit_guard.ask():
+            event.ignore()
+            return
         self._closed = True
         self.preview.stop()
         self.build_offers.stop()
