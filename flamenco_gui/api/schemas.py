@@ -301,7 +301,7 @@ class JobQuery(Strict):
 
 
 class JobAction(Strict):
-    action: Literal["pause", "resume", "cancel", "requeue", "requeue_failed"]
+    action: Literal["pause", "pause_now", "resume", "cancel", "requeue", "requeue_failed"]
 
 
 class JobPatch(Strict):

@@ -18,7 +18,7 @@ from typing import Protocol
 from flamenco_gui.farm.changes import LOAD
 from flamenco_gui.farm.errors import Conflict
 from flamenco_gui.farm.events import Change, Kind
-from flamenco_gui.farm.states import FINISHED, TaskStatus, can_transition, job_status
+from flamenco_gui.farm.states import FINISHED, JobStatus, TaskStatus, can_transition, job_status
 from flamenco_gui.rows import Fields, TaskState
 
 T = TaskStatus
@@ -121,6 +121,9 @@ class TaskStateMachine:
         """Move one task, with its side effects: its attempt closed, its worker freed,
         what waits for it canceled when it can no longer complete."""
         old = T(task["status"])
+        back = new == T.QUEUED and old == T.RENDERING and outcome != new.value
+        if back and self._job_paused(task):  # a retry or a lost worker, not the wrangler
+            new, reason = T.PAUSED, f"{reason}; paused with its job"
         if new == old:
             return
         if not can_transition(old, new):
@@ -139,6 +142,13 @@ class TaskStateMachine:
         if new == T.QUEUED:
             self._signals.queued()
         self.task_changed(task)
+
+    def _job_paused(self, task: TaskState) -> bool:
+        """Whether the task's job is paused (a graceful pause lets this task run on)."""
+        if task["job_id"] is None:
+            return False
+        found = self._store.job_status_and_counts(task["job_id"])
+        return found is not None and found[0] == JobStatus.PAUSED.value
 
     def _end_attempt(self, task: TaskState, outcome: str, reason: str, now: float) -> None:
         self._store.close_history(
