@@ -18,6 +18,7 @@ from typing import Protocol
 from flamenco_gui.farm.changes import LOAD
 from flamenco_gui.farm.errors import Conflict
 from flamenco_gui.farm.events import Change, Kind
+from flamenco_gui.farm.log_notes import LogNotes
 from flamenco_gui.farm.states import FINISHED, JobStatus, TaskStatus, can_transition, job_status
 from flamenco_gui.rows import Fields, TaskState
 
@@ -72,7 +73,10 @@ class TaskStateMachine:
         changes: ChangeSink,
         signals: Signals,
         clock: Callable[[], float] = time.time,
+        notes: LogNotes | None = None,
     ) -> None:
+        """`notes`: the manager's lines in task logs (attempt headers, why one ended)."""
+        self._notes = notes
         self._store = store
         self._changes = changes
         self._signals = signals
@@ -115,6 +119,8 @@ class TaskStateMachine:
         )
         self._changes.emit("worker", worker_id)
         self.task_changed(task)
+        if self._notes is not None:
+            self._notes.attempt_started(task["id"], worker_id, lease, now)
         return lease
 
     def move(self, task: TaskState, new: TaskStatus, reason: str, *, outcome: str) -> None:
@@ -131,6 +137,8 @@ class TaskStateMachine:
         now = self._clock()
         if old == T.RENDERING:
             self._end_attempt(task, outcome, reason, now)
+            if self._notes is not None and new != T.COMPLETED:
+                self._notes.attempt_ended(task["id"], new.value, reason)
         fields = target_fields(new, was_rendering=old == T.RENDERING, reason=reason, now=now)
         if new == T.COMPLETED:
             fields["frame_current"] = task["frame_end"]

@@ -332,7 +332,7 @@ class MainWindow(QMainWindow):
         else:
             self.tasks.set_title(f"Tasks of {len(ids)} jobs")
         self.tasks.apply_filter()
-        self._follow_job()
+        self._follow_task()  # the log follows: a task of another job is not shown
 
     def _follow_task(self, *_: Any) -> None:
         task_id = self.tasks.view.current_id()
@@ -368,8 +368,15 @@ class MainWindow(QMainWindow):
             self._show_storage_error(change.row.get("storage_error"))
         elif change.kind == "preview":
             self.preview.on_preview(change.id)
-        elif change.kind == "job" and change.row is None and change.id == self.preview.job_id:
-            self.preview.show_job(None)  # deleted: its previews went with it
+        elif change.kind == "job" and change.row is None:
+            if change.id == self.preview.job_id:
+                self.preview.show_job(None)  # deleted: its previews went with it
+            shown = self.log.task_id
+            task = self.task_model.get(shown) if shown is not None else None
+            if shown is not None and (task is None or task.get("job_id") == change.id):
+                self.log.show_task(None)  # its log went with it
+        elif change.kind == "task" and change.row is None and change.id == self.log.task_id:
+            self.log.show_task(None)
 
     def _show_storage_error(self, error: str | None) -> None:
         """A farm that cannot save is the one thing a wrangler must not miss."""
