@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication
 from flamenco_gui.config import ManagerConfig
 from flamenco_gui.gui.app import load_window
 from flamenco_gui.gui.main_window import MainWindow
-from flamenco_gui.gui.settings_dialog import PORT_KEY
+from flamenco_gui.gui.settings_dialog import HOST_KEY, PORT_KEY
 from flamenco_gui.manager import Manager
 
 
@@ -36,6 +36,13 @@ def saved_port() -> int | None:
     _application()
     value = QSettings().value(PORT_KEY)
     return None if value is None else int(str(value))  # the INI backend keeps text
+
+
+def saved_host() -> str | None:
+    """The address chosen in Settings' *Listen on*, if any (a --host flag wins)."""
+    _application()
+    value = QSettings().value(HOST_KEY)
+    return None if value is None else str(value)
 
 
 async def _serve(manager: Manager, settings: QSettings) -> None:

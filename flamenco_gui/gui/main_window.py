@@ -21,11 +21,13 @@ from PySide6.QtCore import QEvent, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QToolBar,
@@ -41,6 +43,7 @@ from flamenco_gui.gui.actions import FarmActions
 from flamenco_gui.gui.add_worker_dialog import AddWorkerDialog
 from flamenco_gui.gui.columns import frames
 from flamenco_gui.gui.farm_switch import FarmSwitch
+from flamenco_gui.gui.first_run import FirstRunGuide
 from flamenco_gui.gui.handle import ManagerHandle
 from flamenco_gui.gui.jobs_view import jobs_model, jobs_panel
 from flamenco_gui.gui.local_worker import LocalWorker, local_url
@@ -143,6 +146,24 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self._build_actions()
+        self.guide = FirstRunGuide(
+            self.worker_model,
+            self.job_model,
+            manager.pairing,
+            lambda: self.manager.url,
+            (self.add_worker_action, self.local_action, self.submit_action),
+        )
+        # Under the banner, above the tables; scrolled rather than making a small
+        # window bigger.
+        self.guide_area = QScrollArea()
+        self.guide_area.setWidget(self.guide)
+        self.guide_area.setWidgetResizable(True)
+        self.guide_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.guide_area.setMinimumHeight(48)
+        self.guide_area.setMaximumHeight(self.guide.sizeHint().height() + 4)
+        self.guide.visibility.connect(self.guide_area.setVisible)
+        self.guide_area.setVisible(self.guide.wanted)
+        layout.insertWidget(1, self.guide_area)
         self._build_status_bar()
         self._wire()
         self._show_storage_error(self.service.storage_error)
@@ -414,13 +435,14 @@ class MainWindow(QMainWindow):
         return dialog
 
     def open_add_worker(self) -> AddWorkerDialog:
-        code = self.manager.pairing.issue(DEFAULT_TTL).code
+        pairing = self.manager.pairing.issue(DEFAULT_TTL)
         dialog = AddWorkerDialog(
             self.manager.url,
             self.manager.token.value,
             self,
-            code=code,
+            code=pairing.code,
             farm_id=self.manager.farm_id,
+            expires_at=pairing.expires_at,
         )
         self.dialog = dialog
         dialog.open()
