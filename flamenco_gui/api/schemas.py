@@ -279,6 +279,10 @@ class Job(BaseModel):
     frame_end: int | None
     created: float | None
     updated: float | None
+    started: float | None = Field(
+        default=None,
+        description="when the job's current run began rendering (a requeue starts a new one)",
+    )
     task_counts: dict[str, int]
     tasks_total: int
     progress: float

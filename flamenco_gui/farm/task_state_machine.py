@@ -34,7 +34,9 @@ class StateStore(Protocol):
     def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
     def waiting_dependents(self, task_ids: Sequence[int]) -> list[TaskState]: ...
     def job_status_and_counts(self, job_id: int) -> tuple[str, dict[str, int]] | None: ...
-    def set_job_status(self, job_id: int, status: str, when: float) -> None: ...
+    def set_job_status(
+        self, job_id: int, status: str, when: float, started: bool = False
+    ) -> None: ...
     def job_task_slice(
         self, job_id: int, status: str, limit: int, after: int = 0
     ) -> list[TaskState]: ...
@@ -182,7 +184,10 @@ class TaskStateMachine:
         old, counts = found
         status = job_status(counts).value
         if status != old:
-            self._store.set_job_status(job_id, status, self._clock())
+            # A run begins when rendering starts from anything but a pause (a requeued
+            # job's clock starts again; a resumed one's goes on).
+            run = status == JobStatus.RENDERING and old != JobStatus.PAUSED
+            self._store.set_job_status(job_id, status, self._clock(), started=run)
         self._changes.emit("job", job_id)
 
     # -- a set of a job's tasks -------------------------------------------------------------

@@ -36,6 +36,32 @@ def ago(ts: float | None) -> str:
     return f"{duration(time.time() - ts)} ago"
 
 
+def seen(ts: float | None, now: float | None = None) -> str:
+    """When, in words: "just now", "2 min ago", "3 h ago", "yesterday 18:04"."""
+    if ts is None:
+        return "never"
+    now = time.time() if now is None else now
+    age = now - ts
+    if age < 45:
+        return "just now"
+    if age < 3600:
+        return f"{max(1, round(age / 60))} min ago"
+    if age < 6 * 3600:
+        return f"{int(age // 3600)} h ago"
+    then, today = time.localtime(ts), time.localtime(now)
+    clock = time.strftime("%H:%M", then)
+    days = (
+        time.mktime((*today[:3], 0, 0, 0, 0, 0, -1)) - time.mktime((*then[:3], 0, 0, 0, 0, 0, -1))
+    ) / 86400
+    if days < 0.5:
+        return f"today {clock}"
+    if days < 1.5:
+        return f"yesterday {clock}"
+    if days < 6.5:
+        return time.strftime("%a %H:%M", then)
+    return time.strftime("%Y-%m-%d", then)
+
+
 def frames(r: Row) -> str:
     if r.get("frame_start") is None:
         return ""
@@ -53,7 +79,10 @@ def time_left(elapsed: float | None, percent: float | None) -> float | None:
 
 def task_elapsed(r: Row) -> float | None:
     """Manager-side clock while rendering (a worker's time_cost is as old as its last
-    report); the worker's own figure once the run is over."""
+    report); the worker's own figure once the run is over; nothing while queued (an
+    earlier attempt's figure would read as this one's)."""
+    if r.get("status") == "queued":
+        return None
     if r.get("status") == "rendering" and r.get("started") is not None:
         return time.time() - r["started"]
     if r.get("time_cost") is not None:
@@ -70,18 +99,31 @@ def task_left(r: Row) -> float | None:
 
 
 def job_elapsed(r: Row) -> float | None:
-    """Since submission; a finished or paused job stops its clock at its last change."""
-    if r.get("created") is None:
+    """Since its current run began rendering (a requeue starts a new run); nothing
+    while it waits for its first task to start; a finished or paused job stops its
+    clock at its last change."""
+    start = r.get("started")
+    if start is None or r.get("status") == "queued":
         return None
     stopped = r.get("status") in (*FINISHED, "paused")
-    end = (r.get("updated") or r["created"]) if stopped else time.time()
-    return end - r["created"]
+    end = (r.get("updated") or start) if stopped else time.time()
+    return max(0.0, end - start)
+
+
+def _rendering_now(r: Row) -> int:
+    return int((r.get("task_counts") or {}).get("rendering", 0))
 
 
 def job_left(r: Row) -> float | None:
-    if r.get("status") != "rendering":
+    """At the rate so far, while something renders (no worker on it: no rate to go by)."""
+    if r.get("status") != "rendering" or not _rendering_now(r):
         return None
     return time_left(job_elapsed(r), r.get("progress"))
+
+
+def job_waiting(r: Row) -> bool:
+    """Queued or rendering with nothing rendering now: its Left reads "waiting"."""
+    return r.get("status") in ("queued", "rendering") and not _rendering_now(r)
 
 
 def progress_column(width: int) -> Column:
@@ -99,8 +141,10 @@ def clock_columns(
     elapsed: Callable[[Row], float | None],
     left: Callable[[Row], float | None],
     widths: tuple[int, int],
+    waiting: Callable[[Row], bool] = lambda r: False,
 ) -> list[Column]:
-    """ "Elapsed" and "Left", repainted every second (jobs and tasks)."""
+    """ "Elapsed" and "Left", repainted every second (jobs and tasks); Left says
+    "waiting" where there is no rate to go by yet."""
     return [
         Column(
             "Elapsed",
@@ -112,7 +156,7 @@ def clock_columns(
         ),
         Column(
             "Left",
-            lambda r: duration(left(r)),
+            lambda r: "waiting" if waiting(r) else duration(left(r)),
             lambda r: left(r) or 0.0,
             True,
             width=widths[1],

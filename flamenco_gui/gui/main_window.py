@@ -52,6 +52,7 @@ from flamenco_gui.gui.plain import plain_label
 from flamenco_gui.gui.preview_panel import PreviewPanel
 from flamenco_gui.gui.quit_guard import QuitGuard
 from flamenco_gui.gui.settings_dialog import SettingsDialog, mask
+from flamenco_gui.gui.status_bar import ElidingStatusBar
 from flamenco_gui.gui.submit_dialog import SubmitDialog
 from flamenco_gui.gui.table_panel import TablePanel
 from flamenco_gui.gui.tasks_view import tasks_model, tasks_panel
@@ -81,6 +82,7 @@ class MainWindow(QMainWindow):
         self._stopping: asyncio.Future[int | None] | None = None
         self._exporting: asyncio.Future[Path | None] | None = None
         self.setWindowTitle(f"Flamenco Manager {__version__}")
+        self.setStatusBar(ElidingStatusBar(self))
         self.setWindowIcon(app_icon())
 
         self.job_model = jobs_model()
@@ -130,7 +132,8 @@ class MainWindow(QMainWindow):
         self.split.addWidget(self.jobs)
         self.split.addWidget(self.middle)
         self.split.addWidget(self.workers)
-        self.split.setSizes([210, 370, 230])
+        # Jobs get the room (new ones land on top); workers need a few rows.
+        self.split.setSizes([300, 380, 170])
         self.banner = plain_label()
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet(

@@ -241,8 +241,15 @@ def _v10(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v11_job_started(db: sqlite_utils.Database) -> None:
+    """When a job's current run began rendering (a requeue starts a new run), so its
+    Elapsed counts from there, not from its first submission; NULL: not yet."""
+    if "started" not in db.table("jobs").columns_dict:
+        db.table("jobs").add_column("started", float)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11_job_started,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -236,8 +236,10 @@ class FakeStore:
         counts = Counter(t["status"] for t in self.tasks.values() if t["job_id"] == job_id)
         return self.jobs[job_id]["status"], dict(counts)
 
-    def set_job_status(self, job_id: int, status: str, when: float) -> None:
+    def set_job_status(self, job_id: int, status: str, when: float, started: bool = False) -> None:
         self.jobs[job_id] |= {"status": status, "updated": when}
+        if started:
+            self.jobs[job_id]["started"] = when
 
     def job_task_slice(
         self, job_id: int, status: str, limit: int, after: int = 0
