@@ -328,6 +328,10 @@ class FarmService:
     async def delete_job(self, job_id: int) -> None:
         await self.jobs.delete(job_id)
 
+    def worker_blocklists(self, worker_id: int) -> list[BlocklistRow]:
+        self.workers.get(worker_id)
+        return self.blocklist.of_worker(worker_id)
+
     def job_blocklist(self, job_id: int) -> list[BlocklistRow]:
         self.jobs.get(job_id)
         return self.blocklist.entries(job_id)

@@ -42,6 +42,7 @@ from flamenco_gui.farm.pairing import DEFAULT_TTL
 from flamenco_gui.gui.actions import FarmActions
 from flamenco_gui.gui.add_worker_dialog import AddWorkerDialog
 from flamenco_gui.gui.columns import frames
+from flamenco_gui.gui.details import job_details, worker_details
 from flamenco_gui.gui.farm_switch import FarmSwitch
 from flamenco_gui.gui.first_run import FirstRunGuide
 from flamenco_gui.gui.handle import ManagerHandle
@@ -124,6 +125,11 @@ class MainWindow(QMainWindow):
         self.side.setDocumentMode(True)
         self.side.addTab(self.log, "Log")
         self.side.addTab(self.preview, "Preview")
+        # Details of the selected job and worker; other features add sections to them.
+        self.job_details = job_details(self.service, self.job_model)
+        self.worker_details = worker_details(self.service, self.worker_model)
+        self.side.addTab(self.job_details, "Job")
+        self.side.addTab(self.worker_details, "Worker")
         self.middle = QSplitter(Qt.Orientation.Horizontal)
         self.middle.addWidget(self.tasks)
         self.middle.addWidget(self.side)
@@ -277,6 +283,9 @@ class MainWindow(QMainWindow):
         self.jobs.view.selectionModel().selectionChanged.connect(self._scope_tasks)
         self.jobs.view.selectionModel().currentChanged.connect(self._follow_job)
         self.tasks.view.selectionModel().currentChanged.connect(self._follow_task)
+        self.workers.view.selectionModel().currentChanged.connect(
+            lambda *_: self.worker_details.show_object(self.workers.view.current_id())
+        )
         self.preview.count_changed.connect(self._preview_count)
         self.local.running_changed.connect(self._local_running)
         self.local.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
@@ -381,6 +390,7 @@ class MainWindow(QMainWindow):
     def _follow_job(self, *_: Any) -> None:
         job_id = self._preview_job()
         self.preview.show_job(job_id, self._job_name(job_id) if job_id is not None else "")
+        self.job_details.show_object(job_id)
 
     def _preview_count(self, count: int) -> None:
         self.side.setTabText(self.side.indexOf(self.preview), f"Preview ({count})")

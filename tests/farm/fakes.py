@@ -385,6 +385,12 @@ class FakeStore:
         ]
         return sorted(rows, key=lambda r: r["created"])
 
+    def blocklist_of_worker(self, worker_id: int) -> list[BlocklistRow]:
+        jobs = {job for job, worker in self.blocklisted if worker == worker_id}
+        return [
+            r for job in sorted(jobs) for r in self.blocklist(job) if r["worker_id"] == worker_id
+        ]
+
     def blocklist_clear(self, job_id: int, worker_id: int | None) -> None:
         for job, worker in self.blocklisted:
             if job == job_id and worker_id in (None, worker):
