@@ -10,7 +10,6 @@ blocklist, a worker's recent tasks, by index) happen at most once a second.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +39,9 @@ def _value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return " ".join(str(v) for v in value)
     if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
+        return ", ".join(f"{k} {_value(v)}" for k, v in sorted(value.items()))
+    if isinstance(value, float):
+        return f"{value:g}"
     return "—" if value is None or value == "" else str(value)
 
 

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QToolBar,
@@ -169,7 +170,11 @@ class MainWindow(QMainWindow):
         self.guide_area.setWidgetResizable(True)
         self.guide_area.setFrameShape(QFrame.Shape.NoFrame)
         self.guide_area.setMinimumHeight(48)
-        self.guide_area.setMaximumHeight(self.guide.sizeHint().height() + 4)
+        # Its whole height when there is room, never more: the tables take the rest
+        # (the splitter's own wish for height is ignored, its minimum is not).
+        self.guide_area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.split.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        self.split.setMinimumHeight(self.split.minimumSizeHint().height())
         self.guide.visibility.connect(self.guide_area.setVisible)
         self.guide_area.setVisible(self.guide.wanted)
         layout.insertWidget(1, self.guide_area)

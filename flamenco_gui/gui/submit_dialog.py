@@ -160,6 +160,7 @@ class SubmitDialog(QDialog):
         )
         self.note = QLabel()
         self.note.setStyleSheet(NOTE_STYLE)
+        self.note.setFixedHeight(self.note.fontMetrics().height())  # kept: nothing moves
         self.blend_note = plain_label()  # what the .blend says, or why it cannot be read
         self.blend_note.setWordWrap(True)
         self.blend_note.setStyleSheet(NOTE_STYLE)
@@ -314,8 +315,8 @@ class SubmitDialog(QDialog):
             errors["chunk_size"] = (
                 f"{count:,} tasks; at most {MAX_TASKS_PER_JOB:,} per job: use larger chunks"
             )
-        self.note.setText(f"{count:,} task{'s' if count != 1 else ''}" if count else "")
-        self.note.setVisible(count > 0 and "chunk_size" not in errors)
+        counted = count > 0 and "chunk_size" not in errors
+        self.note.setText(f"{count:,} task{'s' if count != 1 else ''}" if counted else "")
         self._show({k: v for k, v in errors.items() if self._all or k in self._left})
         self.submit_button.setEnabled(self.submitting is None)
         return errors
@@ -421,7 +422,7 @@ class SubmitDialog(QDialog):
             self.format.setCurrentText(info.file_format)
         step = f" (step {info.frame_step})" if info.frame_step != 1 else ""
         self._blend_note(
-            f"Scene {info.scene}: frames {info.frame_start}-{info.frame_end}{step}, "
+            f"Scene '{info.scene}': frames {info.frame_start}-{info.frame_end}{step}, "
             f"{info.size} px ({info.percentage} %), {info.engine.title()}, "
             f"its own output {info.output or '(none)'}"
             + (f" as {info.file_format}" if info.file_format else ""),
