@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="let jobs run Python in Blender (--python, --python-expr in blender_args)",
     )
     w.add_argument(
+        "--tags",
+        default=None,
+        metavar="TAGS",
+        help="tags this node offers, comma-separated (e.g. gpu,lookdev): jobs naming tags go"
+        " only to workers with all of them; tags the wrangler sets win",
+    )
+    w.add_argument(
         "--reset-identity",
         action="store_true",
         help="forget this work dir's worker id and secret, and register as a new worker",

@@ -84,6 +84,10 @@ class WorkerRow(WorkerState):
     build: WorkerBuild | None
     uuid: NotRequired[str | None]
     accepts: NotRequired[str | None]
+    tags: NotRequired[str | None]  # the wrangler's (comma-framed); None: never set
+    tags_offered: NotRequired[str | None]  # the worker's --tags
+    control: NotRequired[dict[str, Any] | None]  # farm/worker_control.py
+    schedule: NotRequired[dict[str, Any] | None]
 
 
 class JobRow(TypedDict):
@@ -101,6 +105,8 @@ class JobRow(TypedDict):
     tasks_expected: int | None
     preview_first: int | None
     deleted: float | None
+    tags: NotRequired[list[str] | None]  # what a worker must have (farm/tags.py)
+    waiting: NotRequired[int | None]  # 1: waits for a job it depends on (farm/job_deps.py)
 
 
 class JobView(JobRow):
@@ -109,6 +115,7 @@ class JobView(JobRow):
     task_counts: dict[str, int]
     tasks_total: int
     progress: float
+    depends_on: NotRequired[list[int]]
     waiting_reason: NotRequired[str | None]  # e.g. "no worker accepts command jobs"
 
 

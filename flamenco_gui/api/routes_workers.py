@@ -47,6 +47,7 @@ async def register_worker(ctx: Ctx) -> Json:
         caller=ctx.principal.worker_id,
         node=b.node,
         accepts=b.accepts,
+        tags=b.tags,
         port=b.port,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
@@ -99,6 +100,7 @@ async def patch_worker(ctx: Ctx) -> Json:
         ip_address=ctx.request.remote,
         node=b.node,
         accepts=b.accepts,
+        tags=b.tags,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
         update_less_frequent=b.update_less_frequent.model_dump()
@@ -132,6 +134,20 @@ async def switch_worker(ctx: Ctx) -> Json:
         ctx.path_int("worker_id"), b.status == WorkerStatus.ENABLED.value
     )
     return shapes.worker(row)
+
+
+@route(
+    "PUT",
+    r"/workers/{worker_id:\d+}/tags",
+    body=s.WorkerTags,
+    response=s.WorkerObject,
+    errors=(404, 422),
+)
+async def set_worker_tags(ctx: Ctx) -> Json:
+    """Set a worker's tags (replacing those its `--tags` offered): jobs naming tags go
+    only to workers that have them all."""
+    b: s.WorkerTags = ctx.body
+    return shapes.worker(ctx.service.set_worker_tags(ctx.path_int("worker_id"), b.tags))
 
 
 @route("DELETE", r"/workers/{worker_id:\d+}", response=s.Deleted, errors=(404,))

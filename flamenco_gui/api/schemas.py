@@ -115,6 +115,9 @@ WorkerUuid = Annotated[
 ]
 Accepts = Annotated[list[AcceptKind] | None, Field(default=None, max_length=8)]
 Node = Annotated[str | None, Field(default=None, min_length=8, max_length=64)]
+# farm/tags.py: lower case letters, digits, `_.-`; at most 16 on a worker or a job.
+Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+Tags = Annotated[list[Tag], Field(max_length=16)]
 
 
 class WorkerRegister(Strict):
@@ -127,6 +130,7 @@ class WorkerRegister(Strict):
     uuid: WorkerUuid = None
     accepts: Accepts = None
     node: Node = None
+    tags: Tags | None = Field(default=None, description="offered by the worker's --tags")
 
 
 class WorkerObject(BaseModel):
@@ -155,6 +159,10 @@ class WorkerObject(BaseModel):
     accepts: list[str] | None = Field(
         default=None, description="task kinds it runs; null: never said (a 2015 client)"
     )
+    tags: list[str] = Field(
+        default_factory=list, description="the wrangler's, or (none set) its --tags"
+    )
+    tags_offered: list[str] = Field(default_factory=list, description="its --tags")
 
 
 class WorkerInfo(BaseModel):
@@ -183,6 +191,7 @@ class WorkerPatch(Strict):
     update_less_frequent: UpdateLessFrequent | None = None
     accepts: Accepts = None
     node: Node = None
+    tags: Tags | None = Field(default=None, description="offered by the worker's --tags")
 
 
 class TaskAssignment(BaseModel):
@@ -264,6 +273,10 @@ class JobCreate(Strict):
     preview_first: int | None = Field(
         default=None, ge=2, le=100_000, description="render every Nth chunk first, then the rest"
     )
+    tags: Tags = Field(default_factory=list, description="a worker must have all of them")
+    depends_on: list[Id] = Field(
+        default_factory=list, max_length=100, description="jobs that must complete first"
+    )
 
 
 class Job(BaseModel):
@@ -283,8 +296,12 @@ class Job(BaseModel):
     tasks_total: int
     progress: float
     waiting_reason: str | None = Field(
-        default=None, description="why queued tasks cannot start, e.g. no worker accepts them"
+        default=None,
+        description="why queued tasks cannot start: no worker accepts them or has its tags,"
+        " waiting for job N",
     )
+    tags: list[str] = Field(default_factory=list, description="a worker must have all of them")
+    depends_on: list[int] = Field(default_factory=list, description="jobs it waits for")
 
 
 class JobPage(BaseModel):
@@ -301,7 +318,7 @@ class JobQuery(Strict):
 
 
 class JobAction(Strict):
-    action: Literal["pause", "resume", "cancel", "requeue", "requeue_failed"]
+    action: Literal["pause", "resume", "cancel", "requeue", "requeue_failed", "release"]
 
 
 class JobPatch(Strict):
@@ -321,6 +338,10 @@ class BlocklistQuery(Strict):
 
 class WorkerSwitch(Strict):
     status: Literal["enabled", "disabled"]
+
+
+class WorkerTags(Strict):
+    tags: Tags
 
 
 # Generated from the one definition of each setting (farm/settings.py).

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flamenco_gui.farm.tags import decode_tags
+
 # A task, worker or history row (flamenco_gui/rows.py), read by the names listed here.
 RowIn = Mapping[str, Any]
 
@@ -74,9 +76,14 @@ def history(rows: Sequence[RowIn]) -> list[dict[str, Any]]:
 
 def worker(row: RowIn, label: str | None = None) -> dict[str, Any]:
     accepts = row.get("accepts")
+    offered = row.get("tags_offered")
     return {k: row[k] for k in _SEED_WORKER} | {
         "label": label or row["hostname"],
         "accepts": [k for k in accepts.split(",") if k] if accepts else None,
+        "tags": decode_tags(
+            row["tags"] if row.get("tags") is not None else row.get("tags_offered")
+        ),
+        "tags_offered": decode_tags(offered),
     }
 
 

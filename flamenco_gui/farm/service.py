@@ -15,6 +15,7 @@ from flamenco_gui.farm.blocklist import Blocklist, BlocklistStore
 from flamenco_gui.farm.changes import Batch, Changes, Transactions
 from flamenco_gui.farm.dispatch import Assignment, Dispatch, DispatchStore
 from flamenco_gui.farm.events import EventBus, Kind
+from flamenco_gui.farm.job_deps import JobDeps, JobDepsStore
 from flamenco_gui.farm.jobs import Jobs, JobStore, PreparedJob
 from flamenco_gui.farm.last_rendered import LastRendered, PreviewFiles
 from flamenco_gui.farm.retries import Retries, RetryStore
@@ -49,6 +50,7 @@ class FarmStore(
     TaskStore,
     TaskLogStore,
     JobStore,
+    JobDepsStore,
     SettingsStore,
     Protocol,
 ):
@@ -111,6 +113,8 @@ class FarmService:
         )
         self.task_logs = TaskLogs(store, logs, self.changes)
         self.last_rendered = LastRendered(store, previews, self.changes)
+        self.job_deps = JobDeps(store, self.changes, self.wakeups)
+        self.states.on_job_status = self.job_deps.parent_moved
         self.jobs = Jobs(
             store,
             self.changes,
@@ -118,6 +122,7 @@ class FarmService:
             self.farm_settings,
             self.wakeups,
             _Files(logs, previews),
+            self.job_deps,
         )
         self.jobs.finish_after_start()
         self.workers.refresh_after_start()
@@ -184,6 +189,9 @@ class FarmService:
 
     def set_worker_enabled(self, worker_id: int, enabled: bool) -> WorkerRow:
         return self.workers.set_enabled(worker_id, enabled)
+
+    def set_worker_tags(self, worker_id: int, tags: Sequence[str]) -> WorkerRow:
+        return self.workers.set_tags(worker_id, tags)
 
     def forget_worker(self, worker_id: int) -> None:
         self.workers.forget(worker_id)

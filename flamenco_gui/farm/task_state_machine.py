@@ -77,6 +77,8 @@ class TaskStateMachine:
         self._changes = changes
         self._signals = signals
         self._clock = clock
+        # Told of each job status change inside its change (farm/job_deps.py).
+        self.on_job_status: Callable[[int, str], None] = lambda job_id, status: None
 
     # -- one task ------------------------------------------------------------------------
 
@@ -165,6 +167,7 @@ class TaskStateMachine:
         status = job_status(counts).value
         if status != old:
             self._store.set_job_status(job_id, status, self._clock())
+            self.on_job_status(job_id, status)
         self._changes.emit("job", job_id)
 
     # -- a set of a job's tasks -------------------------------------------------------------

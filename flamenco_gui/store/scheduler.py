@@ -19,10 +19,15 @@ class SchedulerQueries(Tables):
         it already failed, unless every eligible worker (online, enabled) has failed it
         too, so a retry goes to another worker whenever there is one. The workers are
         counted only when that question comes up. Only a task whose kind the worker
-        accepts (compilers/kinds.py; a worker that never said accepts any).
+        accepts (compilers/kinds.py; a worker that never said accepts any), of a job
+        whose tags are all on the worker and that waits for no other job (farm/tags.py,
+        farm/job_deps.py: both read on the job row the deleted check already looks at).
         """
-        row = self.conn.execute("SELECT accepts FROM workers WHERE id = ?", (worker_id,)).fetchone()
-        accepts = row[0] if row else None
+        row = self.conn.execute(
+            "SELECT accepts, coalesce(tags, tags_offered) FROM workers WHERE id = ?",
+            (worker_id,),
+        ).fetchone()
+        accepts, tags = (row[0], row[1] or ",") if row else (None, ",")
         return cast(
             TaskState | None,
             self._one(
@@ -32,7 +37,9 @@ class SchedulerQueries(Tables):
                 "AND NOT (job_id IS NOT NULL AND EXISTS (SELECT 1 FROM job_blocklist b "
                 "  WHERE b.job_id = tasks.job_id AND b.worker_id = :w)) "
                 "AND NOT (job_id IS NOT NULL AND EXISTS (SELECT 1 FROM jobs j "
-                "  WHERE j.id = tasks.job_id AND j.deleted IS NOT NULL)) "
+                "  WHERE j.id = tasks.job_id AND (j.deleted IS NOT NULL OR j.waiting IS NOT NULL"
+                "  OR (j.tags IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(j.tags) t"
+                "      WHERE instr(:tags, ',' || t.value || ',') = 0))))) "
                 "AND NOT (EXISTS (SELECT 1 FROM task_history h WHERE h.task_id = tasks.id "
                 "  AND h.worker_id = :w AND h.outcome = 'failed') "
                 "  AND (SELECT count(DISTINCT h2.worker_id) FROM task_history h2 "
@@ -41,7 +48,7 @@ class SchedulerQueries(Tables):
                 "AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks t2 ON t2.id = d.depends_on "
                 "  WHERE d.task_id = tasks.id AND t2.status != 'completed') "
                 "ORDER BY job_priority DESC, priority DESC, id LIMIT 1",
-                {"w": worker_id, "acc": accepts},
+                {"w": worker_id, "acc": accepts, "tags": tags},
             ),
         )
 

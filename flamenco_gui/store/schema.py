@@ -241,8 +241,32 @@ def _v10(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v11_tags_job_deps_worker_control(db: sqlite_utils.Database) -> None:
+    """Which work on which machine, and when (issue 16; docs/decisions.md).
+
+    Workers: `tags` the wrangler set (comma-framed, NULL: never set) and `tags_offered`
+    by the worker's `--tags`, used while the wrangler has set none; `control`, the
+    wrangler's pending remote action (JSON); `schedule`, its sleep schedule (JSON).
+    Jobs: `tags` they need (JSON list), `waiting` (1 while a job it depends on has not
+    completed, NULL once free: dispatch reads it on the job row it already looks at),
+    and `job_deps` (job, the job it waits for).
+    """
+    for column in ("tags", "tags_offered", "control", "schedule"):
+        if column not in db.table("workers").columns_dict:
+            db.table("workers").add_column(column, str)
+    if "tags" not in db.table("jobs").columns_dict:
+        db.table("jobs").add_column("tags", str)
+    if "waiting" not in db.table("jobs").columns_dict:
+        db.table("jobs").add_column("waiting", int)
+    db.conn.execute(
+        "CREATE TABLE IF NOT EXISTS job_deps (job_id INTEGER NOT NULL, depends_on INTEGER"
+        " NOT NULL, PRIMARY KEY (job_id, depends_on)) WITHOUT ROWID"
+    )
+    db.conn.execute("CREATE INDEX IF NOT EXISTS job_deps_parent ON job_deps (depends_on)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11_tags_job_deps_worker_control,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -62,5 +62,12 @@ class WorkersTable(Tables):
             kinds.update(k for k in str(accepts).split(",") if k)
         return kinds
 
+    def enabled_worker_tags(self) -> list[str]:
+        """Each enabled worker's tags (comma-framed), for why a job's tasks would wait."""
+        cur = self.conn.execute(
+            "SELECT coalesce(tags, tags_offered, ',') FROM workers WHERE status = 'enabled'"
+        )
+        return [str(t) for (t,) in cur]
+
     def online_workers(self) -> list[int]:
         return self._ids("SELECT id FROM workers WHERE connection != 'offline'")

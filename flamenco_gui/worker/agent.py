@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from flamenco_gui.compilers.kinds import BLENDER_PYTHON, DEFAULT_ACCEPTS, KINDS, refusal
 from flamenco_gui.discovery import DEFAULT_TIMEOUT as DISCOVERY_TIMEOUT
 from flamenco_gui.discovery import DiscoveryFailed
+from flamenco_gui.farm.tags import clean_tags
 from flamenco_gui.worker import sysinfo
 from flamenco_gui.worker.build_identity import own_executable
 from flamenco_gui.worker.client import (
@@ -85,6 +86,7 @@ class WorkerConfig:
     # The task kinds this node's owner lets it run (compilers/kinds.py).
     accepts: tuple[str, ...] = DEFAULT_ACCEPTS
     reset_identity: bool = False
+    tags: tuple[str, ...] = ()  # offered to the manager (farm/tags.py)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> WorkerConfig:
@@ -110,6 +112,7 @@ class WorkerConfig:
                 getattr(args, "accept", None), bool(getattr(args, "allow_blender_python", False))
             ),
             reset_identity=bool(getattr(args, "reset_identity", False)),
+            tags=offered_tags(getattr(args, "tags", None)),
         )
 
     @property
@@ -145,6 +148,15 @@ def accepted_kinds(given: str | None, blender_python: bool) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kinds))
 
 
+def offered_tags(given: str | None) -> tuple[str, ...]:
+    """--tags as the manager stores them; exits (2) naming a bad one."""
+    try:
+        return tuple(clean_tags((given or "").split(",")))
+    except ValueError as exc:
+        print(f"worker: --tags: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _blender(given: str | None) -> str:
     if given and given != "blender":
         return given
@@ -153,7 +165,11 @@ def _blender(given: str | None) -> str:
 
 def who(config: WorkerConfig) -> dict[str, Any]:
     """What every report says of this node: what it accepts and where it runs."""
-    return {"accepts": list(config.accepts), "node": node_id(config.work_dir)}
+    return {
+        "accepts": list(config.accepts),
+        "node": node_id(config.work_dir),
+        "tags": list(config.tags),
+    }
 
 
 async def registration_body(config: WorkerConfig) -> dict[str, Any]:
