@@ -94,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
         " only to workers with all of them; tags the wrangler sets win",
     )
     w.add_argument(
+        "--allow-power",
+        action="store_true",
+        help="let the wrangler shut down or reboot this machine from the manager",
+    )
+    w.add_argument(
+        "--power-command",
+        default=None,
+        metavar="JSON",
+        help='argv the action (shutdown or reboot) is appended to, e.g. \'["sudo", "power"]\''
+        " (default: systemctl poweroff/reboot; shutdown on macOS and Windows)",
+    )
+    w.add_argument(
         "--reset-identity",
         action="store_true",
         help="forget this work dir's worker id and secret, and register as a new worker",

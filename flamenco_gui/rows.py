@@ -87,6 +87,7 @@ class WorkerRow(WorkerState):
     tags: NotRequired[str | None]  # the wrangler's (comma-framed); None: never set
     tags_offered: NotRequired[str | None]  # the worker's --tags
     control: NotRequired[dict[str, Any] | None]  # farm/worker_control.py
+    allow_power: NotRequired[int | None]  # 1: its owner allowed shutdown and reboot
     schedule: NotRequired[dict[str, Any] | None]
 
 

@@ -48,6 +48,7 @@ async def register_worker(ctx: Ctx) -> Json:
         node=b.node,
         accepts=b.accepts,
         tags=b.tags,
+        allow_power=b.allow_power,
         port=b.port,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
@@ -88,6 +89,8 @@ async def patch_worker(ctx: Ctx) -> Json:
     if not ctx.principal.is_farm and ctx.principal.worker_id != worker_id:
         raise Forbidden(f"a worker may only report for itself, not worker {worker_id}")
     b: s.WorkerPatch = ctx.body
+    if b.control_ack is not None:
+        ctx.service.acknowledge_control(worker_id, b.control_ack.id, b.control_ack.state)
     if b.status == WorkerReport.AVAILABLE:
         ctx.service.begin_pull(worker_id)  # until the answer is written
         ctx.after.append(lambda: ctx.service.end_pull(worker_id))
@@ -101,6 +104,7 @@ async def patch_worker(ctx: Ctx) -> Json:
         node=b.node,
         accepts=b.accepts,
         tags=b.tags,
+        allow_power=b.allow_power,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
         update_less_frequent=b.update_less_frequent.model_dump()
@@ -117,6 +121,8 @@ async def patch_worker(ctx: Ctx) -> Json:
     answer: Json = {"task_id": task_id, "lease": lease}
     if b.status == WorkerReport.AVAILABLE and ctx.service.take_update_request(worker_id):
         answer["check_update"] = True  # only then: the seed's answer stays as it was
+    if (control := ctx.service.worker_control(worker_id)) is not None:
+        answer["control"] = control  # the wrangler's request, until the worker is done
     return answer
 
 
@@ -148,6 +154,22 @@ async def set_worker_tags(ctx: Ctx) -> Json:
     only to workers that have them all."""
     b: s.WorkerTags = ctx.body
     return shapes.worker(ctx.service.set_worker_tags(ctx.path_int("worker_id"), b.tags))
+
+
+@route(
+    "POST",
+    r"/workers/{worker_id:\d+}/control",
+    body=s.WorkerControlRequest,
+    response=s.WorkerObject,
+    errors=(404, 409, 422),
+)
+async def control_worker(ctx: Ctx) -> Json:
+    """Ask a worker to stop taking work, restart its agent, or shut down or reboot its
+    machine (only with its owner's --allow-power), `now` (its task requeued) or
+    `after_task`; `resume` withdraws the request or ends a stop. The worker's
+    `control` shows the request and the worker's acknowledgement until it is done."""
+    b: s.WorkerControlRequest = ctx.body
+    return shapes.worker(ctx.service.control_worker(ctx.path_int("worker_id"), b.action, b.when))
 
 
 @route("DELETE", r"/workers/{worker_id:\d+}", response=s.Deleted, errors=(404,))

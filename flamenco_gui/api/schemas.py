@@ -131,6 +131,29 @@ class WorkerRegister(Strict):
     accepts: Accepts = None
     node: Node = None
     tags: Tags | None = Field(default=None, description="offered by the worker's --tags")
+    allow_power: bool | None = Field(default=None, description="started with --allow-power")
+
+
+class WorkerControlState(BaseModel):
+    id: int
+    action: Literal["stop", "restart", "shutdown", "reboot"]
+    when: Literal["now", "after_task"]
+    state: Literal["requested", "acknowledged", "restarting", "done"]
+    requested: float
+
+
+class ControlAck(Strict):
+    """A worker's word on the request it was sent (farm/worker_control.py)."""
+
+    id: Id
+    state: Literal["acknowledged", "restarting", "done"]
+
+
+class WorkerControlRequest(Strict):
+    action: Literal["stop", "restart", "shutdown", "reboot", "resume"]
+    when: Literal["now", "after_task"] = Field(
+        default="after_task", description="now: its running task is requeued at once"
+    )
 
 
 class WorkerObject(BaseModel):
@@ -163,6 +186,10 @@ class WorkerObject(BaseModel):
         default_factory=list, description="the wrangler's, or (none set) its --tags"
     )
     tags_offered: list[str] = Field(default_factory=list, description="its --tags")
+    allow_power: bool = Field(default=False, description="its owner allows shutdown/reboot")
+    control: WorkerControlState | None = Field(
+        default=None, description="the wrangler's pending remote request, until done"
+    )
 
 
 class WorkerInfo(BaseModel):
@@ -192,11 +219,16 @@ class WorkerPatch(Strict):
     accepts: Accepts = None
     node: Node = None
     tags: Tags | None = Field(default=None, description="offered by the worker's --tags")
+    allow_power: bool | None = Field(default=None, description="started with --allow-power")
+    control_ack: ControlAck | None = None
 
 
 class TaskAssignment(BaseModel):
     task_id: int | None
     lease: int | None = None
+    control: WorkerControlState | None = Field(
+        default=None, description="present while the wrangler's remote request is pending"
+    )
     check_update: bool = Field(
         default=False,
         description="present (true) once after `POST /workers/update`: check for an update now",

@@ -84,6 +84,8 @@ def worker(row: RowIn, label: str | None = None) -> dict[str, Any]:
             row["tags"] if row.get("tags") is not None else row.get("tags_offered")
         ),
         "tags_offered": decode_tags(offered),
+        "allow_power": bool(row.get("allow_power")),
+        "control": row.get("control"),
     }
 
 

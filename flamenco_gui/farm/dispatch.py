@@ -49,11 +49,16 @@ class Dispatch:
         config: FarmConfig,
         clock: Callable[[], float] = time.time,
         update_pending: Callable[[int], bool] = lambda worker_id: False,
+        control: Callable[[int], str | None] = lambda worker_id: None,
     ) -> None:
         """`update_pending(worker_id)`: "update all" asked this worker to check for its
-        update (farm/worker_updates.py); its pull then answers at once, without work."""
+        update (farm/worker_updates.py); its pull then answers at once, without work.
+        `control(worker_id)`: the wrangler's pending remote request, from memory
+        (farm/worker_control.py): None, or its state; "requested" (news for the worker)
+        answers a held poll or watch at once; any state keeps new work from it."""
         self._store = store
         self._update_pending = update_pending
+        self._control = control
         self._changes = changes
         self._states = states
         self._workers = workers
@@ -138,8 +143,8 @@ class Dispatch:
         if status == WorkerReport.OFFLINE:
             self._wakeups.queued()  # its held poll, if any, ends now
             return None, None
-        if status == WorkerReport.AVAILABLE and self._update_pending(worker_id):
-            return None, None  # between tasks, with nothing to run: check for the update now
+        if status == WorkerReport.AVAILABLE and self._answer_now(worker_id):
+            return None, None  # between tasks, with nothing to run: an update, a request
         if wait and self._wakeups.held_polls() >= LIMITS.max_held_polls:
             raise TooMany(
                 f"wait: {self._wakeups.held_polls()} polls held, max_held_polls"
@@ -178,7 +183,7 @@ class Dispatch:
             if held is None:
                 return None, None
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._control(worker_id) == "requested":
                 return held["id"], held["lease"]
             if alive is not None and not alive():
                 return held["id"], held["lease"]  # nobody reads it; the poll ends
@@ -218,13 +223,16 @@ class Dispatch:
                 claimed = self._held(worker_id, always=True) or self.claim(worker)
             if claimed is not None:
                 return claimed
-            if self._update_pending(worker_id):
+            if self._answer_now(worker_id):
                 return None, None
+
+    def _answer_now(self, worker_id: int) -> bool:
+        return self._update_pending(worker_id) or self._control(worker_id) == "requested"
 
     def claim(self, worker: WorkerState, report: Fields | None = None) -> Assignment | None:
         """Inside a change: the worker's next task, leased to it; `report` fields join
         its row's update."""
-        if worker["status"] != WorkerStatus.ENABLED:
+        if worker["status"] != WorkerStatus.ENABLED or self._control(worker["id"]) is not None:
             return None
         task = self._store.next_queued_task(worker["id"])
         if task is None:

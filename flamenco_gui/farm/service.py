@@ -26,6 +26,7 @@ from flamenco_gui.farm.task_state_machine import StateStore, TaskStateMachine
 from flamenco_gui.farm.tasks import Tasks, TaskStore
 from flamenco_gui.farm.timeouts import TimeoutChecker, TimeoutStore
 from flamenco_gui.farm.wakeups import Wakeups
+from flamenco_gui.farm.worker_control import ControlStore, WorkerControl
 from flamenco_gui.farm.worker_updates import BuildCatalogue, NoBuilds, Offers, WorkerUpdates
 from flamenco_gui.farm.workers import Workers, WorkerStore
 from flamenco_gui.rows import (
@@ -51,6 +52,7 @@ class FarmStore(
     TaskLogStore,
     JobStore,
     JobDepsStore,
+    ControlStore,
     SettingsStore,
     Protocol,
 ):
@@ -104,6 +106,7 @@ class FarmService:
             self.wakeups,
             self.config,
             update_pending=self.updates.pending,
+            control=self._control_state,
         )
         self.timeouts = TimeoutChecker(
             store, self.changes, self.workers, self.retries, self.wakeups, self.config, logs=logs
@@ -124,8 +127,13 @@ class FarmService:
             _Files(logs, previews),
             self.job_deps,
         )
+        self.control = WorkerControl(store, self.changes, self.workers, self.wakeups)
         self.jobs.finish_after_start()
         self.workers.refresh_after_start()
+
+    def _control_state(self, worker_id: int) -> str | None:
+        control = self.control.pending(worker_id)
+        return None if control is None else str(control["state"])
 
     def _load(self, kind: Kind, row_id: int) -> Any:
         """An object's committed state, read once per transaction that changed it."""
@@ -193,8 +201,18 @@ class FarmService:
     def set_worker_tags(self, worker_id: int, tags: Sequence[str]) -> WorkerRow:
         return self.workers.set_tags(worker_id, tags)
 
+    def control_worker(self, worker_id: int, action: str, when: str) -> WorkerRow:
+        return self.control.request(worker_id, action, when)
+
+    def worker_control(self, worker_id: int) -> dict[str, Any] | None:
+        return self.control.pending(worker_id)
+
+    def acknowledge_control(self, worker_id: int, control_id: int, state: str) -> None:
+        self.control.acknowledge(worker_id, control_id, state)
+
     def forget_worker(self, worker_id: int) -> None:
         self.workers.forget(worker_id)
+        self.control.forget(worker_id)
 
     def report_worker_version(
         self,

@@ -27,7 +27,14 @@ log = logging.getLogger(__name__)
 T = TaskStatus
 # A worker's row when it has gone: nothing running, nothing to show.
 OFFLINE: Fields = {"connection": Connection.OFFLINE.value, "activity": None, "current_task": None}
-REPORT_KEYS = ("update_frequent", "update_less_frequent", "mac_address", "ip_address", "accepts")
+REPORT_KEYS = (
+    "update_frequent",
+    "update_less_frequent",
+    "mac_address",
+    "ip_address",
+    "accepts",
+    "allow_power",
+)
 RESET = "flamenco worker --reset-identity"
 
 

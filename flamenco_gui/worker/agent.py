@@ -51,6 +51,12 @@ from flamenco_gui.worker.identity import load_or_create, node_id, reset
 from flamenco_gui.worker.joining import CREDENTIALS_FILE, pair, resolve_manager
 from flamenco_gui.worker.outbox import Outbox
 from flamenco_gui.worker.previews import PreviewUploader
+from flamenco_gui.worker.remote_control import (
+    RemoteControl,
+    parse_power_command,
+    power_argv,
+    run_power,
+)
 from flamenco_gui.worker.runner import Tools
 from flamenco_gui.worker.self_update import UpdateInstalled, Updater, reexec, roll_back
 from flamenco_gui.worker.task_run import MAX_ERROR, TaskRun, TaskSpec
@@ -69,6 +75,7 @@ UPDATE_CHECK = 300.0
 HEARTBEAT = 5.0  # seconds between machine reports
 # What `Agent.work` returns once a new build is in place: `main` re-executes.
 RESTART = -1
+AGENT_RESTART = -2  # the wrangler asked: the same program again, same worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,9 @@ class WorkerConfig:
     accepts: tuple[str, ...] = DEFAULT_ACCEPTS
     reset_identity: bool = False
     tags: tuple[str, ...] = ()  # offered to the manager (farm/tags.py)
+    # The owner lets the wrangler shut down or reboot this machine (remote_control.py).
+    allow_power: bool = False
+    power_command: list[str] | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> WorkerConfig:
@@ -113,6 +123,8 @@ class WorkerConfig:
             ),
             reset_identity=bool(getattr(args, "reset_identity", False)),
             tags=offered_tags(getattr(args, "tags", None)),
+            allow_power=bool(getattr(args, "allow_power", False)),
+            power_command=_power_command(getattr(args, "power_command", None)),
         )
 
     @property
@@ -157,6 +169,14 @@ def offered_tags(given: str | None) -> tuple[str, ...]:
         raise SystemExit(2) from None
 
 
+def _power_command(given: str | None) -> list[str] | None:
+    try:
+        return parse_power_command(given)
+    except ValueError as exc:
+        print(f"worker: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _blender(given: str | None) -> str:
     if given and given != "blender":
         return given
@@ -169,6 +189,7 @@ def who(config: WorkerConfig) -> dict[str, Any]:
         "accepts": list(config.accepts),
         "node": node_id(config.work_dir),
         "tags": list(config.tags),
+        "allow_power": config.allow_power,
     }
 
 
@@ -188,6 +209,14 @@ class IdentityInUse(Exception):
     """The manager says this identity is running elsewhere (a copied work dir)."""
 
 
+class Leaving(Exception):
+    """The wrangler's request ends this agent: `code` is what `work` returns."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 class Agent:
     def __init__(
         self,
@@ -203,13 +232,14 @@ class Agent:
         self._current: TaskRun | None = None
         self._reachable = True
         self._previews = PreviewUploader(client)
+        self._control = RemoteControl(config.work_dir)
 
     async def work(self) -> int:
         """Pull and run tasks, delivering reports alongside, until cancelled (which kills
         a running task). The loops only end by raising: returns 1 if the farm token was
         refused, the one error retrying cannot mend, and RESTART when a new build of
         this program was installed between two tasks."""
-        updated = False
+        code = 1
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._pull_loop())
@@ -218,8 +248,10 @@ class Agent:
         except* (TokenRefused, IdentityInUse) as refused:
             log.error("%s", refused.exceptions[0])
         except* UpdateInstalled:
-            updated = True
-        return RESTART if updated else 1
+            code = RESTART
+        except* Leaving as leaving:
+            code = next(e.code for e in leaving.exceptions if isinstance(e, Leaving))
+        return code
 
     async def say_offline(self) -> None:
         """Tell the manager this worker is leaving, so it requeues its task at once."""
@@ -242,6 +274,7 @@ class Agent:
             # "available" makes the manager requeue whatever it thinks this worker
             # runs, so every report of the previous task must have arrived first.
             await self._outbox.drained()
+            await self._obey()  # the wrangler's request, now that nothing runs
             if self._updater is not None:  # between tasks: nothing runs, nothing unsent
                 await self._updater.between_tasks()
             started = loop.time()
@@ -256,12 +289,42 @@ class Agent:
                 continue
             task_id, lease = reply.data.get("task_id"), reply.data.get("lease")
             check = reply.data.get("check_update") is True
+            news = self._control.see(reply.data.get("control"))
             if check and self._updater is not None:
                 self._updater.check_now()  # before the next pull: after this task, if any
             if task_id is not None and lease is not None:
                 await self._run_task(int(task_id), int(lease))
-            elif not check:
+            elif not (check or news):
                 await self._pace(loop.time() - started)
+
+    async def _obey(self) -> None:
+        """Carry out the wrangler's request while this worker runs nothing."""
+        control = self._control.pending
+        if control is None:
+            return
+        action = str(control.get("action"))
+        if action == "stop":
+            self._control.say("done")  # sent with the next pull; it then waits, idle
+            return
+        if action == "restart":
+            self._control.say("restarting")
+            await self._report_now({"status": "available"})
+            self._control.leave_restart_note()
+            log.info("restarting at the wrangler's request")
+            raise Leaving(AGENT_RESTART)
+        if action in ("shutdown", "reboot") and self._config.allow_power:
+            self._control.say("done")
+            await self._report_now({"status": "offline"})
+            await run_power(power_argv(action, self._config.power_command))
+            raise Leaving(0)
+        log.warning("ignoring the request to %s: not started with --allow-power", action)
+
+    async def _report_now(self, body: dict[str, Any]) -> None:
+        """One report carrying the acknowledgement, without waiting for news."""
+        try:
+            await self._heartbeat_once({**body, "wait": 0})
+        except ManagerUnreachable as exc:
+            log.warning("could not tell the manager: %s", exc)
 
     async def _pace(self, elapsed: float) -> None:
         """Never busy-loop on a manager that answers without holding the poll; but
@@ -273,14 +336,8 @@ class Agent:
     async def _heartbeat(self, body: dict[str, Any], backoff: Backoff) -> Reply | None:
         """One `PATCH /workers/{id}` with this node's figures; None (after backing off)
         when the manager cannot be reached."""
-        sample = await sysinfo.collect_async(self._config.work_dir)
         try:
-            reply = await self._client.call(
-                "PATCH",
-                WORKER_PATH,
-                {**body, **who(self._config), **sysinfo.heartbeat_fields(sample)},
-                timeout=LONG_POLL + 10,
-            )
+            reply = await self._heartbeat_once(body)
         except ManagerUnreachable as exc:
             if self._reachable:
                 log.warning("manager unreachable, retrying: %s", exc)
@@ -291,6 +348,19 @@ class Agent:
             log.info("manager is back")
             self._reachable = True
         backoff.reset()
+        return reply
+
+    async def _heartbeat_once(self, body: dict[str, Any]) -> Reply:
+        sample = await sysinfo.collect_async(self._config.work_dir)
+        ack = self._control.fields()
+        reply = await self._client.call(
+            "PATCH",
+            WORKER_PATH,
+            {**body, **who(self._config), **sysinfo.heartbeat_fields(sample), **ack},
+            timeout=LONG_POLL + 10,
+        )
+        if reply.ok:
+            self._control.sent(ack)
         return reply
 
     # -- a task ------------------------------------------------------------------------
@@ -351,6 +421,8 @@ class Agent:
                 if task_id != run.task_id or lease not in (None, run.lease):
                     await run.abandon(f"manager now wants task {task_id} (lease {lease})")
                     return
+                if self._control.see(reply.data.get("control")):
+                    continue  # acknowledge it at once
             else:
                 log.warning("manager refused the heartbeat: %s", reply.error)
                 await backoff.sleep()
@@ -434,6 +506,15 @@ async def _serve(config: WorkerConfig, discovered: bool = False) -> int:
         outbox.close()
 
 
+def _restart_agent() -> None:
+    """The same program with the same options (exec: the same process on POSIX)."""
+    executable = own_executable()
+    if executable is not None:
+        reexec(executable)
+    else:
+        reexec(Path(sys.executable), list(sys.orig_argv[1:]))
+
+
 def _unbundle_environment() -> None:
     """In the PyInstaller executable, give the commands this worker runs (Blender,
     ffmpeg) the library path the user had, not the bundle's: the bootloader prepends
@@ -485,6 +566,13 @@ def main(args: argparse.Namespace) -> int:
     try:
         while True:
             code = asyncio.run(_join_and_serve(config))
+            if code == AGENT_RESTART:
+                lock.close()  # the restarted agent takes the work dir's lock itself
+                try:
+                    _restart_agent()
+                except OSError as exc:
+                    log.error("could not restart this worker: %s", exc)
+                return 1
             if code != RESTART:
                 return code
             executable = own_executable()
