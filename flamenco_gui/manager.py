@@ -163,6 +163,7 @@ class Manager:
             self.port = self._runner.addresses[0][1]
         self._tasks = [
             asyncio.create_task(self.service.run_timeouts(), name="timeouts"),
+            asyncio.create_task(self.service.run_schedules(), name="schedules"),
             asyncio.create_task(self.loop_lag.run(), name="loop-lag"),
         ]
         log.info("manager listening on %s:%s (workers use %s)", self.host, self.port, self.url)

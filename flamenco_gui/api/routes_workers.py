@@ -157,6 +157,22 @@ async def set_worker_tags(ctx: Ctx) -> Json:
 
 
 @route(
+    "PUT",
+    r"/workers/{worker_id:\d+}/schedule",
+    body=s.WorkerScheduleBody,
+    response=s.WorkerObject,
+    errors=(404, 422),
+)
+async def set_worker_schedule(ctx: Ctx) -> Json:
+    """Set (or with null, clear) a worker's sleep schedule: outside its ranges it takes
+    no new work, and its task at the edge finishes or is requeued (`on_end`)."""
+    b: s.WorkerScheduleBody = ctx.body
+    schedule = None if b.schedule is None else b.schedule.model_dump()
+    row = ctx.service.set_worker_schedule(ctx.path_int("worker_id"), schedule)
+    return shapes.worker(row)
+
+
+@route(
     "POST",
     r"/workers/{worker_id:\d+}/control",
     body=s.WorkerControlRequest,

@@ -156,6 +156,30 @@ class WorkerControlRequest(Strict):
     )
 
 
+HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class ScheduleRange(Strict):
+    days: list[Day] = Field(min_length=1, max_length=7)
+    start: HourMinute
+    end: HourMinute = Field(description="at or before start: runs past midnight")
+
+
+class WorkerSchedule(Strict):
+    """farm/schedules.py: when the worker renders, in its time zone."""
+
+    tz: str = Field(default="UTC", max_length=64, description="IANA, e.g. Europe/Amsterdam")
+    ranges: list[ScheduleRange] = Field(max_length=28)
+    on_end: Literal["finish", "requeue"] = Field(
+        default="finish", description="a task running at the end of a range"
+    )
+
+
+class WorkerScheduleBody(Strict):
+    schedule: WorkerSchedule | None = Field(description="null: always on")
+
+
 class WorkerObject(BaseModel):
     """A worker as `GET /workers` and `POST /workers` show it (2015 fields first)."""
 
@@ -189,6 +213,10 @@ class WorkerObject(BaseModel):
     allow_power: bool = Field(default=False, description="its owner allows shutdown/reboot")
     control: WorkerControlState | None = Field(
         default=None, description="the wrangler's pending remote request, until done"
+    )
+    schedule: dict[str, Any] | None = Field(default=None, description="null: always on")
+    schedule_next_change: float | None = Field(
+        default=None, description="when its schedule next turns it on or off"
     )
 
 

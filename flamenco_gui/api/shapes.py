@@ -86,6 +86,8 @@ def worker(row: RowIn, label: str | None = None) -> dict[str, Any]:
         "tags_offered": decode_tags(offered),
         "allow_power": bool(row.get("allow_power")),
         "control": row.get("control"),
+        "schedule": row.get("schedule"),
+        "schedule_next_change": row.get("schedule_next_change"),
     }
 
 

@@ -50,13 +50,16 @@ class Dispatch:
         clock: Callable[[], float] = time.time,
         update_pending: Callable[[int], bool] = lambda worker_id: False,
         control: Callable[[int], str | None] = lambda worker_id: None,
+        on_schedule: Callable[[int], bool] = lambda worker_id: True,
     ) -> None:
         """`update_pending(worker_id)`: "update all" asked this worker to check for its
         update (farm/worker_updates.py); its pull then answers at once, without work.
         `control(worker_id)`: the wrangler's pending remote request, from memory
         (farm/worker_control.py): None, or its state; "requested" (news for the worker)
-        answers a held poll or watch at once; any state keeps new work from it."""
+        answers a held poll or watch at once; any state keeps new work from it.
+        `on_schedule(worker_id)`: inside its sleep schedule (farm/schedules.py, memory)."""
         self._store = store
+        self._on_schedule = on_schedule
         self._update_pending = update_pending
         self._control = control
         self._changes = changes
@@ -233,6 +236,8 @@ class Dispatch:
         """Inside a change: the worker's next task, leased to it; `report` fields join
         its row's update."""
         if worker["status"] != WorkerStatus.ENABLED or self._control(worker["id"]) is not None:
+            return None
+        if not self._on_schedule(worker["id"]):
             return None
         task = self._store.next_queued_task(worker["id"])
         if task is None:

@@ -19,6 +19,7 @@ from flamenco_gui.farm.job_deps import JobDeps, JobDepsStore
 from flamenco_gui.farm.jobs import Jobs, JobStore, PreparedJob
 from flamenco_gui.farm.last_rendered import LastRendered, PreviewFiles
 from flamenco_gui.farm.retries import Retries, RetryStore
+from flamenco_gui.farm.schedules import Schedules, ScheduleStore
 from flamenco_gui.farm.settings import FarmConfig, FarmSettings, SettingsStore
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
 from flamenco_gui.farm.task_logs import LogFiles, TaskLogs, TaskLogStore
@@ -53,6 +54,7 @@ class FarmStore(
     JobStore,
     JobDepsStore,
     ControlStore,
+    ScheduleStore,
     SettingsStore,
     Protocol,
 ):
@@ -107,6 +109,7 @@ class FarmService:
             self.config,
             update_pending=self.updates.pending,
             control=self._control_state,
+            on_schedule=lambda worker_id: self.schedules.allows(worker_id),
         )
         self.timeouts = TimeoutChecker(
             store, self.changes, self.workers, self.retries, self.wakeups, self.config, logs=logs
@@ -128,6 +131,7 @@ class FarmService:
             self.job_deps,
         )
         self.control = WorkerControl(store, self.changes, self.workers, self.wakeups)
+        self.schedules = Schedules(store, self.changes, self.workers, self.wakeups)
         self.jobs.finish_after_start()
         self.workers.refresh_after_start()
 
@@ -140,7 +144,8 @@ class FarmService:
         if kind == "task":
             return self.store.get_task(row_id)
         if kind == "worker":
-            return self.store.get_worker(row_id)
+            row = self.store.get_worker(row_id)
+            return None if row is None else self.schedules.decorate(row)
         return self.jobs.load(row_id)
 
     # -- commits -----------------------------------------------------------------------
@@ -190,10 +195,16 @@ class FarmService:
         return row["secret_hash"] if row else None
 
     def get_worker(self, worker_id: int) -> WorkerRow:
-        return self.workers.get(worker_id)
+        return self.schedules.decorate(self.workers.get(worker_id))
 
     def list_workers(self) -> list[WorkerRow]:
-        return self.workers.all()
+        return [self.schedules.decorate(w) for w in self.workers.all()]
+
+    def set_worker_schedule(self, worker_id: int, schedule: dict[str, Any] | None) -> WorkerRow:
+        return self.schedules.set(worker_id, schedule)
+
+    async def run_schedules(self) -> None:
+        await self.schedules.run()
 
     def set_worker_enabled(self, worker_id: int, enabled: bool) -> WorkerRow:
         return self.workers.set_enabled(worker_id, enabled)

@@ -75,5 +75,10 @@ class WorkersTable(Tables):
         cur = self.conn.execute("SELECT id, control FROM workers WHERE control IS NOT NULL")
         return {int(i): json.loads(c) for i, c in cur}
 
+    def worker_schedules(self) -> dict[int, dict[str, Any]]:
+        """Every worker's sleep schedule (farm/schedules.py), at start."""
+        cur = self.conn.execute("SELECT id, schedule FROM workers WHERE schedule IS NOT NULL")
+        return {int(i): json.loads(c) for i, c in cur}
+
     def online_workers(self) -> list[int]:
         return self._ids("SELECT id FROM workers WHERE connection != 'offline'")
