@@ -24,6 +24,7 @@ from flamenco_gui.farm.service import FarmService
 from flamenco_gui.farm.states import TaskStatus, can_transition
 from flamenco_gui.gui.table_model import LiveTableModel
 from flamenco_gui.gui.table_view import LiveTableView
+from flamenco_gui.gui.worker_actions import WorkerExtras
 
 STEP = 200  # objects changed per turn of the loop
 CHECK = 500  # selected rows looked at to decide whether an action applies
@@ -86,6 +87,7 @@ class FarmActions(QObject):
             "Workers on an older executable than the manager offers update after their task",
         )
         self.requested_updates: list[int] | None = None  # the last answer (tests read it)
+        self.worker_extras = WorkerExtras(self)  # tags, schedule, remote control
         for name in ("pause", "resume", "cancel", "requeue"):
             getattr(self, f"{name}_job").setIconText(f"{name.capitalize()} job")
         # Selected ids are read when the selection changes, not on every batch of updates
@@ -158,6 +160,8 @@ class FarmActions(QObject):
         return [
             self.enable_worker,
             self.disable_worker,
+            None,
+            *self.worker_extras.actions(),
             None,
             self.forget_worker,
             None,
