@@ -94,6 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
         " only to workers with all of them; tags the wrangler sets win",
     )
     w.add_argument(
+        "--when-idle",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="a workstation: take work only after keyboard and mouse were idle this long;"
+        " stop (task requeued) within seconds of the user coming back",
+    )
+    w.add_argument(
+        "--idle-source",
+        default=None,
+        metavar="SOURCE",
+        help="where --when-idle reads idle time: auto (default), x11, logind, windows,"
+        " macos, or file:PATH (idle since PATH was last modified)",
+    )
+    w.add_argument(
+        "--idle-cpu",
+        type=float,
+        default=None,
+        metavar="PERCENT",
+        help="with --when-idle: also take no work while other processes use more CPU",
+    )
+    w.add_argument(
         "--allow-power",
         action="store_true",
         help="let the wrangler shut down or reboot this machine from the manager",

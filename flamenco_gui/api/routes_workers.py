@@ -105,6 +105,7 @@ async def patch_worker(ctx: Ctx) -> Json:
         accepts=b.accepts,
         tags=b.tags,
         allow_power=b.allow_power,
+        refuse=b.refuse,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
         update_less_frequent=b.update_less_frequent.model_dump()

@@ -249,6 +249,12 @@ class WorkerPatch(Strict):
     tags: Tags | None = Field(default=None, description="offered by the worker's --tags")
     allow_power: bool | None = Field(default=None, description="started with --allow-power")
     control_ack: ControlAck | None = None
+    refuse: str | None = Field(
+        default=None,
+        max_length=80,
+        description="with available: why it takes no work now (e.g. `user active`, "
+        "--when-idle); what it held is requeued, nothing is claimed, the answer is at once",
+    )
 
 
 class TaskAssignment(BaseModel):

@@ -124,6 +124,12 @@ class Dispatch:
         """
         wait = max(0.0, min(wait, self._config.max_wait, self._config.worker_timeout / 2))
         claimed: Assignment | None = None
+        refuse = report.pop("refuse", None)
+        if status == WorkerReport.AVAILABLE:
+            # Its own reason to take no work ("user active", --when-idle), or None.
+            report["activity"] = refuse
+        if status == WorkerReport.AVAILABLE and refuse:
+            return self._refused(worker_id, str(refuse), report)
         with self._changes.change():
             if status == WorkerReport.AVAILABLE:
                 worker = self._store.worker_state(worker_id)
@@ -172,6 +178,15 @@ class Dispatch:
             with self._changes.change():
                 self._store.update_worker(worker_id, {"last_seen": self._clock()})
         return answer
+
+    def _refused(self, worker_id: int, reason: str, report: dict[str, Any]) -> Assignment:
+        """A worker that takes no work now, by its own choice: a heartbeat that gives
+        back what it held (it stopped that task) and claims nothing, answered at once."""
+        with self._changes.change():
+            self._workers.requeue_leased(worker_id, f"the worker stopped it: {reason}")
+            self._touch(worker_id, report)
+            self._changes.emit("worker", worker_id)
+        return None, None
 
     async def _watch_lease(
         self,

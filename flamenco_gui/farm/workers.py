@@ -74,6 +74,8 @@ def report_fields(report: dict[str, Any], now: float) -> Fields:
             fields[key] = report[key]
     if "accepts" in fields:
         fields["accepts"] = encode_accepts(fields["accepts"])
+    if "activity" in report:  # an idle worker's own word: why it takes no work, or None
+        fields["activity"] = report["activity"]
     if report.get("tags") is not None:  # offered by its --tags (farm/tags.py)
         fields["tags_offered"] = encode_tags(report["tags"])
     return fields

@@ -48,6 +48,7 @@ from flamenco_gui.worker.client import (
 )
 from flamenco_gui.worker.delivery import deliver_forever
 from flamenco_gui.worker.identity import load_or_create, node_id, reset
+from flamenco_gui.worker.idle import CpuRule, IdleGate, idle_source
 from flamenco_gui.worker.joining import CREDENTIALS_FILE, pair, resolve_manager
 from flamenco_gui.worker.outbox import Outbox
 from flamenco_gui.worker.previews import PreviewUploader
@@ -76,6 +77,7 @@ HEARTBEAT = 5.0  # seconds between machine reports
 # What `Agent.work` returns once a new build is in place: `main` re-executes.
 RESTART = -1
 AGENT_RESTART = -2  # the wrangler asked: the same program again, same worker
+IDLE_CHECK = 0.5  # seconds between looks at the keyboard and mouse (--when-idle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,10 @@ class WorkerConfig:
     # The owner lets the wrangler shut down or reboot this machine (remote_control.py).
     allow_power: bool = False
     power_command: list[str] | None = None
+    # --when-idle: render only after this many minutes without keyboard or mouse.
+    when_idle: float | None = None
+    idle_source: str = "auto"
+    idle_cpu: float | None = None  # and only while other processes use less CPU (%)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> WorkerConfig:
@@ -125,6 +131,9 @@ class WorkerConfig:
             tags=offered_tags(getattr(args, "tags", None)),
             allow_power=bool(getattr(args, "allow_power", False)),
             power_command=_power_command(getattr(args, "power_command", None)),
+            when_idle=getattr(args, "when_idle", None),
+            idle_source=getattr(args, "idle_source", None) or "auto",
+            idle_cpu=getattr(args, "idle_cpu", None),
         )
 
     @property
@@ -224,8 +233,10 @@ class Agent:
         client: ManagerClient,
         outbox: Outbox,
         updater: Updater | None = None,
+        idle: IdleGate | None = None,
     ) -> None:
         self._config = config
+        self._idle = idle
         self._updater = updater
         self._client = client
         self._outbox = outbox
@@ -275,6 +286,8 @@ class Agent:
             # runs, so every report of the previous task must have arrived first.
             await self._outbox.drained()
             await self._obey()  # the wrangler's request, now that nothing runs
+            if await self._wait_while_busy(backoff):
+                continue
             if self._updater is not None:  # between tasks: nothing runs, nothing unsent
                 await self._updater.between_tasks()
             started = loop.time()
@@ -296,6 +309,19 @@ class Agent:
                 await self._run_task(int(task_id), int(lease))
             elif not (check or news):
                 await self._pace(loop.time() - started)
+
+    async def _wait_while_busy(self, backoff: Backoff) -> bool:
+        """--when-idle: while the machine is in use, say why (a report that takes
+        nothing) and look again every half second, reporting once a heartbeat; True
+        if it was busy."""
+        if self._idle is None or (busy := self._idle.busy()) is None:
+            return False
+        await self._heartbeat({"status": "available", "refuse": busy}, backoff)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self._config.heartbeat
+        while loop.time() < until and self._idle.busy() == busy:
+            await asyncio.sleep(IDLE_CHECK)
+        return True
 
     async def _obey(self) -> None:
         """Carry out the wrangler's request while this worker runs nothing."""
@@ -397,11 +423,22 @@ class Agent:
         run = TaskRun(spec, lease, self._config.tools, self._outbox, self._previews.offer)
         self._current = run
         watch = asyncio.create_task(self._watch(run))
+        user = asyncio.create_task(self._stop_when_busy(run)) if self._idle else None
         try:
             await run.run()
         finally:
             self._current = None
             watch.cancel()
+            if user is not None:
+                user.cancel()
+
+    async def _stop_when_busy(self, run: TaskRun) -> None:
+        """--when-idle: the user is back: kill the task now; the next report ("user
+        active", taking nothing) gives it back to the manager, which requeues it."""
+        assert self._idle is not None
+        while (busy := self._idle.busy()) is None:
+            await asyncio.sleep(IDLE_CHECK)
+        await run.abandon(f"{busy}: stopped, the manager requeues it")
 
     async def _watch(self, run: TaskRun) -> None:
         """Heartbeat while rendering; kill the task as soon as it is no longer ours."""
@@ -489,7 +526,7 @@ async def _serve(config: WorkerConfig, discovered: bool = False) -> int:
             if config.pair_code and not await pair(client, config.pair_code, registration):
                 return 1
             updater = Updater(client, config.work_dir, config.update_check, own_executable())
-            agent = Agent(config, client, outbox, updater)
+            agent = Agent(config, client, outbox, updater, idle_gate(config))
             work = asyncio.create_task(agent.work())
             stop = asyncio.create_task(stopping.wait())
             await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -504,6 +541,20 @@ async def _serve(config: WorkerConfig, discovered: bool = False) -> int:
             return 0
     finally:
         outbox.close()
+
+
+def idle_gate(config: WorkerConfig) -> IdleGate | None:
+    """--when-idle's gate; exits (2) naming why no idle source works here."""
+    if config.when_idle is None:
+        return None
+    try:
+        source = idle_source(config.idle_source)
+    except RuntimeError as exc:
+        print(f"worker: --when-idle: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    log.info("rendering only after %g min idle (%s)", config.when_idle, source.name)
+    cpu = CpuRule(config.idle_cpu) if config.idle_cpu is not None else None
+    return IdleGate(source, config.when_idle, cpu)
 
 
 def _restart_agent() -> None:
