@@ -33,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"default {DEFAULT_PORT}, or the one chosen in the window's Settings",
     )
+    m.add_argument(
+        "--wake-broadcast",
+        default=None,
+        metavar="ADDRESS",
+        help="send Wake-on-LAN packets to this address (default: each worker's subnet"
+        " broadcast, as it last reported)",
+    )
     m.add_argument("--data-dir", type=Path, default=None, help="default: the app-data folder")
     m.add_argument("--token", default=None, help="farm token (default: $FLAMENCO_TOKEN or stored)")
     for setting in SETTINGS:  # one definition per setting (farm/settings.py)
@@ -177,6 +184,7 @@ def manager_config(args: argparse.Namespace, saved_port: int | None = None) -> M
         "token": args.token,
         "no_advertise": args.no_advertise,
         "farm": {s.key: getattr(args, s.key) for s in SETTINGS if getattr(args, s.key) is not None},
+        "wake_broadcast": args.wake_broadcast,
     }
     return ManagerConfig.resolve(flags, saved_port)
 

@@ -88,6 +88,7 @@ class WorkerRow(WorkerState):
     tags_offered: NotRequired[str | None]  # the worker's --tags
     control: NotRequired[dict[str, Any] | None]  # farm/worker_control.py
     allow_power: NotRequired[int | None]  # 1: its owner allowed shutdown and reboot
+    broadcasts: NotRequired[str | None]  # its subnets' broadcast addresses (Wake-on-LAN)
     schedule: NotRequired[dict[str, Any] | None]
 
 

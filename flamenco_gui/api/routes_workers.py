@@ -49,6 +49,7 @@ async def register_worker(ctx: Ctx) -> Json:
         accepts=b.accepts,
         tags=b.tags,
         allow_power=b.allow_power,
+        broadcasts=b.broadcasts,
         port=b.port,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
@@ -106,6 +107,7 @@ async def patch_worker(ctx: Ctx) -> Json:
         tags=b.tags,
         allow_power=b.allow_power,
         refuse=b.refuse,
+        broadcasts=b.broadcasts,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
         update_less_frequent=b.update_less_frequent.model_dump()
@@ -155,6 +157,17 @@ async def set_worker_tags(ctx: Ctx) -> Json:
     only to workers that have them all."""
     b: s.WorkerTags = ctx.body
     return shapes.worker(ctx.service.set_worker_tags(ctx.path_int("worker_id"), b.tags))
+
+
+@route(
+    "POST",
+    r"/workers/{worker_id:\d+}/wake",
+    response=s.Woken,
+    errors=(404, 409),
+)
+async def wake_worker(ctx: Ctx) -> Json:
+    """Wake a sleeping worker with Wake-on-LAN magic packets to its MAC address(es)."""
+    return {"sent": ctx.service.wake_worker(ctx.path_int("worker_id"))}
 
 
 @route(

@@ -118,6 +118,10 @@ Node = Annotated[str | None, Field(default=None, min_length=8, max_length=64)]
 # farm/tags.py: lower case letters, digits, `_.-`; at most 16 on a worker or a job.
 Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
 Tags = Annotated[list[Tag], Field(max_length=16)]
+Broadcasts = Annotated[
+    list[Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}$")]] | None,
+    Field(default=None, max_length=4, description="its subnets' broadcast addresses (WoL)"),
+]
 
 
 class WorkerRegister(Strict):
@@ -132,6 +136,7 @@ class WorkerRegister(Strict):
     node: Node = None
     tags: Tags | None = Field(default=None, description="offered by the worker's --tags")
     allow_power: bool | None = Field(default=None, description="started with --allow-power")
+    broadcasts: Broadcasts = None
 
 
 class WorkerControlState(BaseModel):
@@ -211,6 +216,7 @@ class WorkerObject(BaseModel):
     )
     tags_offered: list[str] = Field(default_factory=list, description="its --tags")
     allow_power: bool = Field(default=False, description="its owner allows shutdown/reboot")
+    mac_address: str | None = Field(default=None, description="its MACs, comma-separated")
     control: WorkerControlState | None = Field(
         default=None, description="the wrangler's pending remote request, until done"
     )
@@ -248,6 +254,7 @@ class WorkerPatch(Strict):
     node: Node = None
     tags: Tags | None = Field(default=None, description="offered by the worker's --tags")
     allow_power: bool | None = Field(default=None, description="started with --allow-power")
+    broadcasts: Broadcasts = None
     control_ack: ControlAck | None = None
     refuse: str | None = Field(
         default=None,
@@ -408,6 +415,10 @@ class WorkerSwitch(Strict):
 
 class WorkerTags(Strict):
     tags: Tags
+
+
+class Woken(BaseModel):
+    sent: list[str] = Field(description="`mac via address` of each magic packet sent")
 
 
 # Generated from the one definition of each setting (farm/settings.py).

@@ -85,6 +85,7 @@ def worker(row: RowIn, label: str | None = None) -> dict[str, Any]:
         ),
         "tags_offered": decode_tags(offered),
         "allow_power": bool(row.get("allow_power")),
+        "mac_address": None if row.get("mac_address") is None else str(row["mac_address"]),
         "control": row.get("control"),
         "schedule": row.get("schedule"),
         "schedule_next_change": row.get("schedule_next_change"),

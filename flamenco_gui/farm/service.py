@@ -26,6 +26,7 @@ from flamenco_gui.farm.task_logs import LogFiles, TaskLogs, TaskLogStore
 from flamenco_gui.farm.task_state_machine import StateStore, TaskStateMachine
 from flamenco_gui.farm.tasks import Tasks, TaskStore
 from flamenco_gui.farm.timeouts import TimeoutChecker, TimeoutStore
+from flamenco_gui.farm.wake_on_lan import WakeOnLan
 from flamenco_gui.farm.wakeups import Wakeups
 from flamenco_gui.farm.worker_control import ControlStore, WorkerControl
 from flamenco_gui.farm.worker_updates import BuildCatalogue, NoBuilds, Offers, WorkerUpdates
@@ -132,6 +133,7 @@ class FarmService:
         )
         self.control = WorkerControl(store, self.changes, self.workers, self.wakeups)
         self.schedules = Schedules(store, self.changes, self.workers, self.wakeups)
+        self.wake_on_lan = WakeOnLan(store, self.workers, self.config)
         self.jobs.finish_after_start()
         self.workers.refresh_after_start()
 
@@ -342,7 +344,12 @@ class FarmService:
         return self.jobs.create(**job)
 
     async def submit_job(self, **job: Any) -> JobView:
-        return await self.jobs.submit(**job)
+        view = await self.jobs.submit(**job)
+        self.wake_on_lan.job_queued(view.get("tags") or [])
+        return view
+
+    def wake_worker(self, worker_id: int) -> list[str]:
+        return self.wake_on_lan.wake(worker_id)
 
     def get_job(self, job_id: int) -> JobView:
         return self.jobs.get(job_id)

@@ -74,6 +74,8 @@ def report_fields(report: dict[str, Any], now: float) -> Fields:
             fields[key] = report[key]
     if "accepts" in fields:
         fields["accepts"] = encode_accepts(fields["accepts"])
+    if report.get("broadcasts") is not None:  # for Wake-on-LAN (farm/wake_on_lan.py)
+        fields["broadcasts"] = ",".join(report["broadcasts"])
     if "activity" in report:  # an idle worker's own word: why it takes no work, or None
         fields["activity"] = report["activity"]
     if report.get("tags") is not None:  # offered by its --tags (farm/tags.py)
@@ -132,6 +134,8 @@ class Workers:
             details["accepts"] = encode_accepts(details["accepts"])
         if details.get("tags") is not None:
             details["tags_offered"] = encode_tags(details["tags"])
+        if details.get("broadcasts") is not None:
+            details["broadcasts"] = ",".join(details["broadcasts"])
         details.pop("tags", None)
         secret = secrets.token_urlsafe(32)
         digest = hash_secret(secret)

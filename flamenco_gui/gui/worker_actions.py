@@ -51,6 +51,9 @@ class WorkerExtras(QObject):
             qaction = self.remote_menu.addAction(text)
             qaction.triggered.connect(lambda _=False, a=action, w=when: self.control(a, w))
             self.remote[(action, when)] = qaction
+        self.remote_menu.addSeparator()
+        self.wake = self.remote_menu.addAction("Wake (Wake-on-LAN)")
+        self.wake.triggered.connect(self._wake)
         self.remote_menu.aboutToShow.connect(self._update_power)
         self.remote_action = self.remote_menu.menuAction()
 
@@ -72,6 +75,11 @@ class WorkerExtras(QObject):
             if action in POWER:
                 qaction.setEnabled(allowed)
                 qaction.setToolTip("" if allowed else "Its owner did not start it --allow-power")
+        self.wake.setEnabled(any(r.get("mac_address") for r in self._rows()))
+
+    def _wake(self) -> None:
+        ids = self._host.selected("worker")
+        self._host._apply("worker", ids, self._host.service.wake_worker)
 
     def control(self, action: str, when: str) -> None:
         ids = self._host.selected("worker")

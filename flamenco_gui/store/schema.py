@@ -247,12 +247,13 @@ def _v11_tags_job_deps_worker_control(db: sqlite_utils.Database) -> None:
     Workers: `tags` the wrangler set (comma-framed, NULL: never set) and `tags_offered`
     by the worker's `--tags`, used while the wrangler has set none; `control`, the
     wrangler's pending remote action (JSON); `allow_power`, whether its owner allowed
-    shutdown and reboot (`--allow-power`); `schedule`, its sleep schedule (JSON).
+    shutdown and reboot (`--allow-power`); `schedule`, its sleep schedule (JSON);
+    `broadcasts`, the broadcast addresses of its subnets (comma list), for Wake-on-LAN.
     Jobs: `tags` they need (JSON list), `waiting` (1 while a job it depends on has not
     completed, NULL once free: dispatch reads it on the job row it already looks at),
     and `job_deps` (job, the job it waits for).
     """
-    for column in ("tags", "tags_offered", "control", "schedule"):
+    for column in ("tags", "tags_offered", "control", "schedule", "broadcasts"):
         if column not in db.table("workers").columns_dict:
             db.table("workers").add_column(column, str)
     if "allow_power" not in db.table("workers").columns_dict:

@@ -50,6 +50,7 @@ from flamenco_gui.worker.delivery import deliver_forever
 from flamenco_gui.worker.identity import load_or_create, node_id, reset
 from flamenco_gui.worker.idle import CpuRule, IdleGate, idle_source
 from flamenco_gui.worker.joining import CREDENTIALS_FILE, pair, resolve_manager
+from flamenco_gui.worker.network import wake_fields
 from flamenco_gui.worker.outbox import Outbox
 from flamenco_gui.worker.previews import PreviewUploader
 from flamenco_gui.worker.remote_control import (
@@ -199,6 +200,7 @@ def who(config: WorkerConfig) -> dict[str, Any]:
         "node": node_id(config.work_dir),
         "tags": list(config.tags),
         "allow_power": config.allow_power,
+        **wake_fields(),  # MACs and broadcast addresses, for Wake-on-LAN
     }
 
 
