@@ -123,6 +123,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --when-idle: also take no work while other processes use more CPU",
     )
     w.add_argument(
+        "--slots",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run N tasks at once (a worker per slot, named NAME:K, Blender given"
+        " --threads of its share of the cores)",
+    )
+    w.add_argument(
+        "--slot-env",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="with --slots: set KEY in each slot's commands' environment; {slot} is the"
+        " slot's 0-based number, e.g. CUDA_VISIBLE_DEVICES={slot}",
+    )
+    w.add_argument("--slot", type=int, default=None, help=argparse.SUPPRESS)
+    w.add_argument(
         "--allow-power",
         action="store_true",
         help="let the wrangler shut down or reboot this machine from the manager",

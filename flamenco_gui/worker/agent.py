@@ -61,6 +61,7 @@ from flamenco_gui.worker.remote_control import (
 )
 from flamenco_gui.worker.runner import Tools
 from flamenco_gui.worker.self_update import UpdateInstalled, Updater, reexec, roll_back
+from flamenco_gui.worker.slots import slot_env, supervise, thread_share
 from flamenco_gui.worker.task_run import MAX_ERROR, TaskRun, TaskSpec
 from flamenco_gui.worker.tool_locations import find_blender
 from flamenco_gui.worker.work_dir_lock import lock_work_dir
@@ -104,6 +105,8 @@ class WorkerConfig:
     when_idle: float | None = None
     idle_source: str = "auto"
     idle_cpu: float | None = None  # and only while other processes use less CPU (%)
+    slots: int = 1  # --slots: tasks at once (worker/slots.py)
+    slot: int | None = None  # this process is slot K of them
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> WorkerConfig:
@@ -119,6 +122,8 @@ class WorkerConfig:
                 blender=_blender(getattr(args, "blender", None)),
                 ffmpeg=getattr(args, "ffmpeg", None) or "ffmpeg",
             ),
+            slots=max(1, int(getattr(args, "slots", None) or 1)),
+            slot=getattr(args, "slot", None),
             heartbeat=float(getattr(args, "heartbeat", None) or HEARTBEAT),
             pair_code=getattr(args, "pair", None),
             discovery_timeout=float(getattr(args, "discovery_timeout", None) or DISCOVERY_TIMEOUT),
@@ -135,6 +140,23 @@ class WorkerConfig:
             when_idle=getattr(args, "when_idle", None),
             idle_source=getattr(args, "idle_source", None) or "auto",
             idle_cpu=getattr(args, "idle_cpu", None),
+        )
+
+    def for_slot(self, slot_env_templates: list[str]) -> WorkerConfig:
+        """Slot K's own config: its work dir, name, Blender threads and environment."""
+        if self.slot is None:
+            return self
+        try:
+            env = slot_env(slot_env_templates, self.slot - 1)
+        except ValueError as exc:
+            print(f"worker: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        tools = replace(self.tools, blender_threads=thread_share(self.slots), env=env)
+        return replace(
+            self,
+            name=f"{self.name}:{self.slot}",
+            work_dir=self.work_dir / f"slot-{self.slot}",
+            tools=tools,
         )
 
     @property
@@ -591,6 +613,11 @@ def main(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     config = WorkerConfig.from_args(args)
+    config = config.for_slot(list(getattr(args, "slot_env", None) or []))
+    if config.slots > 1 and config.pair_code:
+        print("worker: --pair registers one worker; with --slots use the farm token",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if config.reset_identity:
         probe = lock_work_dir(config.work_dir)  # never under a running worker's feet
         if probe is None:
@@ -616,6 +643,11 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if config.slots > 1 and config.slot is None:
+        try:
+            return supervise(config.slots)  # each slot a worker of its own
+        finally:
+            lock.close()
     try:
         while True:
             code = asyncio.run(_join_and_serve(config))
