@@ -251,7 +251,8 @@ def _v11_tags_job_deps_worker_control(db: sqlite_utils.Database) -> None:
     `broadcasts`, the broadcast addresses of its subnets (comma list), for Wake-on-LAN.
     Jobs: `tags` they need (JSON list), `waiting` (1 while a job it depends on has not
     completed, NULL once free: dispatch reads it on the job row it already looks at),
-    and `job_deps` (job, the job it waits for).
+    and `job_deps` (job, the job it waits for). `jobs_restricted` indexes the live jobs
+    a pull may have to skip.
     """
     for column in ("tags", "tags_offered", "control", "schedule", "broadcasts"):
         if column not in db.table("workers").columns_dict:
@@ -267,6 +268,13 @@ def _v11_tags_job_deps_worker_control(db: sqlite_utils.Database) -> None:
         " NOT NULL, PRIMARY KEY (job_id, depends_on)) WITHOUT ROWID"
     )
     db.conn.execute("CREATE INDEX IF NOT EXISTS job_deps_parent ON job_deps (depends_on)")
+    # The jobs a pull may have to skip (store/scheduler.py): few, whatever the history.
+    # Only a queued or rendering job has queued tasks (farm/states.py: job_status).
+    db.conn.execute(
+        "CREATE INDEX IF NOT EXISTS jobs_restricted ON jobs (id) WHERE status IN"
+        " ('queued', 'rendering') AND (deleted IS NOT NULL OR waiting IS NOT NULL"
+        " OR tags IS NOT NULL)"
+    )
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
