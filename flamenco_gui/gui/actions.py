@@ -66,6 +66,12 @@ class FarmActions(QObject):
             icon(SP.SP_DialogRetryButton),
             "Requeue only the failed and canceled tasks of the selected jobs",
         )
+        self.release_job = job(
+            "Release",
+            "release",
+            icon(SP.SP_MediaSeekForward),
+            "Start the selected jobs now, without waiting for the jobs they depend on",
+        )
         self.job_priority = self._action("Change priority…", self._ask_priority, "job")
         self.clear_blocklist = self._action(
             "Clear blocklist", self._clear_blocklist, "job", "Let blocklisted workers retry"
@@ -149,6 +155,7 @@ class FarmActions(QObject):
                 None,
                 self.requeue_job,
                 self.requeue_failed,
+                self.release_job,
                 None,
                 self.job_priority,
                 self.clear_blocklist,
@@ -192,6 +199,8 @@ class FarmActions(QObject):
                 ok = any(r["status"] == "disabled" for r in rows)
             elif action is self.disable_worker:
                 ok = any(r["status"] == "enabled" for r in rows)
+            elif action is self.release_job:
+                ok = any(r.get("waiting") for r in rows)
             elif action is self.update_all:
                 ok = True  # the whole farm, whatever is selected
             else:

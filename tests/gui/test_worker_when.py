@@ -72,3 +72,32 @@ def test_tags_schedule_and_remote_control_from_the_workers_table(qloop, qtbot, t
                 worker.stop()
 
     qloop.run_until_complete(scenario())
+
+
+@pytest.mark.timeout(60)
+def test_a_job_waiting_for_another_says_so_and_is_released_from_its_menu(
+    qloop, qtbot, tmp_path
+) -> None:
+    async def scenario() -> None:
+        async with running_window(tmp_path, qtbot) as (manager, window):
+            service = manager.service
+            settings = {"argv": ["true"], "frame_start": 1, "frame_end": 1}
+            parent = await service.submit_job(
+                name="sim", type="command", settings=settings, priority=50, chunk_size=1
+            )
+            child = await service.submit_job(
+                name="comp", type="command", settings=settings, priority=50, chunk_size=1,
+                depends_on=[parent["id"]],
+            )  # fmt: skip
+            jobs = window.job_model
+            waiting = f"waiting for job {parent['id']}"
+            await until(lambda: cell(jobs, child["id"], "Waiting for") == waiting, 5, "reason")
+            menu = context_menu(window, window.jobs, parent["id"])
+            release = next(a for a in menu.actions() if a.text() == "Release")
+            assert not release.isEnabled()  # the parent waits for nothing
+            menu.close()
+            choose(context_menu(window, window.jobs, child["id"]), "Release")
+            await until(lambda: cell(jobs, child["id"], "Waiting for") != waiting, 5, "released")
+            assert not service.get_job(child["id"]).get("waiting")
+
+    qloop.run_until_complete(scenario())
