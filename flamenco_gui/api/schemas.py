@@ -239,6 +239,8 @@ class WorkerInfo(BaseModel):
     connection: str
     last_seen: float | None
     version: str | None = None
+    tags: list[str] = Field(default_factory=list, description="the tags dispatch uses")
+    tags_offered: list[str] = Field(default_factory=list, description="its --tags")
 
 
 class WorkerPatch(Strict):
@@ -306,6 +308,9 @@ class HistoryEntry(BaseModel):
 class TaskDetail(Task):
     history: list[HistoryEntry]
     depends_on: list[int] = Field(description="tasks that must complete before this one runs")
+    waiting_reason: str | None = Field(
+        default=None, description="a queued task: why it cannot start (its job's reason)"
+    )
 
 
 class TaskPage(BaseModel):

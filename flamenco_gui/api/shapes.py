@@ -131,6 +131,7 @@ def _frequent(report: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def worker_info(row: RowIn) -> dict[str, Any]:
+    offered = row.get("tags_offered")
     return {
         "hostname": row["hostname"],
         "mac_address": row["mac_address"],
@@ -142,4 +143,6 @@ def worker_info(row: RowIn) -> dict[str, Any]:
         "connection": row["connection"],
         "last_seen": row["last_seen"],
         "version": row["version"],
+        "tags": decode_tags(row.get("tags") if row.get("tags") is not None else offered),
+        "tags_offered": decode_tags(offered),
     }

@@ -135,6 +135,8 @@ class Schedules:
         self.clock = clock
         self._schedules = store.worker_schedules()
         self._off = {w for w, s in self._schedules.items() if not is_on(s, clock())}
+        # When each schedule next flips, computed at each refresh (not per listing).
+        self._next = {w: next_change(s, clock()) for w, s in self._schedules.items()}
 
     def allows(self, worker_id: int) -> bool:
         """May this worker take new work now (the pull asks: memory only)?"""
@@ -147,7 +149,7 @@ class Schedules:
         if schedule is None:
             return row
         shown: Any = dict(row)
-        shown["schedule_next_change"] = next_change(schedule, self.clock())
+        shown["schedule_next_change"] = self._next.get(row["id"])
         if row["id"] in self._off and not row.get("current_task"):
             shown["activity"] = OUTSIDE
         return shown  # type: ignore[no-any-return]
@@ -161,6 +163,7 @@ class Schedules:
             self._changes.emit("worker", worker_id)
         if cleaned is None:
             self._schedules.pop(worker_id, None)
+            self._next.pop(worker_id, None)
         else:
             self._schedules[worker_id] = cleaned
         self.refresh()
@@ -178,7 +181,7 @@ class Schedules:
                 self._come_on(worker_id)
             elif not on and worker_id not in self._off:
                 self._go_off(worker_id, schedule)
-            edge = next_change(schedule, now)
+            edge = self._next[worker_id] = next_change(schedule, now)
             if edge is not None and (soonest is None or edge < soonest):
                 soonest = edge
         return soonest

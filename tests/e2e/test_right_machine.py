@@ -56,6 +56,7 @@ def test_tags_route_two_jobs_to_the_workers_that_have_them(farm: Farm) -> None:
     assert workers["lookdev-node"]["tags"] == ["lookdev"]  # one spelling: lower case
     gpu = worker_id(farm, "gpu-node")
     lookdev = worker_id(farm, "lookdev-node")
+    assert http.get(f"/workers/{gpu}")["tags"] == ["gpu"]
 
     sleepy = "import time; time.sleep(0.3)"
     gpu_job = py_job(http, sleepy, frames=4, tags=["gpu"])
@@ -96,6 +97,8 @@ def test_a_job_starts_the_moment_the_job_it_depends_on_completes(farm: Farm) -> 
     child = py_job(http, "pass", frames=2, depends_on=[parent["id"]], tags=["b"])
     assert child["depends_on"] == [parent["id"]]
     assert child["waiting_reason"] == f"waiting for job {parent['id']}"
+    first_task = http.job_tasks(child["id"])[0]["id"]
+    assert http.get(f"/tasks/{first_task}")["waiting_reason"] == child["waiting_reason"]
     assert job(http, child["id"])["status"] == "queued"
     wait_until(lambda: completed(http, child["id"]), 60, "the child job")
     (parent_task,) = http.job_tasks(parent["id"])
