@@ -33,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"default {DEFAULT_PORT}, or the one chosen in the window's Settings",
     )
+    m.add_argument(
+        "--wake-broadcast",
+        default=None,
+        metavar="ADDRESS",
+        help="send Wake-on-LAN packets to this address (default: each worker's subnet"
+        " broadcast, as it last reported)",
+    )
     m.add_argument("--data-dir", type=Path, default=None, help="default: the app-data folder")
     m.add_argument("--token", default=None, help="farm token (default: $FLAMENCO_TOKEN or stored)")
     for setting in SETTINGS:  # one definition per setting (farm/settings.py)
@@ -87,6 +94,64 @@ def build_parser() -> argparse.ArgumentParser:
         help="let jobs run Python in Blender (--python, --python-expr in blender_args)",
     )
     w.add_argument(
+        "--tags",
+        default=None,
+        metavar="TAGS",
+        help="tags this node offers, comma-separated (e.g. gpu,lookdev): jobs naming tags go"
+        " only to workers with all of them; tags the wrangler sets win",
+    )
+    w.add_argument(
+        "--when-idle",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="a workstation: take work only after keyboard and mouse were idle this long;"
+        " stop (task requeued) within seconds of the user coming back",
+    )
+    w.add_argument(
+        "--idle-source",
+        default=None,
+        metavar="SOURCE",
+        help="where --when-idle reads idle time: auto (default), x11, logind, windows,"
+        " macos, or file:PATH (idle since PATH was last modified)",
+    )
+    w.add_argument(
+        "--idle-cpu",
+        type=float,
+        default=None,
+        metavar="PERCENT",
+        help="with --when-idle: also take no work while other processes use more CPU",
+    )
+    w.add_argument(
+        "--slots",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run N tasks at once (a worker per slot, named NAME:K, Blender given"
+        " --threads of its share of the cores)",
+    )
+    w.add_argument(
+        "--slot-env",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="with --slots: set KEY in each slot's commands' environment; {slot} is the"
+        " slot's 0-based number, e.g. CUDA_VISIBLE_DEVICES={slot}",
+    )
+    w.add_argument("--slot", type=int, default=None, help=argparse.SUPPRESS)
+    w.add_argument(
+        "--allow-power",
+        action="store_true",
+        help="let the wrangler shut down or reboot this machine from the manager",
+    )
+    w.add_argument(
+        "--power-command",
+        default=None,
+        metavar="JSON",
+        help='argv the action (shutdown or reboot) is appended to, e.g. \'["sudo", "power"]\''
+        " (default: systemctl poweroff/reboot; shutdown on macOS and Windows)",
+    )
+    w.add_argument(
         "--reset-identity",
         action="store_true",
         help="forget this work dir's worker id and secret, and register as a new worker",
@@ -138,6 +203,7 @@ def manager_config(
         "token": args.token,
         "no_advertise": args.no_advertise,
         "farm": {s.key: getattr(args, s.key) for s in SETTINGS if getattr(args, s.key) is not None},
+        "wake_broadcast": args.wake_broadcast,
     }
     return ManagerConfig.resolve(flags, saved_port, saved_host)
 

@@ -107,6 +107,7 @@ class ManagerConfig:
     advertise: bool = True
     # Farm settings given as flags (worker_timeout, ...): they win over the stored ones.
     farm: dict[str, Any] = field(default_factory=dict)
+    wake_broadcast: str | None = None  # where Wake-on-LAN packets go (farm/wake_on_lan.py)
 
     @classmethod
     def resolve(
@@ -127,4 +128,5 @@ class ManagerConfig:
             token=flags.get("token"),
             advertise=not flags.get("no_advertise", False),
             farm=dict(flags.get("farm") or {}),
+            wake_broadcast=flags.get("wake_broadcast"),
         )

@@ -72,6 +72,7 @@ class Manager:
         config: FarmConfig | None = None,
         overrides: dict[str, Any] | None = None,
         advertise: bool | None = None,
+        wake_broadcast: str | None = None,
     ) -> None:
         """`config` is used as given (tests); otherwise the defaults, then the settings
         stored by the window, then `overrides` (command-line flags) apply. `advertise`
@@ -97,6 +98,7 @@ class Manager:
             config = FarmConfig()
             config.update(stored_settings(self.store))
             config.update(overrides or {})
+        config.wake_broadcast = wake_broadcast or config.wake_broadcast
         # Builds for workers to update themselves with (docs/self_update.md).
         self.downloads = Catalogue.for_manager(data_dir)
         self.service = FarmService(
@@ -129,6 +131,7 @@ class Manager:
             config.token,
             overrides=config.farm,
             advertise=config.advertise,
+            wake_broadcast=config.wake_broadcast,
         )
 
     @property
@@ -163,6 +166,7 @@ class Manager:
             self.port = self._runner.addresses[0][1]
         self._tasks = [
             asyncio.create_task(self.service.run_timeouts(), name="timeouts"),
+            asyncio.create_task(self.service.run_schedules(), name="schedules"),
             asyncio.create_task(self.loop_lag.run(), name="loop-lag"),
         ]
         log.info("manager listening on %s:%s (workers use %s)", self.host, self.port, self.url)

@@ -84,6 +84,12 @@ class WorkerRow(WorkerState):
     build: WorkerBuild | None
     uuid: NotRequired[str | None]
     accepts: NotRequired[str | None]
+    tags: NotRequired[str | None]  # the wrangler's (comma-framed); None: never set
+    tags_offered: NotRequired[str | None]  # the worker's --tags
+    control: NotRequired[dict[str, Any] | None]  # farm/worker_control.py
+    allow_power: NotRequired[int | None]  # 1: its owner allowed shutdown and reboot
+    broadcasts: NotRequired[str | None]  # its subnets' broadcast addresses (Wake-on-LAN)
+    schedule: NotRequired[dict[str, Any] | None]
 
 
 class JobRow(TypedDict):
@@ -102,6 +108,8 @@ class JobRow(TypedDict):
     preview_first: int | None
     deleted: float | None
     started: NotRequired[float | None]  # when the current run began rendering
+    tags: NotRequired[list[str] | None]  # what a worker must have (farm/tags.py)
+    waiting: NotRequired[int | None]  # 1: waits for a job it depends on (farm/job_deps.py)
 
 
 class JobView(JobRow):
@@ -110,6 +118,7 @@ class JobView(JobRow):
     task_counts: dict[str, int]
     tasks_total: int
     progress: float
+    depends_on: NotRequired[list[int]]
     waiting_reason: NotRequired[str | None]  # e.g. "no worker accepts command jobs"
 
 

@@ -225,6 +225,63 @@ async def first_run(tmp: Path) -> None:
     manager.store.close()
 
 
+NIGHTS_AND_WEEKENDS = {
+    "tz": "Europe/Amsterdam",
+    "ranges": [
+        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "19:00", "end": "08:00"},
+        {"days": ["sat", "sun"], "start": "00:00", "end": "24:00"},
+    ],
+    "on_end": "requeue",
+}
+
+
+async def _which_work_where(window: MainWindow, service: FarmService) -> None:
+    """Issue 16's scenes: tags, a workstation's schedule, remote requests on the
+    workers table; jobs waiting for a tag and for another job; the schedule editor."""
+    ids = {w["hostname"]: w["id"] for w in service.list_workers()}
+    for name in ("render-01", "render-02"):
+        service.set_worker_tags(ids[name], ["gpu", "lookdev"])
+    for name in ("render-03", "render-04"):
+        service.set_worker_tags(ids[name], ["cpu"])
+    service.set_worker_schedule(ids["wrangler-ws"], NIGHTS_AND_WEEKENDS)
+    service.set_worker_tags(ids["wrangler-ws"], ["workstation", "gpu"])
+    service.control_worker(ids["render-05"], "restart", "after_task")
+    service.control_worker(ids["render-04"], "stop", "after_task")
+    service.acknowledge_control(ids["render-04"], service.worker_control(ids["render-04"])["id"],
+                                "acknowledged")  # fmt: skip
+    comp = service.create_job(
+        name="sc030_chase_comp",
+        type="command",
+        settings={"argv": ["nuke", "-x", "/mnt/projects/sc030_comp.nk"], "frame_start": 1,
+                  "frame_end": 96},
+        priority=50,
+        chunk_size=24,
+        depends_on=[3],
+    )  # fmt: skip
+    service.create_job(
+        name="sc090_ocean_sim",
+        type="command",
+        settings={"argv": ["houdini-sim", "ocean"], "frame_start": 1, "frame_end": 4},
+        priority=50,
+        chunk_size=1,
+        tags=["gpu", "houdini"],
+    )
+    window.resize(1440, 1200)  # room for every job and worker row
+    window.workers.view.select_ids([ids["wrangler-ws"]], ids["wrangler-ws"])
+    window.jobs.view.select_ids([comp["id"]], comp["id"])
+    await _settle(window)
+    _save(window.workers, "workers_tags_schedule_remote.png")
+    _save(window.jobs, "jobs_waiting_for.png")
+
+    window.farm_actions.worker_extras.edit_schedule.trigger()
+    dialog = window.farm_actions.dialog
+    assert dialog is not None
+    dialog.adjustSize()
+    await _settle(dialog)
+    _save(dialog, "worker_schedule_dialog.png")
+    dialog.reject()
+
+
 async def shoot(app: QApplication, tmp: Path) -> None:
     frames = await asyncio.to_thread(render_frames, tmp)
     await first_run(tmp)
@@ -296,10 +353,14 @@ async def shoot(app: QApplication, tmp: Path) -> None:
     _save(prefs, "settings_dialog.png")
     prefs.reject()
 
+    light, style = app.palette(), app.style().name()
     app.setStyle("Fusion")
     app.setPalette(dark_palette())
     await _settle(window)
     _save(window, "main_window_dark.png")
+    app.setStyle(style)
+    app.setPalette(light)
+    await _which_work_where(window, service)
     window.quit_now()
     await window.shutdown()
     manager.store.close()

@@ -23,6 +23,8 @@ async def create_job(ctx: Ctx) -> Json:
         priority=b.priority,
         chunk_size=b.chunk_size,
         preview_first=b.preview_first,
+        tags=b.tags,
+        depends_on=b.depends_on,
     )
 
 

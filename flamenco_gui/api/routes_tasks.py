@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 from aiohttp import web
 
 from flamenco_gui.api import schemas as s
 from flamenco_gui.api import shapes
 from flamenco_gui.api.routing import Auth, Ctx, Json, route
-from flamenco_gui.farm.errors import Forbidden
+from flamenco_gui.farm.errors import Forbidden, NotFound
 
 
 @route(
@@ -54,9 +56,14 @@ async def get_task(ctx: Ctx) -> Json:
     answer = shapes.task(row)
     if worker_id is not None:
         answer["commands"] = ctx.service.commands_for(row, worker_id)  # its platform's paths
+    waiting = None
+    if row["status"] == "queued" and row["job_id"] is not None:
+        with suppress(NotFound):  # a job being deleted
+            waiting = ctx.service.get_job(row["job_id"]).get("waiting_reason")
     return answer | {
         "history": shapes.history(ctx.service.task_history(task_id)),
         "depends_on": ctx.service.task_dependencies(task_id),
+        "waiting_reason": waiting,
     }
 
 

@@ -47,6 +47,9 @@ async def register_worker(ctx: Ctx) -> Json:
         caller=ctx.principal.worker_id,
         node=b.node,
         accepts=b.accepts,
+        tags=b.tags,
+        allow_power=b.allow_power,
+        broadcasts=b.broadcasts,
         port=b.port,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
@@ -87,6 +90,8 @@ async def patch_worker(ctx: Ctx) -> Json:
     if not ctx.principal.is_farm and ctx.principal.worker_id != worker_id:
         raise Forbidden(f"a worker may only report for itself, not worker {worker_id}")
     b: s.WorkerPatch = ctx.body
+    if b.control_ack is not None:
+        ctx.service.acknowledge_control(worker_id, b.control_ack.id, b.control_ack.state)
     if b.status == WorkerReport.AVAILABLE:
         ctx.service.begin_pull(worker_id)  # until the answer is written
         ctx.after.append(lambda: ctx.service.end_pull(worker_id))
@@ -99,6 +104,10 @@ async def patch_worker(ctx: Ctx) -> Json:
         ip_address=ctx.request.remote,
         node=b.node,
         accepts=b.accepts,
+        tags=b.tags,
+        allow_power=b.allow_power,
+        refuse=b.refuse,
+        broadcasts=b.broadcasts,
         mac_address=b.mac_address,
         update_frequent=b.update_frequent.model_dump(by_alias=True) if b.update_frequent else None,
         update_less_frequent=b.update_less_frequent.model_dump()
@@ -115,6 +124,8 @@ async def patch_worker(ctx: Ctx) -> Json:
     answer: Json = {"task_id": task_id, "lease": lease}
     if b.status == WorkerReport.AVAILABLE and ctx.service.take_update_request(worker_id):
         answer["check_update"] = True  # only then: the seed's answer stays as it was
+    if (control := ctx.service.worker_control(worker_id)) is not None:
+        answer["control"] = control  # the wrangler's request, until the worker is done
     return answer
 
 
@@ -132,6 +143,63 @@ async def switch_worker(ctx: Ctx) -> Json:
         ctx.path_int("worker_id"), b.status == WorkerStatus.ENABLED.value
     )
     return shapes.worker(row)
+
+
+@route(
+    "PUT",
+    r"/workers/{worker_id:\d+}/tags",
+    body=s.WorkerTags,
+    response=s.WorkerObject,
+    errors=(404, 422),
+)
+async def set_worker_tags(ctx: Ctx) -> Json:
+    """Set a worker's tags (replacing those its `--tags` offered): jobs naming tags go
+    only to workers that have them all."""
+    b: s.WorkerTags = ctx.body
+    return shapes.worker(ctx.service.set_worker_tags(ctx.path_int("worker_id"), b.tags))
+
+
+@route(
+    "POST",
+    r"/workers/{worker_id:\d+}/wake",
+    response=s.Woken,
+    errors=(404, 409),
+)
+async def wake_worker(ctx: Ctx) -> Json:
+    """Wake a sleeping worker with Wake-on-LAN magic packets to its MAC address(es)."""
+    return {"sent": ctx.service.wake_worker(ctx.path_int("worker_id"))}
+
+
+@route(
+    "PUT",
+    r"/workers/{worker_id:\d+}/schedule",
+    body=s.WorkerScheduleBody,
+    response=s.WorkerObject,
+    errors=(404, 422),
+)
+async def set_worker_schedule(ctx: Ctx) -> Json:
+    """Set (or with null, clear) a worker's sleep schedule: outside its ranges it takes
+    no new work, and its task at the edge finishes or is requeued (`on_end`)."""
+    b: s.WorkerScheduleBody = ctx.body
+    schedule = None if b.schedule is None else b.schedule.model_dump()
+    row = ctx.service.set_worker_schedule(ctx.path_int("worker_id"), schedule)
+    return shapes.worker(row)
+
+
+@route(
+    "POST",
+    r"/workers/{worker_id:\d+}/control",
+    body=s.WorkerControlRequest,
+    response=s.WorkerObject,
+    errors=(404, 409, 422),
+)
+async def control_worker(ctx: Ctx) -> Json:
+    """Ask a worker to stop taking work, restart its agent, or shut down or reboot its
+    machine (only with its owner's --allow-power), `now` (its task requeued) or
+    `after_task`; `resume` withdraws the request or ends a stop. The worker's
+    `control` shows the request and the worker's acknowledgement until it is done."""
+    b: s.WorkerControlRequest = ctx.body
+    return shapes.worker(ctx.service.control_worker(ctx.path_int("worker_id"), b.action, b.when))
 
 
 @route("DELETE", r"/workers/{worker_id:\d+}", response=s.Deleted, errors=(404,))

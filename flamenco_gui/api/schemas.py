@@ -115,6 +115,13 @@ WorkerUuid = Annotated[
 ]
 Accepts = Annotated[list[AcceptKind] | None, Field(default=None, max_length=8)]
 Node = Annotated[str | None, Field(default=None, min_length=8, max_length=64)]
+# farm/tags.py: lower case letters, digits, `_.-`; at most 16 on a worker or a job.
+Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+Tags = Annotated[list[Tag], Field(max_length=16)]
+Broadcasts = Annotated[
+    list[Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}$")]] | None,
+    Field(default=None, max_length=4, description="its subnets' broadcast addresses (WoL)"),
+]
 
 
 class WorkerRegister(Strict):
@@ -127,6 +134,55 @@ class WorkerRegister(Strict):
     uuid: WorkerUuid = None
     accepts: Accepts = None
     node: Node = None
+    tags: Tags | None = Field(default=None, description="offered by the worker's --tags")
+    allow_power: bool | None = Field(default=None, description="started with --allow-power")
+    broadcasts: Broadcasts = None
+
+
+class WorkerControlState(BaseModel):
+    id: int
+    action: Literal["stop", "restart", "shutdown", "reboot"]
+    when: Literal["now", "after_task"]
+    state: Literal["requested", "acknowledged", "restarting", "done"]
+    requested: float
+
+
+class ControlAck(Strict):
+    """A worker's word on the request it was sent (farm/worker_control.py)."""
+
+    id: Id
+    state: Literal["acknowledged", "restarting", "done"]
+
+
+class WorkerControlRequest(Strict):
+    action: Literal["stop", "restart", "shutdown", "reboot", "resume"]
+    when: Literal["now", "after_task"] = Field(
+        default="after_task", description="now: its running task is requeued at once"
+    )
+
+
+HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class ScheduleRange(Strict):
+    days: list[Day] = Field(min_length=1, max_length=7)
+    start: HourMinute
+    end: HourMinute = Field(description="at or before start: runs past midnight")
+
+
+class WorkerSchedule(Strict):
+    """farm/schedules.py: when the worker renders, in its time zone."""
+
+    tz: str = Field(default="UTC", max_length=64, description="IANA, e.g. Europe/Amsterdam")
+    ranges: list[ScheduleRange] = Field(max_length=28)
+    on_end: Literal["finish", "requeue"] = Field(
+        default="finish", description="a task running at the end of a range"
+    )
+
+
+class WorkerScheduleBody(Strict):
+    schedule: WorkerSchedule | None = Field(description="null: always on")
 
 
 class WorkerObject(BaseModel):
@@ -155,6 +211,19 @@ class WorkerObject(BaseModel):
     accepts: list[str] | None = Field(
         default=None, description="task kinds it runs; null: never said (a 2015 client)"
     )
+    tags: list[str] = Field(
+        default_factory=list, description="the wrangler's, or (none set) its --tags"
+    )
+    tags_offered: list[str] = Field(default_factory=list, description="its --tags")
+    allow_power: bool = Field(default=False, description="its owner allows shutdown/reboot")
+    mac_address: str | None = Field(default=None, description="its MACs, comma-separated")
+    control: WorkerControlState | None = Field(
+        default=None, description="the wrangler's pending remote request, until done"
+    )
+    schedule: dict[str, Any] | None = Field(default=None, description="null: always on")
+    schedule_next_change: float | None = Field(
+        default=None, description="when its schedule next turns it on or off"
+    )
 
 
 class WorkerInfo(BaseModel):
@@ -170,6 +239,8 @@ class WorkerInfo(BaseModel):
     connection: str
     last_seen: float | None
     version: str | None = None
+    tags: list[str] = Field(default_factory=list, description="the tags dispatch uses")
+    tags_offered: list[str] = Field(default_factory=list, description="its --tags")
 
 
 class WorkerPatch(Strict):
@@ -183,11 +254,24 @@ class WorkerPatch(Strict):
     update_less_frequent: UpdateLessFrequent | None = None
     accepts: Accepts = None
     node: Node = None
+    tags: Tags | None = Field(default=None, description="offered by the worker's --tags")
+    allow_power: bool | None = Field(default=None, description="started with --allow-power")
+    broadcasts: Broadcasts = None
+    control_ack: ControlAck | None = None
+    refuse: str | None = Field(
+        default=None,
+        max_length=80,
+        description="with available: why it takes no work now (e.g. `user active`, "
+        "--when-idle); what it held is requeued, nothing is claimed, the answer is at once",
+    )
 
 
 class TaskAssignment(BaseModel):
     task_id: int | None
     lease: int | None = None
+    control: WorkerControlState | None = Field(
+        default=None, description="present while the wrangler's remote request is pending"
+    )
     check_update: bool = Field(
         default=False,
         description="present (true) once after `POST /workers/update`: check for an update now",
@@ -224,6 +308,9 @@ class HistoryEntry(BaseModel):
 class TaskDetail(Task):
     history: list[HistoryEntry]
     depends_on: list[int] = Field(description="tasks that must complete before this one runs")
+    waiting_reason: str | None = Field(
+        default=None, description="a queued task: why it cannot start (its job's reason)"
+    )
 
 
 class TaskPage(BaseModel):
@@ -264,6 +351,10 @@ class JobCreate(Strict):
     preview_first: int | None = Field(
         default=None, ge=2, le=100_000, description="render every Nth chunk first, then the rest"
     )
+    tags: Tags = Field(default_factory=list, description="a worker must have all of them")
+    depends_on: list[Id] = Field(
+        default_factory=list, max_length=100, description="jobs that must complete first"
+    )
 
 
 class Job(BaseModel):
@@ -287,8 +378,12 @@ class Job(BaseModel):
     tasks_total: int
     progress: float
     waiting_reason: str | None = Field(
-        default=None, description="why queued tasks cannot start, e.g. no worker accepts them"
+        default=None,
+        description="why queued tasks cannot start: no worker accepts them or has its tags,"
+        " waiting for job N",
     )
+    tags: list[str] = Field(default_factory=list, description="a worker must have all of them")
+    depends_on: list[int] = Field(default_factory=list, description="jobs it waits for")
 
 
 class JobPage(BaseModel):
@@ -305,7 +400,9 @@ class JobQuery(Strict):
 
 
 class JobAction(Strict):
-    action: Literal["pause", "pause_now", "resume", "cancel", "requeue", "requeue_failed"]
+    action: Literal[
+        "pause", "pause_now", "resume", "cancel", "requeue", "requeue_failed", "release"
+    ]
 
 
 class JobPatch(Strict):
@@ -325,6 +422,14 @@ class BlocklistQuery(Strict):
 
 class WorkerSwitch(Strict):
     status: Literal["enabled", "disabled"]
+
+
+class WorkerTags(Strict):
+    tags: Tags
+
+
+class Woken(BaseModel):
+    sent: list[str] = Field(description="`mac via address` of each magic packet sent")
 
 
 # Generated from the one definition of each setting (farm/settings.py).

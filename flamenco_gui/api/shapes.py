@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flamenco_gui.farm.tags import decode_tags
+
 # A task, worker or history row (flamenco_gui/rows.py), read by the names listed here.
 RowIn = Mapping[str, Any]
 
@@ -74,9 +76,19 @@ def history(rows: Sequence[RowIn]) -> list[dict[str, Any]]:
 
 def worker(row: RowIn, label: str | None = None) -> dict[str, Any]:
     accepts = row.get("accepts")
+    offered = row.get("tags_offered")
     return {k: row[k] for k in _SEED_WORKER} | {
         "label": label or row["hostname"],
         "accepts": [k for k in accepts.split(",") if k] if accepts else None,
+        "tags": decode_tags(
+            row["tags"] if row.get("tags") is not None else row.get("tags_offered")
+        ),
+        "tags_offered": decode_tags(offered),
+        "allow_power": bool(row.get("allow_power")),
+        "mac_address": None if row.get("mac_address") is None else str(row["mac_address"]),
+        "control": row.get("control"),
+        "schedule": row.get("schedule"),
+        "schedule_next_change": row.get("schedule_next_change"),
     }
 
 
@@ -119,6 +131,7 @@ def _frequent(report: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def worker_info(row: RowIn) -> dict[str, Any]:
+    offered = row.get("tags_offered")
     return {
         "hostname": row["hostname"],
         "mac_address": row["mac_address"],
@@ -130,4 +143,6 @@ def worker_info(row: RowIn) -> dict[str, Any]:
         "connection": row["connection"],
         "last_seen": row["last_seen"],
         "version": row["version"],
+        "tags": decode_tags(row.get("tags") if row.get("tags") is not None else offered),
+        "tags_offered": decode_tags(offered),
     }

@@ -49,11 +49,19 @@ class Dispatch:
         config: FarmConfig,
         clock: Callable[[], float] = time.time,
         update_pending: Callable[[int], bool] = lambda worker_id: False,
+        control: Callable[[int], str | None] = lambda worker_id: None,
+        on_schedule: Callable[[int], bool] = lambda worker_id: True,
     ) -> None:
         """`update_pending(worker_id)`: "update all" asked this worker to check for its
-        update (farm/worker_updates.py); its pull then answers at once, without work."""
+        update (farm/worker_updates.py); its pull then answers at once, without work.
+        `control(worker_id)`: the wrangler's pending remote request, from memory
+        (farm/worker_control.py): None, or its state; "requested" (news for the worker)
+        answers a held poll or watch at once; any state keeps new work from it.
+        `on_schedule(worker_id)`: inside its sleep schedule (farm/schedules.py, memory)."""
         self._store = store
+        self._on_schedule = on_schedule
         self._update_pending = update_pending
+        self._control = control
         self._changes = changes
         self._states = states
         self._workers = workers
@@ -116,6 +124,12 @@ class Dispatch:
         """
         wait = max(0.0, min(wait, self._config.max_wait, self._config.worker_timeout / 2))
         claimed: Assignment | None = None
+        refuse = report.pop("refuse", None)
+        if status == WorkerReport.AVAILABLE:
+            # Its own reason to take no work ("user active", --when-idle), or None.
+            report["activity"] = refuse
+        if status == WorkerReport.AVAILABLE and refuse:
+            return self._refused(worker_id, str(refuse), report)
         with self._changes.change():
             if status == WorkerReport.AVAILABLE:
                 worker = self._store.worker_state(worker_id)
@@ -138,8 +152,8 @@ class Dispatch:
         if status == WorkerReport.OFFLINE:
             self._wakeups.queued()  # its held poll, if any, ends now
             return None, None
-        if status == WorkerReport.AVAILABLE and self._update_pending(worker_id):
-            return None, None  # between tasks, with nothing to run: check for the update now
+        if status == WorkerReport.AVAILABLE and self._answer_now(worker_id):
+            return None, None  # between tasks, with nothing to run: an update, a request
         if wait and self._wakeups.held_polls() >= LIMITS.max_held_polls:
             raise TooMany(
                 f"wait: {self._wakeups.held_polls()} polls held, max_held_polls"
@@ -165,6 +179,15 @@ class Dispatch:
                 self._store.update_worker(worker_id, {"last_seen": self._clock()})
         return answer
 
+    def _refused(self, worker_id: int, reason: str, report: dict[str, Any]) -> Assignment:
+        """A worker that takes no work now, by its own choice: a heartbeat that gives
+        back what it held (it stopped that task) and claims nothing, answered at once."""
+        with self._changes.change():
+            self._workers.requeue_leased(worker_id, f"the worker stopped it: {reason}")
+            self._touch(worker_id, report)
+            self._changes.emit("worker", worker_id)
+        return None, None
+
     async def _watch_lease(
         self,
         worker_id: int,
@@ -178,7 +201,7 @@ class Dispatch:
             if held is None:
                 return None, None
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._control(worker_id) == "requested":
                 return held["id"], held["lease"]
             if alive is not None and not alive():
                 return held["id"], held["lease"]  # nobody reads it; the poll ends
@@ -218,13 +241,18 @@ class Dispatch:
                 claimed = self._held(worker_id, always=True) or self.claim(worker)
             if claimed is not None:
                 return claimed
-            if self._update_pending(worker_id):
+            if self._answer_now(worker_id):
                 return None, None
+
+    def _answer_now(self, worker_id: int) -> bool:
+        return self._update_pending(worker_id) or self._control(worker_id) == "requested"
 
     def claim(self, worker: WorkerState, report: Fields | None = None) -> Assignment | None:
         """Inside a change: the worker's next task, leased to it; `report` fields join
         its row's update."""
-        if worker["status"] != WorkerStatus.ENABLED:
+        if worker["status"] != WorkerStatus.ENABLED or self._control(worker["id"]) is not None:
+            return None
+        if not self._on_schedule(worker["id"]):
             return None
         task = self._store.next_queued_task(worker["id"])
         if task is None:

@@ -29,9 +29,11 @@ from flamenco_gui.farm.compiling import (
 )
 from flamenco_gui.farm.errors import Conflict, Invalid, NotFound, Unavailable
 from flamenco_gui.farm.events import Change
+from flamenco_gui.farm.job_deps import JobDeps
 from flamenco_gui.farm.settings import FarmSettings
 from flamenco_gui.farm.slices import SliceSize
 from flamenco_gui.farm.states import TaskStatus
+from flamenco_gui.farm.tags import clean_tags, missing_tags_reason
 from flamenco_gui.farm.task_state_machine import SLICE, TaskStateMachine
 from flamenco_gui.farm.wakeups import Wakeups
 from flamenco_gui.limits import LIMITS
@@ -69,6 +71,7 @@ class JobStore(Protocol):
     ) -> tuple[list[JobRow], int]: ...
     def job_task_counts(self, job_id: int) -> dict[str, int]: ...
     def accepted_kinds(self) -> set[str] | None: ...
+    def enabled_worker_tags(self) -> list[str]: ...
     def set_job_priority(self, job_id: int, priority: int) -> None: ...
     def job_priority_slice(
         self, job_id: int, status: str, priority: int, limit: int, after: int = 0
@@ -99,6 +102,7 @@ class PreparedJob:
     task_values: list[tuple[Any, ...]]
     # task index -> indexes of the tasks it waits for (always earlier in `tasks`)
     deps: dict[int, range]
+    depends_on: list[int]  # the jobs it waits for (farm/job_deps.py)
 
 
 class Jobs:
@@ -110,9 +114,11 @@ class Jobs:
         settings: FarmSettings,
         wakeups: Wakeups,
         files: JobFiles,
+        deps: JobDeps,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._deps = deps
         self._changes = changes
         self._states = states
         self._settings = settings
@@ -128,17 +134,22 @@ class Jobs:
         total = sum(counts.values())
         done = counts.get(T.COMPLETED, 0)
         progress = round(100.0 * done / total, 1) if total else 100.0
-        reason = None
-        if counts.get(T.QUEUED, 0):  # queued tasks that no enabled worker would take
+        reason = self._deps.reason(job["id"]) if job.get("waiting") else None
+        if reason is None and counts.get(T.QUEUED, 0):  # that no enabled worker would take
             kinds = job_kinds(job["type"], job["settings"])
             reason = waiting_reason(kinds, self._store.accepted_kinds())
-        return JobView(
+            if reason is None and job.get("tags"):
+                reason = missing_tags_reason(job["tags"] or [], self._store.enabled_worker_tags())
+        view = JobView(
             **job,
+            depends_on=self._deps.parents(job["id"]),
             task_counts=counts,
             tasks_total=total,
             progress=progress,
             waiting_reason=reason,
         )
+        view["tags"] = job.get("tags") or []
+        return view
 
     def get(self, job_id: int) -> JobView:
         row = self._store.get_job(job_id)
@@ -168,9 +179,15 @@ class Jobs:
         priority: int,
         chunk_size: int,
         preview_first: int | None = None,
+        tags: Sequence[str] = (),
+        depends_on: Sequence[int] = (),
     ) -> PreparedJob:
         """Validate and compile a job into rows. Pure: `submit` runs it on a thread, so
         a job of 100,000 tasks does not stall the loop (and the window)."""
+        try:
+            job_tags = clean_tags(tags)
+        except ValueError as e:
+            raise Invalid(f"tags: {e}") from None
         compiler, model = compile_settings(type, settings)
         size = chunk_size if compiler.chunked else model.frame_end - model.frame_start + 1
         chunks = chunk_frames(model.frame_start, model.frame_end, size)
@@ -220,6 +237,7 @@ class Jobs:
             "priority": priority,
             "chunk_size": chunk_size,
             "preview_first": preview_first,
+            "tags": job_tags or None,
             "status": T.QUEUED.value,
             "frame_start": model.frame_start,
             "frame_end": model.frame_end,
@@ -227,11 +245,13 @@ class Jobs:
             "updated": now,
         }
         columns, values = self._store.encode_tasks(tasks)
-        return PreparedJob(job, tasks, columns, values, deps)
+        return PreparedJob(job, tasks, columns, values, deps, list(depends_on))
 
     def _begin(self, prepared: PreparedJob) -> int:
         with self._changes.change():
-            return self._store.insert_job({**prepared.job, "tasks_expected": len(prepared.tasks)})
+            job_id = self._store.insert_job({**prepared.job, "tasks_expected": len(prepared.tasks)})
+            self._deps.attach(job_id, self._deps.check(prepared.depends_on))
+            return job_id
 
     def _add_tasks(
         self, job_id: int, prepared: PreparedJob, start: int, end: int, done: list[int]
@@ -307,9 +327,14 @@ class Jobs:
 
     async def action(self, job_id: int, action: str) -> JobView:
         """pause | pause_now | resume | cancel | requeue | requeue_failed, over the job's
-        tasks."""
+        tasks; release: start now, without waiting for the jobs it depends on."""
+        if action == "release":
+            self.get(job_id)
+            self._deps.release(job_id)
+            return self.get(job_id)
         if action not in MOVES:
-            raise Invalid(f"action: unknown job action {action!r}; known: {', '.join(MOVES)}")
+            known = ", ".join([*MOVES, "release"])
+            raise Invalid(f"action: unknown job action {action!r}; known: {known}")
         sources, target = MOVES[action]
         async with self._sliced(job_id):
             counts = self._store.job_task_counts(job_id)
@@ -364,6 +389,7 @@ class Jobs:
                 self._states.move_all(job_id, T.RENDERING, T.CANCELED, "job deleted")
                 self._store.mark_job_deleted(job_id, self._clock())
                 self._changes.emit("job", job_id, None)
+                self._deps.parent_gone(job_id)
             size = SliceSize(SLICE)
             while True:
                 with size.timed():

@@ -15,17 +15,21 @@ from flamenco_gui.farm.blocklist import Blocklist, BlocklistStore
 from flamenco_gui.farm.changes import Batch, Changes, Transactions
 from flamenco_gui.farm.dispatch import Assignment, Dispatch, DispatchStore
 from flamenco_gui.farm.events import EventBus, Kind
+from flamenco_gui.farm.job_deps import JobDeps, JobDepsStore
 from flamenco_gui.farm.jobs import Jobs, JobStore, PreparedJob
 from flamenco_gui.farm.last_rendered import LastRendered, PreviewFiles
 from flamenco_gui.farm.log_notes import LogNotes
 from flamenco_gui.farm.retries import Retries, RetryStore
+from flamenco_gui.farm.schedules import Schedules, ScheduleStore
 from flamenco_gui.farm.settings import FarmConfig, FarmSettings, SettingsStore
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
 from flamenco_gui.farm.task_logs import LogFiles, TaskLogs, TaskLogStore
 from flamenco_gui.farm.task_state_machine import StateStore, TaskStateMachine
 from flamenco_gui.farm.tasks import Tasks, TaskStore
 from flamenco_gui.farm.timeouts import TimeoutChecker, TimeoutStore
+from flamenco_gui.farm.wake_on_lan import WakeOnLan
 from flamenco_gui.farm.wakeups import Wakeups
+from flamenco_gui.farm.worker_control import ControlStore, WorkerControl
 from flamenco_gui.farm.worker_updates import BuildCatalogue, NoBuilds, Offers, WorkerUpdates
 from flamenco_gui.farm.workers import Workers, WorkerStore
 from flamenco_gui.rows import (
@@ -50,6 +54,9 @@ class FarmStore(
     TaskStore,
     TaskLogStore,
     JobStore,
+    JobDepsStore,
+    ControlStore,
+    ScheduleStore,
     SettingsStore,
     Protocol,
 ):
@@ -104,6 +111,8 @@ class FarmService:
             self.wakeups,
             self.config,
             update_pending=self.updates.pending,
+            control=self._control_state,
+            on_schedule=lambda worker_id: self.schedules.allows(worker_id),
         )
         self.timeouts = TimeoutChecker(
             store, self.changes, self.workers, self.retries, self.wakeups, self.config
@@ -113,6 +122,8 @@ class FarmService:
         )
         self.task_logs = TaskLogs(store, logs, self.changes)
         self.last_rendered = LastRendered(store, previews, self.changes)
+        self.job_deps = JobDeps(store, self.changes, self.wakeups)
+        self.states.on_job_status = self.job_deps.parent_moved
         self.jobs = Jobs(
             store,
             self.changes,
@@ -120,7 +131,11 @@ class FarmService:
             self.farm_settings,
             self.wakeups,
             _Files(logs, previews),
+            self.job_deps,
         )
+        self.control = WorkerControl(store, self.changes, self.workers, self.wakeups)
+        self.schedules = Schedules(store, self.changes, self.workers, self.wakeups)
+        self.wake_on_lan = WakeOnLan(store, self.workers, self.config)
         self.jobs.finish_after_start()
         self.workers.refresh_after_start()
 
@@ -128,12 +143,17 @@ class FarmService:
         row = self.store.get_worker(worker_id)
         return row["hostname"] if row is not None else None
 
+    def _control_state(self, worker_id: int) -> str | None:
+        control = self.control.pending(worker_id)
+        return None if control is None else str(control["state"])
+
     def _load(self, kind: Kind, row_id: int) -> Any:
         """An object's committed state, read once per transaction that changed it."""
         if kind == "task":
             return self.store.get_task(row_id)
         if kind == "worker":
-            return self.store.get_worker(row_id)
+            row = self.store.get_worker(row_id)
+            return None if row is None else self.schedules.decorate(row)
         return self.jobs.load(row_id)
 
     # -- commits -----------------------------------------------------------------------
@@ -183,16 +203,35 @@ class FarmService:
         return row["secret_hash"] if row else None
 
     def get_worker(self, worker_id: int) -> WorkerRow:
-        return self.workers.get(worker_id)
+        return self.schedules.decorate(self.workers.get(worker_id))
 
     def list_workers(self) -> list[WorkerRow]:
-        return self.workers.all()
+        return [self.schedules.decorate(w) for w in self.workers.all()]
+
+    def set_worker_schedule(self, worker_id: int, schedule: dict[str, Any] | None) -> WorkerRow:
+        return self.schedules.set(worker_id, schedule)
+
+    async def run_schedules(self) -> None:
+        await self.schedules.run()
 
     def set_worker_enabled(self, worker_id: int, enabled: bool) -> WorkerRow:
         return self.workers.set_enabled(worker_id, enabled)
 
+    def set_worker_tags(self, worker_id: int, tags: Sequence[str]) -> WorkerRow:
+        return self.workers.set_tags(worker_id, tags)
+
+    def control_worker(self, worker_id: int, action: str, when: str) -> WorkerRow:
+        return self.control.request(worker_id, action, when)
+
+    def worker_control(self, worker_id: int) -> dict[str, Any] | None:
+        return self.control.pending(worker_id)
+
+    def acknowledge_control(self, worker_id: int, control_id: int, state: str) -> None:
+        self.control.acknowledge(worker_id, control_id, state)
+
     def forget_worker(self, worker_id: int) -> None:
         self.workers.forget(worker_id)
+        self.control.forget(worker_id)
 
     def report_worker_version(
         self,
@@ -311,7 +350,12 @@ class FarmService:
         return self.jobs.create(**job)
 
     async def submit_job(self, **job: Any) -> JobView:
-        return await self.jobs.submit(**job)
+        view = await self.jobs.submit(**job)
+        self.wake_on_lan.job_queued(view.get("tags") or [])
+        return view
+
+    def wake_worker(self, worker_id: int) -> list[str]:
+        return self.wake_on_lan.wake(worker_id)
 
     def get_job(self, job_id: int) -> JobView:
         return self.jobs.get(job_id)

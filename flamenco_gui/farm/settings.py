@@ -45,6 +45,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_attempts", 1, 100, int, 3, "attempts of a task before it fails for good"),
     Setting("blocklist_threshold", 1, 1000, int, 3,
             "failed tasks of one job that keep a worker off that job"),
+    Setting("wake_on_queue", 0, 1, int, 0,
+            "1: a job naming tags wakes the offline workers that have them (Wake-on-LAN)"),
 )  # fmt: skip
 BY_KEY: Mapping[str, Setting] = {s.key: s for s in SETTINGS}
 
@@ -59,6 +61,9 @@ class FarmConfig:
     # open: `unresponsive`, shown at once; at most half of worker_timeout.
     unresponsive_after: float = 15.0
     max_wait: float = 25.0  # longest a long poll is held (also capped at worker_timeout/2)
+    wake_on_queue: int = 0
+    # Where magic packets go (--wake-broadcast); None: each worker's own subnet broadcast.
+    wake_broadcast: str | None = None
 
     def update(self, values: Mapping[str, Any]) -> None:
         """Apply settings, each checked against its definition."""

@@ -83,6 +83,8 @@ class TaskStateMachine:
         self._changes = changes
         self._signals = signals
         self._clock = clock
+        # Told of each job status change inside its change (farm/job_deps.py).
+        self.on_job_status: Callable[[int, str], None] = lambda job_id, status: None
 
     # -- one task ------------------------------------------------------------------------
 
@@ -188,6 +190,7 @@ class TaskStateMachine:
             # job's clock starts again; a resumed one's goes on).
             run = status == JobStatus.RENDERING and old != JobStatus.PAUSED
             self._store.set_job_status(job_id, status, self._clock(), started=run)
+            self.on_job_status(job_id, status)
         self._changes.emit("job", job_id)
 
     # -- a set of a job's tasks -------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from flamenco_gui.farm.changes import Changes
 from flamenco_gui.farm.errors import Conflict, Forbidden, NotFound
 from flamenco_gui.farm.states import Connection, TaskStatus, WorkerStatus
+from flamenco_gui.farm.tags import encode_tags
 from flamenco_gui.farm.task_state_machine import TaskStateMachine
 from flamenco_gui.farm.wakeups import Wakeups
 from flamenco_gui.rows import Fields, TaskState, WorkerBuild, WorkerRow
@@ -26,7 +27,14 @@ log = logging.getLogger(__name__)
 T = TaskStatus
 # A worker's row when it has gone: nothing running, nothing to show.
 OFFLINE: Fields = {"connection": Connection.OFFLINE.value, "activity": None, "current_task": None}
-REPORT_KEYS = ("update_frequent", "update_less_frequent", "mac_address", "ip_address", "accepts")
+REPORT_KEYS = (
+    "update_frequent",
+    "update_less_frequent",
+    "mac_address",
+    "ip_address",
+    "accepts",
+    "allow_power",
+)
 RESET = "flamenco worker --reset-identity"
 
 
@@ -66,6 +74,12 @@ def report_fields(report: dict[str, Any], now: float) -> Fields:
             fields[key] = report[key]
     if "accepts" in fields:
         fields["accepts"] = encode_accepts(fields["accepts"])
+    if report.get("broadcasts") is not None:  # for Wake-on-LAN (farm/wake_on_lan.py)
+        fields["broadcasts"] = ",".join(report["broadcasts"])
+    if "activity" in report:  # an idle worker's own word: why it takes no work, or None
+        fields["activity"] = report["activity"]
+    if report.get("tags") is not None:  # offered by its --tags (farm/tags.py)
+        fields["tags_offered"] = encode_tags(report["tags"])
     return fields
 
 
@@ -118,6 +132,11 @@ class Workers:
             self.claim_node(existing["id"], node, window)
         if "accepts" in details:
             details["accepts"] = encode_accepts(details["accepts"])
+        if details.get("tags") is not None:
+            details["tags_offered"] = encode_tags(details["tags"])
+        if details.get("broadcasts") is not None:
+            details["broadcasts"] = ",".join(details["broadcasts"])
+        details.pop("tags", None)
         secret = secrets.token_urlsafe(32)
         digest = hash_secret(secret)
         now = self._clock()
@@ -207,6 +226,16 @@ class Workers:
             self._changes.emit("worker", worker_id)
         if enabled:
             self._wakeups.queued()
+        return self.get(worker_id)
+
+    def set_tags(self, worker_id: int, tags: Iterable[str]) -> WorkerRow:
+        """The wrangler's tags for a worker; from now on they win over its `--tags`. A
+        worker that gained a tag may take work that waited for it: held polls wake."""
+        self.get(worker_id)
+        with self._changes.change():
+            self._store.update_worker(worker_id, {"tags": encode_tags(tags)})
+            self._changes.emit("worker", worker_id)
+        self._wakeups.queued()
         return self.get(worker_id)
 
     def report_version(

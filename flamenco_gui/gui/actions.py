@@ -25,6 +25,7 @@ from flamenco_gui.farm.service import FarmService
 from flamenco_gui.farm.states import TaskStatus, can_transition
 from flamenco_gui.gui.table_model import LiveTableModel
 from flamenco_gui.gui.table_view import LiveTableView
+from flamenco_gui.gui.worker_actions import WorkerExtras
 
 STEP = 200  # objects changed per turn of the loop
 CHECK = 500  # selected rows looked at to decide whether an action applies
@@ -36,7 +37,10 @@ def _plural(n: int, word: str) -> str:
 
 
 def _applies(verb: str, job: dict[str, Any]) -> bool:
-    """Whether job action `verb` would move any of the job's tasks (farm/jobs.py)."""
+    """Whether job action `verb` would move any of the job's tasks (farm/jobs.py), or
+    for `release`, whether the job waits for others."""
+    if verb == "release":
+        return bool(job.get("waiting"))
     counts = job.get("task_counts") or {}
     return any(counts.get(s.value, 0) for s in MOVES[verb][0])
 
@@ -94,6 +98,13 @@ class FarmActions(QObject):
             "Requeue only the failed and canceled tasks of the selected jobs",
             "Ctrl+Alt+R",
         )
+        self.release_job = job(
+            "Release",
+            "release",
+            icon(SP.SP_MediaSeekForward),
+            "Start the selected jobs now, without waiting for the jobs they depend on",
+            "Ctrl+Shift+L",
+        )
         self.job_priority = self._action("Change priority…", self._ask_priority, "job")
         self.job_priority.setShortcut(QKeySequence("Ctrl+I"))
         self.clear_blocklist = self._action(
@@ -125,6 +136,7 @@ class FarmActions(QObject):
             "Workers on an older executable than the manager offers update after their task",
         )
         self.requested_updates: list[int] | None = None  # the last answer (tests read it)
+        self.worker_extras = WorkerExtras(self)  # tags, schedule, remote control
         for name in ("pause", "resume", "cancel", "requeue"):
             getattr(self, f"{name}_job").setIconText(f"{name.capitalize()} job")
         for entry in self.for_kind("job"):
@@ -208,6 +220,7 @@ class FarmActions(QObject):
                 None,
                 self.requeue_job,
                 self.requeue_failed,
+                self.release_job,
                 None,
                 self.job_priority,
                 self.clear_blocklist,
@@ -219,6 +232,8 @@ class FarmActions(QObject):
         return [
             self.enable_worker,
             self.disable_worker,
+            None,
+            *self.worker_extras.actions(),
             None,
             self.forget_worker,
             None,

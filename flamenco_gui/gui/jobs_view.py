@@ -26,6 +26,17 @@ def _status(r: Row) -> str:
     return r.get("status") or ""
 
 
+def _chain(r: dict[str, Any]) -> str | None:
+    """The jobs this one waits for (depends_on), as its tooltip."""
+    parents = r.get("depends_on") or []
+    if not parents:
+        return r.get("waiting_reason") or None
+    listed = ", ".join(f"job {p}" for p in parents)
+    return f"starts when {listed} completed" + (
+        f"\n{r['waiting_reason']}" if r.get("waiting_reason") else ""
+    )
+
+
 JOB_COLUMNS = [
     Column("ID", lambda r: str(r["id"]), lambda r: r["id"], True, width=50),
     Column("Name", lambda r: r.get("name") or "", width=190, stretch=True),
@@ -39,7 +50,13 @@ JOB_COLUMNS = [
     *fmt.clock_columns(fmt.job_elapsed, fmt.job_left, (70, 70), fmt.job_waiting),
     Column("Type", lambda r: r.get("type") or "", width=95),
     # Queued tasks that no enabled worker would take, e.g. "no worker accepts command jobs".
-    Column("Waiting for", lambda r: r.get("waiting_reason") or "", width=180),
+    Column(
+        "Waiting for",
+        lambda r: r.get("waiting_reason") or "",
+        width=180,
+        tooltip=_chain,
+    ),
+    Column("Tags", lambda r: ", ".join(r.get("tags") or []), width=100),
 ]
 
 

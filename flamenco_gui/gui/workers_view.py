@@ -10,6 +10,7 @@ from flamenco_gui.gui import columns as fmt
 from flamenco_gui.gui.table_model import Column, LiveTableModel
 from flamenco_gui.gui.table_panel import TablePanel, field_is
 from flamenco_gui.gui.worker_versions import BuildOffers, version_column
+from flamenco_gui.gui.worker_when_columns import WHEN_COLUMNS
 
 Row = dict[str, Any]
 
@@ -48,7 +49,8 @@ def _bar(value: float | None, r: Row) -> float | None:
 
 def worker_columns(offers: BuildOffers) -> list[Column]:
     """The columns, the Version one reading the builds on offer (gui/worker_versions.py)."""
-    return [*WORKER_COLUMNS[:4], version_column(offers), *WORKER_COLUMNS[4:]]
+    return [*WORKER_COLUMNS[:4], version_column(offers), *WORKER_COLUMNS[4:-2], *WHEN_COLUMNS,
+            *WORKER_COLUMNS[-2:]]  # fmt: skip
 
 
 WORKER_COLUMNS = [

@@ -10,6 +10,14 @@ from flamenco_gui.store.blocklist import ELIGIBLE_WORKERS
 from flamenco_gui.store.sql import Tables
 from flamenco_gui.store.tasks import TASK_STATE
 
+# Live jobs this worker must not take tasks of (`:tags`: its tags, comma-framed).
+_SKIPPED_JOBS = (
+    "SELECT id FROM jobs INDEXED BY jobs_restricted WHERE status IN ('queued', 'rendering')"
+    " AND (deleted IS NOT NULL OR waiting IS NOT NULL OR tags IS NOT NULL)"
+    " AND (deleted IS NOT NULL OR waiting IS NOT NULL OR EXISTS (SELECT 1 FROM"
+    " json_each(jobs.tags) t WHERE instr(:tags, ',' || t.value || ',') = 0))"
+)
+
 
 class SchedulerQueries(Tables):
     def next_queued_task(self, worker_id: int) -> TaskState | None:
@@ -19,20 +27,30 @@ class SchedulerQueries(Tables):
         it already failed, unless every eligible worker (online, enabled) has failed it
         too, so a retry goes to another worker whenever there is one. The workers are
         counted only when that question comes up. Only a task whose kind the worker
-        accepts (compilers/kinds.py; a worker that never said accepts any).
+        accepts (compilers/kinds.py; a worker that never said accepts any), of a job
+        whose tags are all on the worker and that waits for no other job (farm/tags.py,
+        farm/job_deps.py).
+
+        The jobs to skip (deleted, waiting, or needing a tag the worker lacks) are
+        found once per pull from the few live jobs in the `jobs_restricted` partial
+        index, and checked first, so a task of a skipped job costs one lookup in that
+        small set: a worker that may take none of 20,000 queued tasks walks them in
+        about 30 ms, not 210 with a check per task (docs/performance.md).
         """
-        row = self.conn.execute("SELECT accepts FROM workers WHERE id = ?", (worker_id,)).fetchone()
-        accepts = row[0] if row else None
+        row = self.conn.execute(
+            "SELECT accepts, coalesce(tags, tags_offered) FROM workers WHERE id = ?",
+            (worker_id,),
+        ).fetchone()
+        accepts, tags = (row[0], row[1] or ",") if row else (None, ",")
         return cast(
             TaskState | None,
             self._one(
+                f"WITH skip AS ({_SKIPPED_JOBS}) "
                 f"SELECT {TASK_STATE} FROM tasks INDEXED BY tasks_dispatch"
-                " WHERE status = 'queued' "
+                " WHERE status = 'queued' AND (job_id IS NULL OR job_id NOT IN skip) "
                 "AND (:acc IS NULL OR needs IS NULL OR instr(:acc, ',' || needs || ',') > 0) "
                 "AND NOT (job_id IS NOT NULL AND EXISTS (SELECT 1 FROM job_blocklist b "
                 "  WHERE b.job_id = tasks.job_id AND b.worker_id = :w)) "
-                "AND NOT (job_id IS NOT NULL AND EXISTS (SELECT 1 FROM jobs j "
-                "  WHERE j.id = tasks.job_id AND j.deleted IS NOT NULL)) "
                 "AND NOT (EXISTS (SELECT 1 FROM task_history h WHERE h.task_id = tasks.id "
                 "  AND h.worker_id = :w AND h.outcome = 'failed') "
                 "  AND (SELECT count(DISTINCT h2.worker_id) FROM task_history h2 "
@@ -41,7 +59,7 @@ class SchedulerQueries(Tables):
                 "AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks t2 ON t2.id = d.depends_on "
                 "  WHERE d.task_id = tasks.id AND t2.status != 'completed') "
                 "ORDER BY job_priority DESC, priority DESC, id LIMIT 1",
-                {"w": worker_id, "acc": accepts},
+                {"w": worker_id, "acc": accepts, "tags": tags},
             ),
         )
 

@@ -248,8 +248,45 @@ def _v11_job_started(db: sqlite_utils.Database) -> None:
         db.table("jobs").add_column("started", float)
 
 
+def _v12_tags_job_deps_worker_control(db: sqlite_utils.Database) -> None:
+    """Which work on which machine, and when (issue 16; docs/decisions.md).
+
+    Workers: `tags` the wrangler set (comma-framed, NULL: never set) and `tags_offered`
+    by the worker's `--tags`, used while the wrangler has set none; `control`, the
+    wrangler's pending remote action (JSON); `allow_power`, whether its owner allowed
+    shutdown and reboot (`--allow-power`); `schedule`, its sleep schedule (JSON);
+    `broadcasts`, the broadcast addresses of its subnets (comma list), for Wake-on-LAN.
+    Jobs: `tags` they need (JSON list), `waiting` (1 while a job it depends on has not
+    completed, NULL once free: dispatch reads it on the job row it already looks at),
+    and `job_deps` (job, the job it waits for). `jobs_restricted` indexes the live jobs
+    a pull may have to skip.
+    """
+    for column in ("tags", "tags_offered", "control", "schedule", "broadcasts"):
+        if column not in db.table("workers").columns_dict:
+            db.table("workers").add_column(column, str)
+    if "allow_power" not in db.table("workers").columns_dict:
+        db.table("workers").add_column("allow_power", int)
+    if "tags" not in db.table("jobs").columns_dict:
+        db.table("jobs").add_column("tags", str)
+    if "waiting" not in db.table("jobs").columns_dict:
+        db.table("jobs").add_column("waiting", int)
+    db.conn.execute(
+        "CREATE TABLE IF NOT EXISTS job_deps (job_id INTEGER NOT NULL, depends_on INTEGER"
+        " NOT NULL, PRIMARY KEY (job_id, depends_on)) WITHOUT ROWID"
+    )
+    db.conn.execute("CREATE INDEX IF NOT EXISTS job_deps_parent ON job_deps (depends_on)")
+    # The jobs a pull may have to skip (store/scheduler.py): few, whatever the history.
+    # Only a queued or rendering job has queued tasks (farm/states.py: job_status).
+    db.conn.execute(
+        "CREATE INDEX IF NOT EXISTS jobs_restricted ON jobs (id) WHERE status IN"
+        " ('queued', 'rendering') AND (deleted IS NOT NULL OR waiting IS NOT NULL"
+        " OR tags IS NOT NULL)"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11_job_started,
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
+    _v11_job_started, _v12_tags_job_deps_worker_control,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -16,8 +16,8 @@ Row = dict[str, Any]
 # Columns kept as JSON text in SQLite and as Python objects above the store.
 JSON_COLUMNS = {
     "tasks": ("commands",),
-    "workers": ("update_frequent", "update_less_frequent", "build"),
-    "jobs": ("settings",),
+    "workers": ("update_frequent", "update_less_frequent", "build", "control", "schedule"),
+    "jobs": ("settings", "tags"),
 }
 
 

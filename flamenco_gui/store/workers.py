@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import cast
+import json
+from typing import Any, cast
 
 from flamenco_gui.rows import Fields, WorkerRow, WorkerState
 from flamenco_gui.store.sql import Tables
@@ -61,6 +62,23 @@ class WorkersTable(Tables):
                 return None
             kinds.update(k for k in str(accepts).split(",") if k)
         return kinds
+
+    def enabled_worker_tags(self) -> list[str]:
+        """Each enabled worker's tags (comma-framed), for why a job's tasks would wait."""
+        cur = self.conn.execute(
+            "SELECT coalesce(tags, tags_offered, ',') FROM workers WHERE status = 'enabled'"
+        )
+        return [str(t) for (t,) in cur]
+
+    def worker_controls(self) -> dict[int, dict[str, Any]]:
+        """Every pending remote-control request (farm/worker_control.py), at start."""
+        cur = self.conn.execute("SELECT id, control FROM workers WHERE control IS NOT NULL")
+        return {int(i): json.loads(c) for i, c in cur}
+
+    def worker_schedules(self) -> dict[int, dict[str, Any]]:
+        """Every worker's sleep schedule (farm/schedules.py), at start."""
+        cur = self.conn.execute("SELECT id, schedule FROM workers WHERE schedule IS NOT NULL")
+        return {int(i): json.loads(c) for i, c in cur}
 
     def online_workers(self) -> list[int]:
         return self._ids("SELECT id FROM workers WHERE connection != 'offline'")

@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from flamenco_gui.compilers.kinds import BLENDER_PYTHON, DEFAULT_ACCEPTS, KINDS, refusal
 from flamenco_gui.discovery import DEFAULT_TIMEOUT as DISCOVERY_TIMEOUT
 from flamenco_gui.discovery import DiscoveryFailed
+from flamenco_gui.farm.tags import clean_tags
 from flamenco_gui.worker import sysinfo
 from flamenco_gui.worker.build_identity import own_executable
 from flamenco_gui.worker.client import (
@@ -47,11 +48,20 @@ from flamenco_gui.worker.client import (
 )
 from flamenco_gui.worker.delivery import deliver_forever
 from flamenco_gui.worker.identity import load_or_create, node_id, reset
+from flamenco_gui.worker.idle import CpuRule, IdleGate, idle_source
 from flamenco_gui.worker.joining import CREDENTIALS_FILE, pair, resolve_manager
+from flamenco_gui.worker.network import wake_fields
 from flamenco_gui.worker.outbox import Outbox
 from flamenco_gui.worker.previews import PreviewUploader
+from flamenco_gui.worker.remote_control import (
+    RemoteControl,
+    parse_power_command,
+    power_argv,
+    run_power,
+)
 from flamenco_gui.worker.runner import Tools
 from flamenco_gui.worker.self_update import UpdateInstalled, Updater, reexec, roll_back
+from flamenco_gui.worker.slots import slot_env, supervise, thread_share
 from flamenco_gui.worker.task_run import MAX_ERROR, TaskRun, TaskSpec
 from flamenco_gui.worker.tool_locations import find_blender
 from flamenco_gui.worker.work_dir_lock import lock_work_dir
@@ -68,6 +78,8 @@ UPDATE_CHECK = 300.0
 HEARTBEAT = 5.0  # seconds between machine reports
 # What `Agent.work` returns once a new build is in place: `main` re-executes.
 RESTART = -1
+AGENT_RESTART = -2  # the wrangler asked: the same program again, same worker
+IDLE_CHECK = 0.5  # seconds between looks at the keyboard and mouse (--when-idle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +97,16 @@ class WorkerConfig:
     # The task kinds this node's owner lets it run (compilers/kinds.py).
     accepts: tuple[str, ...] = DEFAULT_ACCEPTS
     reset_identity: bool = False
+    tags: tuple[str, ...] = ()  # offered to the manager (farm/tags.py)
+    # The owner lets the wrangler shut down or reboot this machine (remote_control.py).
+    allow_power: bool = False
+    power_command: list[str] | None = None
+    # --when-idle: render only after this many minutes without keyboard or mouse.
+    when_idle: float | None = None
+    idle_source: str = "auto"
+    idle_cpu: float | None = None  # and only while other processes use less CPU (%)
+    slots: int = 1  # --slots: tasks at once (worker/slots.py)
+    slot: int | None = None  # this process is slot K of them
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> WorkerConfig:
@@ -100,6 +122,8 @@ class WorkerConfig:
                 blender=_blender(getattr(args, "blender", None)),
                 ffmpeg=getattr(args, "ffmpeg", None) or "ffmpeg",
             ),
+            slots=max(1, int(getattr(args, "slots", None) or 1)),
+            slot=getattr(args, "slot", None),
             heartbeat=float(getattr(args, "heartbeat", None) or HEARTBEAT),
             pair_code=getattr(args, "pair", None),
             discovery_timeout=float(getattr(args, "discovery_timeout", None) or DISCOVERY_TIMEOUT),
@@ -110,6 +134,29 @@ class WorkerConfig:
                 getattr(args, "accept", None), bool(getattr(args, "allow_blender_python", False))
             ),
             reset_identity=bool(getattr(args, "reset_identity", False)),
+            tags=offered_tags(getattr(args, "tags", None)),
+            allow_power=bool(getattr(args, "allow_power", False)),
+            power_command=_power_command(getattr(args, "power_command", None)),
+            when_idle=getattr(args, "when_idle", None),
+            idle_source=getattr(args, "idle_source", None) or "auto",
+            idle_cpu=getattr(args, "idle_cpu", None),
+        )
+
+    def for_slot(self, slot_env_templates: list[str]) -> WorkerConfig:
+        """Slot K's own config: its work dir, name, Blender threads and environment."""
+        if self.slot is None:
+            return self
+        try:
+            env = slot_env(slot_env_templates, self.slot - 1)
+        except ValueError as exc:
+            print(f"worker: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        tools = replace(self.tools, blender_threads=thread_share(self.slots), env=env)
+        return replace(
+            self,
+            name=f"{self.name}:{self.slot}",
+            work_dir=self.work_dir / f"slot-{self.slot}",
+            tools=tools,
         )
 
     @property
@@ -145,6 +192,23 @@ def accepted_kinds(given: str | None, blender_python: bool) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kinds))
 
 
+def offered_tags(given: str | None) -> tuple[str, ...]:
+    """--tags as the manager stores them; exits (2) naming a bad one."""
+    try:
+        return tuple(clean_tags((given or "").split(",")))
+    except ValueError as exc:
+        print(f"worker: --tags: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _power_command(given: str | None) -> list[str] | None:
+    try:
+        return parse_power_command(given)
+    except ValueError as exc:
+        print(f"worker: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _blender(given: str | None) -> str:
     if given and given != "blender":
         return given
@@ -153,7 +217,13 @@ def _blender(given: str | None) -> str:
 
 def who(config: WorkerConfig) -> dict[str, Any]:
     """What every report says of this node: what it accepts and where it runs."""
-    return {"accepts": list(config.accepts), "node": node_id(config.work_dir)}
+    return {
+        "accepts": list(config.accepts),
+        "node": node_id(config.work_dir),
+        "tags": list(config.tags),
+        "allow_power": config.allow_power,
+        **wake_fields(),  # MACs and broadcast addresses, for Wake-on-LAN
+    }
 
 
 async def registration_body(config: WorkerConfig) -> dict[str, Any]:
@@ -172,6 +242,14 @@ class IdentityInUse(Exception):
     """The manager says this identity is running elsewhere (a copied work dir)."""
 
 
+class Leaving(Exception):
+    """The wrangler's request ends this agent: `code` is what `work` returns."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 class Agent:
     def __init__(
         self,
@@ -179,21 +257,24 @@ class Agent:
         client: ManagerClient,
         outbox: Outbox,
         updater: Updater | None = None,
+        idle: IdleGate | None = None,
     ) -> None:
         self._config = config
+        self._idle = idle
         self._updater = updater
         self._client = client
         self._outbox = outbox
         self._current: TaskRun | None = None
         self._reachable = True
         self._previews = PreviewUploader(client)
+        self._control = RemoteControl(config.work_dir)
 
     async def work(self) -> int:
         """Pull and run tasks, delivering reports alongside, until cancelled (which kills
         a running task). The loops only end by raising: returns 1 if the farm token was
         refused, the one error retrying cannot mend, and RESTART when a new build of
         this program was installed between two tasks."""
-        updated = False
+        code = 1
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._pull_loop())
@@ -202,8 +283,10 @@ class Agent:
         except* (TokenRefused, IdentityInUse) as refused:
             log.error("%s", refused.exceptions[0])
         except* UpdateInstalled:
-            updated = True
-        return RESTART if updated else 1
+            code = RESTART
+        except* Leaving as leaving:
+            code = next(e.code for e in leaving.exceptions if isinstance(e, Leaving))
+        return code
 
     async def say_offline(self) -> None:
         """Tell the manager this worker is leaving, so it requeues its task at once."""
@@ -226,6 +309,9 @@ class Agent:
             # "available" makes the manager requeue whatever it thinks this worker
             # runs, so every report of the previous task must have arrived first.
             await self._outbox.drained()
+            await self._obey()  # the wrangler's request, now that nothing runs
+            if await self._wait_while_busy(backoff):
+                continue
             if self._updater is not None:  # between tasks: nothing runs, nothing unsent
                 await self._updater.between_tasks()
             started = loop.time()
@@ -240,12 +326,55 @@ class Agent:
                 continue
             task_id, lease = reply.data.get("task_id"), reply.data.get("lease")
             check = reply.data.get("check_update") is True
+            news = self._control.see(reply.data.get("control"))
             if check and self._updater is not None:
                 self._updater.check_now()  # before the next pull: after this task, if any
             if task_id is not None and lease is not None:
                 await self._run_task(int(task_id), int(lease))
-            elif not check:
+            elif not (check or news):
                 await self._pace(loop.time() - started)
+
+    async def _wait_while_busy(self, backoff: Backoff) -> bool:
+        """--when-idle: while the machine is in use, say why (a report that takes
+        nothing) and look again every half second, reporting once a heartbeat; True
+        if it was busy."""
+        if self._idle is None or (busy := self._idle.busy()) is None:
+            return False
+        await self._heartbeat({"status": "available", "refuse": busy}, backoff)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self._config.heartbeat
+        while loop.time() < until and self._idle.busy() == busy:
+            await asyncio.sleep(IDLE_CHECK)
+        return True
+
+    async def _obey(self) -> None:
+        """Carry out the wrangler's request while this worker runs nothing."""
+        control = self._control.pending
+        if control is None:
+            return
+        action = str(control.get("action"))
+        if action == "stop":
+            self._control.say("done")  # sent with the next pull; it then waits, idle
+            return
+        if action == "restart":
+            self._control.say("restarting")
+            await self._report_now({"status": "available"})
+            self._control.leave_restart_note()
+            log.info("restarting at the wrangler's request")
+            raise Leaving(AGENT_RESTART)
+        if action in ("shutdown", "reboot") and self._config.allow_power:
+            self._control.say("done")
+            await self._report_now({"status": "offline"})
+            await run_power(power_argv(action, self._config.power_command))
+            raise Leaving(0)
+        log.warning("ignoring the request to %s: not started with --allow-power", action)
+
+    async def _report_now(self, body: dict[str, Any]) -> None:
+        """One report carrying the acknowledgement, without waiting for news."""
+        try:
+            await self._heartbeat_once({**body, "wait": 0})
+        except ManagerUnreachable as exc:
+            log.warning("could not tell the manager: %s", exc)
 
     async def _pace(self, elapsed: float) -> None:
         """Never busy-loop on a manager that answers without holding the poll; but
@@ -257,14 +386,8 @@ class Agent:
     async def _heartbeat(self, body: dict[str, Any], backoff: Backoff) -> Reply | None:
         """One `PATCH /workers/{id}` with this node's figures; None (after backing off)
         when the manager cannot be reached."""
-        sample = await sysinfo.collect_async(self._config.work_dir)
         try:
-            reply = await self._client.call(
-                "PATCH",
-                WORKER_PATH,
-                {**body, **who(self._config), **sysinfo.heartbeat_fields(sample)},
-                timeout=LONG_POLL + 10,
-            )
+            reply = await self._heartbeat_once(body)
         except ManagerUnreachable as exc:
             if self._reachable:
                 log.warning("manager unreachable, retrying: %s", exc)
@@ -275,6 +398,19 @@ class Agent:
             log.info("manager is back")
             self._reachable = True
         backoff.reset()
+        return reply
+
+    async def _heartbeat_once(self, body: dict[str, Any]) -> Reply:
+        sample = await sysinfo.collect_async(self._config.work_dir)
+        ack = self._control.fields()
+        reply = await self._client.call(
+            "PATCH",
+            WORKER_PATH,
+            {**body, **who(self._config), **sysinfo.heartbeat_fields(sample), **ack},
+            timeout=LONG_POLL + 10,
+        )
+        if reply.ok:
+            self._control.sent(ack)
         return reply
 
     # -- a task ------------------------------------------------------------------------
@@ -311,11 +447,22 @@ class Agent:
         run = TaskRun(spec, lease, self._config.tools, self._outbox, self._previews.offer)
         self._current = run
         watch = asyncio.create_task(self._watch(run))
+        user = asyncio.create_task(self._stop_when_busy(run)) if self._idle else None
         try:
             await run.run()
         finally:
             self._current = None
             watch.cancel()
+            if user is not None:
+                user.cancel()
+
+    async def _stop_when_busy(self, run: TaskRun) -> None:
+        """--when-idle: the user is back: kill the task now; the next report ("user
+        active", taking nothing) gives it back to the manager, which requeues it."""
+        assert self._idle is not None
+        while (busy := self._idle.busy()) is None:
+            await asyncio.sleep(IDLE_CHECK)
+        await run.abandon(f"{busy}: stopped, the manager requeues it")
 
     async def _watch(self, run: TaskRun) -> None:
         """Heartbeat while rendering; kill the task as soon as it is no longer ours."""
@@ -335,6 +482,8 @@ class Agent:
                 if task_id != run.task_id or lease not in (None, run.lease):
                     await run.abandon(f"manager now wants task {task_id} (lease {lease})")
                     return
+                if self._control.see(reply.data.get("control")):
+                    continue  # acknowledge it at once
             else:
                 log.warning("manager refused the heartbeat: %s", reply.error)
                 await backoff.sleep()
@@ -401,7 +550,7 @@ async def _serve(config: WorkerConfig, discovered: bool = False) -> int:
             if config.pair_code and not await pair(client, config.pair_code, registration):
                 return 1
             updater = Updater(client, config.work_dir, config.update_check, own_executable())
-            agent = Agent(config, client, outbox, updater)
+            agent = Agent(config, client, outbox, updater, idle_gate(config))
             work = asyncio.create_task(agent.work())
             stop = asyncio.create_task(stopping.wait())
             await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -416,6 +565,29 @@ async def _serve(config: WorkerConfig, discovered: bool = False) -> int:
             return 0
     finally:
         outbox.close()
+
+
+def idle_gate(config: WorkerConfig) -> IdleGate | None:
+    """--when-idle's gate; exits (2) naming why no idle source works here."""
+    if config.when_idle is None:
+        return None
+    try:
+        source = idle_source(config.idle_source)
+    except RuntimeError as exc:
+        print(f"worker: --when-idle: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    log.info("rendering only after %g min idle (%s)", config.when_idle, source.name)
+    cpu = CpuRule(config.idle_cpu) if config.idle_cpu is not None else None
+    return IdleGate(source, config.when_idle, cpu)
+
+
+def _restart_agent() -> None:
+    """The same program with the same options (exec: the same process on POSIX)."""
+    executable = own_executable()
+    if executable is not None:
+        reexec(executable)
+    else:
+        reexec(Path(sys.executable), list(sys.orig_argv[1:]))
 
 
 def _unbundle_environment() -> None:
@@ -441,6 +613,11 @@ def main(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     config = WorkerConfig.from_args(args)
+    config = config.for_slot(list(getattr(args, "slot_env", None) or []))
+    if config.slots > 1 and config.pair_code:
+        print("worker: --pair registers one worker; with --slots use the farm token",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if config.reset_identity:
         probe = lock_work_dir(config.work_dir)  # never under a running worker's feet
         if probe is None:
@@ -466,9 +643,21 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if config.slots > 1 and config.slot is None:
+        try:
+            return supervise(config.slots)  # each slot a worker of its own
+        finally:
+            lock.close()
     try:
         while True:
             code = asyncio.run(_join_and_serve(config))
+            if code == AGENT_RESTART:
+                lock.close()  # the restarted agent takes the work dir's lock itself
+                try:
+                    _restart_agent()
+                except OSError as exc:
+                    log.error("could not restart this worker: %s", exc)
+                return 1
             if code != RESTART:
                 return code
             executable = own_executable()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import shlex
 import signal
@@ -38,11 +39,23 @@ class Tools:
 
     blender: str = "blender"
     ffmpeg: str = "ffmpeg"
+    # --slots (worker/slots.py): Blender's thread share, and the slot's environment.
+    blender_threads: int | None = None
+    env: tuple[tuple[str, str], ...] = ()
 
     def resolve(self, argv: Sequence[str]) -> list[str]:
-        """`argv` with a bare `blender`/`ffmpeg` replaced by this node's path."""
+        """`argv` with a bare `blender`/`ffmpeg` replaced by this node's path; Blender
+        given this slot's `--threads` unless the job set its own."""
         program = {"blender": self.blender, "ffmpeg": self.ffmpeg}.get(argv[0], argv[0])
-        return [program, *argv[1:]]
+        rest = list(argv[1:])
+        own = any(a in ("-t", "--threads") for a in rest)
+        if argv[0] == "blender" and self.blender_threads and not own:
+            rest = ["--threads", str(self.blender_threads), *rest]
+        return [program, *rest]
+
+    def environment(self) -> dict[str, str] | None:
+        """The commands' environment: this process's plus the slot's (None: inherit)."""
+        return {**os.environ, **dict(self.env)} if self.env else None
 
 
 class TaskRunner:
@@ -91,6 +104,7 @@ class TaskRunner:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
+                env=self._tools.environment(),
                 **self._control.spawn_options(),
             )
         except OSError as exc:

@@ -15,6 +15,8 @@ from typing import Any
 
 import psutil
 
+from flamenco_gui.worker.network import wake_addresses
+
 
 def system() -> str:
     """`"Linux 6.1.0-13-amd64"`: the seed's `system` field."""
@@ -32,8 +34,9 @@ def collect(disk_path: Path) -> dict[str, Any]:
     return {
         "hostname": socket.gethostname(),
         "system": system(),
-        # The seed sends the MAC as an integer (uuid.getnode), e.g. 158929712651.
-        "mac_address": uuid.getnode(),
+        # The seed sent one MAC as an integer (uuid.getnode); this worker sends each of
+        # its interfaces' MACs, comma-separated, for Wake-on-LAN (network.py).
+        "mac_address": ",".join(wake_addresses()[0]) or uuid.getnode(),
         "update_frequent": {
             "load_average": {"1min": one, "5min": five, "15min": fifteen},
             "worker_cpu_percent": psutil.cpu_percent(interval=None),
