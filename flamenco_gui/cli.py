@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("--data-dir", type=Path, default=None, help="default: the app-data folder")
     m.add_argument("--token", default=None, help="farm token (default: $FLAMENCO_TOKEN or stored)")
+    m.add_argument(
+        "--output-root",
+        type=Path,
+        default=None,
+        help="where the frames of 'manager' storage jobs land (default: <data dir>/output)",
+    )
     for setting in SETTINGS:  # one definition per setting (farm/settings.py)
         m.add_argument(
             setting.flag,
@@ -135,6 +141,7 @@ def manager_config(args: argparse.Namespace, saved_port: int | None = None) -> M
         "port": args.port,
         "token": args.token,
         "no_advertise": args.no_advertise,
+        "output_root": args.output_root,
         "farm": {s.key: getattr(args, s.key) for s in SETTINGS if getattr(args, s.key) is not None},
     }
     return ManagerConfig.resolve(flags, saved_port)

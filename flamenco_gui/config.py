@@ -107,6 +107,8 @@ class ManagerConfig:
     advertise: bool = True
     # Farm settings given as flags (worker_timeout, ...): they win over the stored ones.
     farm: dict[str, Any] = field(default_factory=dict)
+    # Where `manager` jobs' frames land (default <data dir>/output; docs/storage.md).
+    output_root: Path | None = None
 
     @classmethod
     def resolve(cls, flags: Mapping[str, Any], saved_port: int | None = None) -> ManagerConfig:
@@ -121,4 +123,5 @@ class ManagerConfig:
             token=flags.get("token"),
             advertise=not flags.get("no_advertise", False),
             farm=dict(flags.get("farm") or {}),
+            output_root=flags.get("output_root"),
         )

@@ -101,6 +101,15 @@ class JobRow(TypedDict):
     tasks_expected: int | None
     preview_first: int | None
     deleted: float | None
+    storage: str | None  # "manager": files travel through the manager; None: shared
+
+
+class JobFile(TypedDict):
+    """One file of a `manager` job's manifest: its path in the pack and its content."""
+
+    path: str
+    sha256: str
+    size: int
 
 
 class JobView(JobRow):

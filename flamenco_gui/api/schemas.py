@@ -255,6 +255,16 @@ class LogQuery(Strict):
     limit: int | None = Field(default=None, ge=0, le=64 * 1024 * 1024)
 
 
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256, lowercase hex")]
+FileSize = Annotated[int, Field(ge=0, le=2**62)]
+
+
+class JobFileIn(Strict):
+    path: str = Field(min_length=1, max_length=4096, description="relative, / separated")
+    sha256: Sha256
+    size: FileSize
+
+
 class JobCreate(Strict):
     name: str = Field(min_length=1, max_length=255)
     type: CompilerName
@@ -263,6 +273,14 @@ class JobCreate(Strict):
     chunk_size: int = Field(default=1, ge=1, le=100_000)
     preview_first: int | None = Field(
         default=None, ge=2, le=100_000, description="render every Nth chunk first, then the rest"
+    )
+    storage: Literal["shared", "manager"] = Field(
+        default="shared",
+        description="shared: workers see the files at their own paths; manager: the files"
+        " (`files`, uploaded with PUT /files/{sha256}) travel through the manager",
+    )
+    files: list[JobFileIn] = Field(
+        default_factory=list, description="a manager job's manifest: path in the pack → file"
     )
 
 
@@ -285,6 +303,7 @@ class Job(BaseModel):
     waiting_reason: str | None = Field(
         default=None, description="why queued tasks cannot start, e.g. no worker accepts them"
     )
+    storage: str | None = Field(default=None, description="'manager', or none for shared")
 
 
 class JobPage(BaseModel):
@@ -388,6 +407,7 @@ class Health(BaseModel):
     version: str
     loop_lag: LoopLag
     storage_error: str | None = Field(description="why the data dir cannot be written")
+    files_bytes: int = Field(default=0, description="disk used by the file store (docs/storage.md)")
 
 
 class Version(BaseModel):

@@ -9,12 +9,15 @@ knows no Qt and no HTTP. Every method runs on the event-loop thread.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from flamenco_gui.farm.blocklist import Blocklist, BlocklistStore
 from flamenco_gui.farm.changes import Batch, Changes, Transactions
 from flamenco_gui.farm.dispatch import Assignment, Dispatch, DispatchStore
+from flamenco_gui.farm.errors import Unavailable
 from flamenco_gui.farm.events import EventBus, Kind
+from flamenco_gui.farm.file_store import MANAGER, Blobs, FileStore, FileStoreDB
 from flamenco_gui.farm.jobs import Jobs, JobStore, PreparedJob
 from flamenco_gui.farm.last_rendered import LastRendered, PreviewFiles
 from flamenco_gui.farm.retries import Retries, RetryStore
@@ -50,6 +53,7 @@ class FarmStore(
     TaskLogStore,
     JobStore,
     SettingsStore,
+    FileStoreDB,
     Protocol,
 ):
     """Everything the farm's concerns ask of the store (store/db.py's Store is one)."""
@@ -81,8 +85,11 @@ class FarmService:
         previews: PreviewFiles,
         config: FarmConfig | None = None,
         catalogue: BuildCatalogue | None = None,
+        files: tuple[Blobs, Path] | None = None,
     ) -> None:
-        """`catalogue`: the builds offered for workers to update themselves with."""
+        """`catalogue`: the builds offered for workers to update themselves with;
+        `files`: the file store of `manager` storage and the output root frames land in
+        (none: only `shared` jobs)."""
         self.store = store
         self.config = config or FarmConfig()
         self.events = EventBus()
@@ -118,6 +125,11 @@ class FarmService:
             self.farm_settings,
             self.wakeups,
             _Files(logs, previews),
+        )
+        self.file_store = (
+            FileStore(store, files[0], files[1], lambda: self.config.unreferenced_files_grace)
+            if files is not None
+            else None
         )
         self.jobs.finish_after_start()
         self.workers.refresh_after_start()
@@ -305,7 +317,15 @@ class FarmService:
         return self.jobs.create(**job)
 
     async def submit_job(self, **job: Any) -> JobView:
+        if job.get("storage") == MANAGER:
+            await self.files().require_stored(job.get("files") or ())
         return await self.jobs.submit(**job)
+
+    def files(self) -> FileStore:
+        """The file store of `manager` storage (farm/file_store.py)."""
+        if self.file_store is None:
+            raise Unavailable("this manager keeps no files: only 'shared' storage")
+        return self.file_store
 
     def get_job(self, job_id: int) -> JobView:
         return self.jobs.get(job_id)

@@ -45,6 +45,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_attempts", 1, 100, int, 3, "attempts of a task before it fails for good"),
     Setting("blocklist_threshold", 1, 1000, int, 3,
             "failed tasks of one job that keep a worker off that job"),
+    Setting("unreferenced_files_grace", 0, 365 * 86_400, float, 86_400.0,
+            "seconds a stored job file that no job uses is kept before it is removed"),
 )  # fmt: skip
 BY_KEY: Mapping[str, Setting] = {s.key: s for s in SETTINGS}
 
@@ -58,6 +60,7 @@ class FarmConfig:
     # No heartbeat for this long (three of a worker's default 5 s) and no held poll
     # open: `unresponsive`, shown at once; at most half of worker_timeout.
     unresponsive_after: float = 15.0
+    unreferenced_files_grace: float = 86_400.0  # docs/storage.md: clean-up
     max_wait: float = 25.0  # longest a long poll is held (also capped at worker_timeout/2)
 
     def update(self, values: Mapping[str, Any]) -> None:

@@ -14,6 +14,7 @@ import sqlite_utils
 
 from flamenco_gui.store.blocklist import BlocklistTable
 from flamenco_gui.store.history import HistoryTable
+from flamenco_gui.store.job_files import JobFilesTable
 from flamenco_gui.store.jobs import JobsTable
 from flamenco_gui.store.scheduler import SchedulerQueries
 from flamenco_gui.store.schema import migrate
@@ -27,6 +28,7 @@ class Store(
     SettingsTable,
     WorkersTable,
     JobsTable,
+    JobFilesTable,
     TasksTable,
     HistoryTable,
     BlocklistTable,
