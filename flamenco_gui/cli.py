@@ -14,6 +14,7 @@ from typing import Any
 from flamenco_gui import __version__
 from flamenco_gui.config import DEFAULT_PORT, ManagerConfig
 from flamenco_gui.farm.settings import SETTINGS
+from flamenco_gui.submit import command as submit_command
 
 # `flamenco worker|manager ACTION ...`: the service commands (flamenco_gui/service/).
 SERVICE_ACTIONS = ("install-service", "uninstall-service", "status")
@@ -81,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the farm token from this file (first registration only)",
     )
     w.add_argument(
+        "--cache-size",
+        type=float,
+        default=None,
+        metavar="GIB",
+        help="bound of the cache of 'manager' jobs' files in the work dir (default 20 GiB)",
+    )
+    w.add_argument(
         "--accept",
         default=None,
         metavar="KINDS",
@@ -124,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="how often to look for a newer build on the manager (default 300; 0: never)",
     )
     w.add_argument("-v", "--verbose", action="store_true")
+
+    submit_command.add_parser(sub)
 
     st = sub.add_parser(
         "selftest", help="run a manager and a worker on loopback and one small job; exit 0 if done"
@@ -183,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         from flamenco_gui.worker.agent import main as worker_main
 
         return worker_main(args)
+    if command == "submit":
+        return submit_command.main(args)
     if command == "selftest":
         from flamenco_gui.selftest import main as selftest_main
 

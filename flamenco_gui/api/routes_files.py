@@ -71,7 +71,14 @@ class FrameAnswer(s.Strict):
     sha256: str
 
 
-@route("POST", "/files/check", body=FileCheck, response=FileCheckAnswer, errors=(413, 422, 503))
+@route(
+    "POST",
+    "/files/check",
+    auth=Auth.WORKER,
+    body=FileCheck,
+    response=FileCheckAnswer,
+    errors=(413, 422, 503),
+)
 async def check_files(ctx: Ctx) -> Json:
     """Which of these files the manager lacks (upload only those)."""
     b: FileCheck = ctx.body

@@ -304,6 +304,9 @@ class Job(BaseModel):
         default=None, description="why queued tasks cannot start, e.g. no worker accepts them"
     )
     storage: str | None = Field(default=None, description="'manager', or none for shared")
+    output: str | None = Field(
+        default=None, description="a manager job's output folder on the manager's machine"
+    )
 
 
 class JobPage(BaseModel):

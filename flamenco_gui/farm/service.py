@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from flamenco_gui.farm.blocklist import Blocklist, BlocklistStore
 from flamenco_gui.farm.changes import Batch, Changes, Transactions
@@ -319,7 +319,13 @@ class FarmService:
     async def submit_job(self, **job: Any) -> JobView:
         if job.get("storage") == MANAGER:
             await self.files().require_stored(job.get("files") or ())
-        return await self.jobs.submit(**job)
+        return self._with_output(await self.jobs.submit(**job))
+
+    def _with_output(self, view: JobView) -> JobView:
+        """A manager job's answer names the folder its frames land in (`output`)."""
+        if view.get("storage") == MANAGER and self.file_store is not None:
+            cast(dict[str, Any], view)["output"] = str(self.file_store.output_dir(view))
+        return view
 
     def files(self) -> FileStore:
         """The file store of `manager` storage (farm/file_store.py)."""
@@ -328,7 +334,7 @@ class FarmService:
         return self.file_store
 
     def get_job(self, job_id: int) -> JobView:
-        return self.jobs.get(job_id)
+        return self._with_output(self.jobs.get(job_id))
 
     def list_jobs(self, **filters: Any) -> tuple[list[JobView], int]:
         return self.jobs.page(**filters)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import shlex
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from flamenco_gui.worker.process_control import ProcessControl, program_name
 
@@ -59,8 +61,11 @@ class TaskRunner:
         on_line: LineSink,
         on_note: LineSink,
         control: ProcessControl | None = None,
+        cwd: Path | None = None,
     ) -> None:
+        """`cwd`: where the commands run (a `manager` job's laid-out files)."""
         self._tools = tools
+        self._cwd = cwd
         self._control = control or ProcessControl()
         self._on_line = on_line
         self._on_note = on_note
@@ -91,6 +96,10 @@ class TaskRunner:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
+                cwd=self._cwd,
+                # Blender takes its working folder from $PWD when it is set, so a
+                # relative path would be read from the worker's folder, not `cwd`.
+                env=None if self._cwd is None else {**os.environ, "PWD": str(self._cwd)},
                 **self._control.spawn_options(),
             )
         except OSError as exc:

@@ -97,7 +97,7 @@ async def test_limits_are_named(api: Api, limit: Any) -> None:
     refs = [{"sha256": sha(bytes([i])), "size": 1} for i in range(3)]
     r = await api.post("/files/check", {"files": refs})
     assert r.status == 413 and "max_check_files" in r.error
-    r = await api.call("PUT", "/files/nothex", data=b"x", params={"size": "1"})
+    r = await api.call("PUT", "/files/abc", data=b"x", params={"size": "1"})
     assert r.status == 422 and "sha256" in r.error
 
 
