@@ -21,6 +21,7 @@ BLOCK = 1024 * 1024  # bytes per socket write of an upload
 CHECK_BATCH = 1000  # hashes per POST /files/check (the manager's limit is higher)
 
 OnBytes = Callable[[PackedFile, int], None]  # a file, bytes just sent
+OnResume = Callable[[PackedFile, int], None]  # a file, the offset its upload resumes at
 
 
 class ManagerError(Exception):
@@ -108,7 +109,13 @@ class ManagerAPI:
             )
             return answer
 
-    def upload(self, files: Sequence[PackedFile], on_bytes: OnBytes, give_up: float = 300.0) -> int:
+    def upload(
+        self,
+        files: Sequence[PackedFile],
+        on_bytes: OnBytes,
+        on_resume: OnResume | None = None,
+        give_up: float = 300.0,
+    ) -> int:
         """Upload the files the manager lacks, one by one; returns the bytes sent.
         A break is retried (resuming where the manager's copy ends) for `give_up`
         seconds of failures in a row."""
@@ -116,10 +123,20 @@ class ManagerAPI:
         sent = 0
         for file in files:
             if file.sha256 in missing:
-                sent += self._upload_one(file, missing[file.sha256], on_bytes, give_up)
+                offset = missing[file.sha256]
+                if offset and on_resume is not None:
+                    on_resume(file, offset)
+                sent += self._upload_one(file, offset, on_bytes, on_resume, give_up)
         return sent
 
-    def _upload_one(self, file: PackedFile, offset: int, on_bytes: OnBytes, give_up: float) -> int:
+    def _upload_one(
+        self,
+        file: PackedFile,
+        offset: int,
+        on_bytes: OnBytes,
+        on_resume: OnResume | None,
+        give_up: float,
+    ) -> int:
         """One file, resumed after each break until the manager has it all."""
         sent = 0
 
@@ -146,6 +163,8 @@ class ManagerAPI:
             if file.sha256 not in held:
                 return sent
             offset = held[file.sha256]
+            if on_resume is not None:
+                on_resume(file, offset)
 
     def _retrying(self, call: Callable[[], Any], give_up: float) -> Any:
         """`call()` until it reaches the manager (it may be restarting)."""

@@ -102,6 +102,9 @@ class Progress:
             )
             self._out.flush()
 
+    def on_resume(self, file: PackedFile, offset: int) -> None:
+        self.line(f"resuming {file.path} at byte {offset} of {file.size}")
+
     def finish(self) -> None:
         if self._tty and self._current is not None:
             self._out.write("\n")
@@ -136,7 +139,7 @@ def submit_manager_job(
     with pack(args.blend, args.project) as packed:
         _report_pack(packed, err)
         progress = Progress(packed.total_bytes, err)
-        sent = api.upload(packed.files, progress.on_bytes)
+        sent = api.upload(packed.files, progress.on_bytes, progress.on_resume)
         progress.finish()
         progress.line(f"uploaded {sent} bytes of {packed.total_bytes}")
         job = api.submit(
