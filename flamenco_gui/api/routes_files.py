@@ -22,8 +22,6 @@ from flamenco_gui.api.routing import Auth, Ctx, Json, SlowBody, route
 from flamenco_gui.farm.file_store import check_hash
 from flamenco_gui.limits import LIMITS
 
-CHUNK = 1024 * 1024  # bytes handed to the writing thread at a time
-
 
 class FileRef(s.Strict):
     sha256: s.Sha256
@@ -87,10 +85,11 @@ async def check_files(ctx: Ctx) -> Json:
 
 
 async def _chunks(request: web.Request) -> AsyncIterator[bytes]:
-    """The body a chunk at a time; a client silent for body_timeout is cut off."""
+    """The body as it arrives; a client silent for body_timeout is cut off."""
     while True:
         try:
-            chunk = await asyncio.wait_for(request.content.read(CHUNK), LIMITS.body_timeout)
+            async with asyncio.timeout(LIMITS.body_timeout):  # cheap: no task per chunk
+                chunk = await request.content.readany()
         except TimeoutError as exc:
             raise SlowBody(
                 f"body: nothing received for body_timeout ({LIMITS.body_timeout:g} s)"

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from flamenco_gui.farm.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from flamenco_gui.farm.leases import LeaseStore, leased_task
 from flamenco_gui.file_hash import file_sha256
+from flamenco_gui.file_pipe import PipedWriter
 from flamenco_gui.limits import LIMITS
 from flamenco_gui.rows import JobFile, JobRow
 
@@ -223,17 +224,21 @@ class FileStore:
                 f"size: {size - held} bytes to come, {free} free on the manager's data dir"
             )
         upload = await asyncio.to_thread(self._blobs.open_upload, sha256, size)
-        before = upload.offset
+        before = received = upload.offset
+        writer = PipedWriter(upload.write, upload.hash)  # on threads, batched
         finished = False
         try:
             async for chunk in chunks:
-                if upload.offset + len(chunk) > size:
+                received += len(chunk)
+                if received > size:
+                    await writer.settle()
                     await asyncio.to_thread(upload.close)
                     await asyncio.to_thread(self._blobs.discard, sha256)
                     self.usage.bytes -= upload.offset
                     finished = True
                     raise TooLarge(f"body: more than the declared size ({size} bytes)")
-                await asyncio.to_thread(upload.write, chunk)
+                await writer.add(chunk)
+            await writer.flush()
             if upload.offset < size:
                 return {"sha256": sha256, "size": size, "stored": False, "offset": upload.offset}
             finished = True
@@ -244,9 +249,10 @@ class FileStore:
                 raise Invalid(f"body: {exc}") from exc
             return {"sha256": sha256, "size": size, "stored": True, "offset": size}
         finally:
-            self.usage.bytes += upload.offset - before
-            if not finished:
+            if not finished:  # broken off: what arrived stays, to resume from
+                await writer.settle()
                 await asyncio.to_thread(upload.close)
+            self.usage.bytes += upload.offset - before
 
     # -- workers ---------------------------------------------------------------------
 

@@ -43,8 +43,11 @@ class Upload:
 
     def write(self, data: bytes) -> None:
         self.handle.write(data)
-        self.digest.update(data)
         self.offset += len(data)
+
+    def hash(self, data: bytes) -> None:
+        """Separate from `write`, so the two can run at once (flamenco_gui/file_pipe.py)."""
+        self.digest.update(data)
 
     def close(self) -> None:
         self.handle.close()

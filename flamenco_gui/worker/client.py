@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from flamenco_gui.file_pipe import PipedWriter
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
@@ -38,6 +40,12 @@ class TokenRefused(Exception):
 
 class NotOurManager(Exception):
     """A discovered manager is not the one this worker registered with."""
+
+
+def _hash_into(digest: Any, path: Path) -> None:
+    with path.open("rb") as f:
+        while chunk := f.read(1024 * 1024):
+            digest.update(chunk)
 
 
 class FetchRefused(Exception):
@@ -324,12 +332,16 @@ class ManagerClient:
             raise ManagerUnreachable(f"GET {path}: {exc or type(exc).__name__}") from None
         return digest.hexdigest()
 
-    async def fetch_to(self, path: str, dest: Path, timeout: float = 3600) -> None:
+    async def fetch_to(self, path: str, dest: Path, timeout: float = 3600) -> str:
         """Stream `path` onto the end of `dest`, asking only for the bytes after those
-        it holds (`Range`), so a fetch cut short resumes. Writes run on a thread.
+        it holds (`Range`), so a fetch cut short resumes; returns the SHA-256 of the
+        whole file. Writing and hashing run on a thread, batched (file_pipe.py).
         Raises `ManagerUnreachable` for a broken transfer, `FetchRefused` for a 4xx."""
         creds = self._creds or await self._register(None)
+        digest = hashlib.sha256()
         offset = dest.stat().st_size if dest.exists() else 0
+        if offset:
+            await asyncio.to_thread(_hash_into, digest, dest)
         headers = {"Authorization": f"Bearer {creds.secret}"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
@@ -338,16 +350,24 @@ class ManagerClient:
                 self._base + path, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
             ) as response:
                 if response.status == 416:  # it holds every byte already
-                    return
+                    return digest.hexdigest()
                 if response.status not in (200, 206):
                     text = await response.text()
                     raise FetchRefused(response.status, f"GET {path}: {text[:300]}")
-                mode = "ab" if response.status == 206 else "wb"
-                with dest.open(mode) as out:
-                    async for chunk in response.content.iter_chunked(1024 * 1024):
-                        await asyncio.to_thread(out.write, chunk)
+                if response.status == 200:  # the whole file after all: start over
+                    digest = hashlib.sha256()
+                with dest.open("ab" if response.status == 206 else "wb") as out:
+                    writer = PipedWriter(out.write, digest.update)
+                    try:
+                        async for chunk in response.content.iter_chunked(1024 * 1024):
+                            await writer.add(chunk)
+                        await writer.flush()
+                    except BaseException:
+                        await writer.settle()
+                        raise
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ManagerUnreachable(f"GET {path}: {exc or type(exc).__name__}") from None
+        return digest.hexdigest()
 
     async def put_from(self, path: str, source: Path, offset: int, timeout: float = 3600) -> Reply:
         """`PUT` the bytes of `source` from `offset` on, streamed (read on a thread)."""

@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 20 * 1024**3
 
-# Fetches `sha256` onto the end of the partial file (resuming from its size).
-Fetch = Callable[[str, Path], Awaitable[None]]
+# Fetches `sha256` onto the end of the partial file (resuming from its size) and
+# returns the SHA-256 of what the partial file then holds.
+Fetch = Callable[[str, Path], Awaitable[str]]
 
 
 class CorruptFetch(Exception):
@@ -62,8 +63,7 @@ class FileCache:
             self.stats.hits += 1
             return path
         partial = self.partial / sha256
-        await fetch(sha256, partial)
-        if await asyncio.to_thread(file_sha256, partial) != sha256:
+        if await fetch(sha256, partial) != sha256:
             partial.unlink(missing_ok=True)
             raise CorruptFetch(f"{sha256}: the fetched bytes do not match their hash")
         size = partial.stat().st_size

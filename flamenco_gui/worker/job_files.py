@@ -69,12 +69,11 @@ class JobFiles:
                 log.debug("%s %s, retrying: %s", method, path, exc)
                 await backoff.sleep()
 
-    async def _fetch(self, sha256: str, partial: Path) -> None:
+    async def _fetch(self, sha256: str, partial: Path) -> str:
         backoff = Backoff()
         while True:
             try:
-                await self._client.fetch_to(f"/files/{sha256}", partial)
-                return
+                return await self._client.fetch_to(f"/files/{sha256}", partial)
             except ManagerUnreachable as exc:  # resumed from what arrived
                 log.info("fetch of %s broke off (%s): resuming", sha256[:12], exc)
                 await backoff.sleep()
