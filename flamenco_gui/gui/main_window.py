@@ -39,6 +39,7 @@ from flamenco_gui.farm.pairing import DEFAULT_TTL
 from flamenco_gui.gui.actions import FarmActions
 from flamenco_gui.gui.add_worker_dialog import AddWorkerDialog
 from flamenco_gui.gui.columns import frames
+from flamenco_gui.gui.file_store_label import FileStoreLabel
 from flamenco_gui.gui.handle import ManagerHandle
 from flamenco_gui.gui.jobs_view import jobs_model, jobs_panel
 from flamenco_gui.gui.local_worker import LocalWorker, local_url
@@ -206,6 +207,8 @@ class MainWindow(QMainWindow):
             "This farm's id: workers pin it and refuse a manager of another farm."
         )
         bar.addPermanentWidget(self.farm_label)
+        self.files_label = FileStoreLabel(self.service)
+        bar.addPermanentWidget(self.files_label)
         bar.addPermanentWidget(
             self._copy_button(
                 "Copy status page link",
