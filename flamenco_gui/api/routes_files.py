@@ -124,7 +124,7 @@ async def download_file(ctx: Ctx) -> web.StreamResponse:
 
 @route(
     "GET", r"/tasks/{task_id:\d+}/files", auth=Auth.WORKER, response=Manifest,
-    errors=(404, 409, 503),
+    errors=(403, 404, 503),
 )  # fmt: skip
 async def task_files(ctx: Ctx) -> Json:
     """The files a worker lays out for the task it renders, and the output folder."""

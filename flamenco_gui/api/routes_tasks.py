@@ -57,6 +57,7 @@ async def get_task(ctx: Ctx) -> Json:
     return answer | {
         "history": shapes.history(ctx.service.task_history(task_id)),
         "depends_on": ctx.service.task_dependencies(task_id),
+        "storage": ctx.service.job_storage(row["job_id"]),
     }
 
 

@@ -224,6 +224,10 @@ class HistoryEntry(BaseModel):
 class TaskDetail(Task):
     history: list[HistoryEntry]
     depends_on: list[int] = Field(description="tasks that must complete before this one runs")
+    storage: str = Field(
+        default="shared", description="its job's storage: 'manager' jobs' files come from GET"
+        " /tasks/{id}/files (docs/storage.md)",
+    )  # fmt: skip
 
 
 class TaskPage(BaseModel):

@@ -259,7 +259,10 @@ class FileStore:
     def manifest(self, task_id: int, worker_id: int | None) -> dict[str, Any]:
         """What a worker lays out for the task it renders: the job's storage mode, its
         output folder's name and (for `manager`) its files."""
-        task = leased_task(self._db, task_id, worker_id, None)
+        try:
+            task = leased_task(self._db, task_id, worker_id, None)
+        except Conflict as exc:  # as GET /tasks/{id}: a worker reads only its own task
+            raise Forbidden(f"task {task_id}: a worker may only read the task it renders") from exc
         job = self._job(task["job_id"])
         storage = job.get("storage") or SHARED
         files = self._db.job_files(job["id"]) if storage == MANAGER else []

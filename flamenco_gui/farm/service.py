@@ -17,7 +17,7 @@ from flamenco_gui.farm.changes import Batch, Changes, Transactions
 from flamenco_gui.farm.dispatch import Assignment, Dispatch, DispatchStore
 from flamenco_gui.farm.errors import Unavailable
 from flamenco_gui.farm.events import EventBus, Kind
-from flamenco_gui.farm.file_store import MANAGER, Blobs, FileStore, FileStoreDB
+from flamenco_gui.farm.file_store import MANAGER, SHARED, Blobs, FileStore, FileStoreDB
 from flamenco_gui.farm.jobs import Jobs, JobStore, PreparedJob
 from flamenco_gui.farm.last_rendered import LastRendered, PreviewFiles
 from flamenco_gui.farm.retries import Retries, RetryStore
@@ -326,6 +326,11 @@ class FarmService:
         if view.get("storage") == MANAGER and self.file_store is not None:
             cast(dict[str, Any], view)["output"] = str(self.file_store.output_dir(view))
         return view
+
+    def job_storage(self, job_id: int | None) -> str:
+        """A job's storage mode ('shared' for a task of no job, as the 2015 ones)."""
+        job = self.store.get_job(job_id) if job_id is not None else None
+        return (job.get("storage") if job else None) or SHARED
 
     def files(self) -> FileStore:
         """The file store of `manager` storage (farm/file_store.py)."""

@@ -324,9 +324,14 @@ class Agent:
         watch = asyncio.create_task(self._watch(task_id, lease))
         layout: Layout | None = None
         try:
-            self._laying_out = asyncio.create_task(self._job_files.lay_out(task_id))
+            self._laying_out = (
+                asyncio.create_task(self._job_files.lay_out(task_id))
+                if spec.storage == "manager"
+                else None
+            )
             try:
-                layout = await self._laying_out
+                if self._laying_out is not None:
+                    layout = await self._laying_out
             except LayoutFailed as exc:
                 log.warning("task %d: %s", task_id, exc)
                 error = f"job files: {exc}"[:MAX_ERROR]

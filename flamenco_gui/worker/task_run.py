@@ -45,6 +45,7 @@ class TaskSpec(BaseModel):
     frame_start: int | None = None
     frame_end: int | None = None
     commands: list[list[str]]
+    storage: str = "shared"  # "manager": its files come through the manager
 
 
 class TaskRun:
