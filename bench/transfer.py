@@ -1,7 +1,7 @@
 """File transfer through the manager (`manager` storage) against a plain loopback copy.
 
     .venv/bin/python bench/transfer.py            # 500 MB in 10 files, 3 runs
-    .venv/bin/python bench/transfer.py --quick    # 100 MB, 1 run
+    .venv/bin/python bench/transfer.py --quick    # 50 MB, 1 run
 
 A set of random files (nothing compresses) is
 - copied over loopback by a bare TCP receiver writing to disk (`socket.sendfile` from
@@ -187,7 +187,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true")
     a = p.parse_args()
     if a.quick:
-        a.mb, a.runs = 100, 1
+        a.mb, a.runs = 50, 1
     print_machine("bench/transfer.py: manager storage vs a plain loopback copy")
     runs = []
     for i in range(a.runs):
