@@ -252,6 +252,8 @@ async def shoot(app: QApplication, tmp: Path) -> None:
 
     dialog = window.open_submit()
     dialog.filepath.setText("/mnt/projects/sc060_market_day.blend")
+    # The farm's render nodes see /mnt/projects: shared storage (docs/storage.md).
+    dialog.storage.setCurrentIndex(dialog.storage.findData("shared"))
     dialog.frame_end.setValue(240)
     dialog.chunk_size.setValue(8)
     dialog.priority.setValue(60)
@@ -264,6 +266,16 @@ async def shoot(app: QApplication, tmp: Path) -> None:
     dialog.adjustSize()
     await _settle(dialog)
     _save(dialog, "submit_dialog_invalid.png")
+    dialog.reject()
+
+    # A file on the artist's own disk: its files travel through the manager.
+    dialog = window.open_submit()
+    dialog.filepath.setText("/home/maya/projects/sc070_harbour.blend")
+    dialog.frame_end.setValue(120)
+    dialog.chunk_size.setValue(6)
+    dialog.adjustSize()
+    await _settle(dialog)
+    _save(dialog, "submit_dialog_manager.png")
     dialog.reject()
 
     add = window.open_add_worker()
