@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
+from flamenco_gui.farm.changes import Changes
 from flamenco_gui.farm.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from flamenco_gui.farm.leases import LeaseStore, leased_task
 from flamenco_gui.file_hash import file_sha256
@@ -66,6 +67,8 @@ class FileStoreDB(LeaseStore, Protocol):
     def referenced(self, hashes: Sequence[str]) -> set[str]: ...
     def worker_may_fetch(self, worker_id: int, sha256: str) -> bool: ...
     def get_job(self, job_id: int) -> JobRow | None: ...
+    def add_task_frame(self, job_id: int, task_id: int, path: str) -> None: ...
+    def task_frame_count(self, task_id: int) -> int: ...
 
 
 def check_hash(sha256: str) -> str:
@@ -138,8 +141,10 @@ class FileStore:
         blobs: Blobs,
         output_root: Path,
         grace: Callable[[], float],
+        changes: Changes,
     ) -> None:
         self._db = db
+        self._changes = changes
         self._blobs = blobs
         self.output_root = output_root
         self._grace = grace
@@ -295,12 +300,33 @@ class FileStore:
         target = self.output_dir(job) / path
         size = await asyncio.to_thread(self._blobs.stored_size, sha256)
         if size is None:
-            if await asyncio.to_thread(_same_file, target, sha256):
-                return {"path": str(target), "sha256": sha256}
-            raise NotFound(f"{sha256}: upload the frame (PUT /files/{{sha256}}) first")
-        await asyncio.to_thread(self._blobs.place, sha256, target)
-        self.usage.bytes -= size
+            if not await asyncio.to_thread(_same_file, target, sha256):
+                raise NotFound(f"{sha256}: upload the frame (PUT /files/{{sha256}}) first")
+        else:
+            await asyncio.to_thread(self._blobs.place, sha256, target)
+            self.usage.bytes -= size
+        leased_task(self._db, task_id, worker_id, lease)  # still ours after the awaits
+        with self._changes.change():
+            self._db.add_task_frame(job["id"], task_id, path)
         return {"path": str(target), "sha256": sha256}
+
+    def require_frames(self, task_id: int, worker_id: int) -> None:
+        """A worker's `completed` for a task of a `manager` job it renders: refused
+        (409) until the task has placed a frame for each frame of its range. Anything
+        else is the lease rule's to answer (farm/tasks.py)."""
+        task = self._db.task_state(task_id)
+        if task is None or task["worker_id"] != worker_id or task["status"] != "rendering":
+            return
+        job = self._db.get_job(task["job_id"]) if task["job_id"] is not None else None
+        if job is None or job.get("storage") != MANAGER:
+            return
+        expected = task["frame_end"] - task["frame_start"] + 1
+        placed = self._db.task_frame_count(task_id)
+        if placed < expected:
+            raise Conflict(
+                f"task {task_id}: {placed} of its {expected} frames are on the manager;"
+                f" send them (POST /tasks/{task_id}/frames) before it completes"
+            )
 
     def _job(self, job_id: int | None) -> JobRow:
         job = self._db.get_job(job_id) if job_id is not None else None

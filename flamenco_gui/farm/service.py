@@ -127,7 +127,13 @@ class FarmService:
             _Files(logs, previews),
         )
         self.file_store = (
-            FileStore(store, files[0], files[1], lambda: self.config.unreferenced_files_grace)
+            FileStore(
+                store,
+                files[0],
+                files[1],
+                lambda: self.config.unreferenced_files_grace,
+                self.changes,
+            )
             if files is not None
             else None
         )
@@ -326,6 +332,11 @@ class FarmService:
         if view.get("storage") == MANAGER and self.file_store is not None:
             cast(dict[str, Any], view)["output"] = str(self.file_store.output_dir(view))
         return view
+
+    def require_frames(self, task_id: int, worker_id: int) -> None:
+        """A manager job's task completes only with its frames on the manager."""
+        if self.file_store is not None:
+            self.file_store.require_frames(task_id, worker_id)
 
     def job_storage(self, job_id: int | None) -> str:
         """A job's storage mode ('shared' for a task of no job, as the 2015 ones)."""

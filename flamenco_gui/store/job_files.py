@@ -44,3 +44,13 @@ class JobFilesTable(Tables):
             (worker_id, sha256),
         ).fetchone()
         return row is not None
+
+    def add_task_frame(self, job_id: int, task_id: int, path: str) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO task_frames (job_id, task_id, path) VALUES (?, ?, ?)",
+            (job_id, task_id, path),
+        )
+
+    def task_frame_count(self, task_id: int) -> int:
+        row = self.conn.execute("SELECT count(*) FROM task_frames WHERE task_id = ?", (task_id,))
+        return int(row.fetchone()[0])

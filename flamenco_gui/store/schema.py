@@ -248,6 +248,7 @@ def _v11_job_files(db: sqlite_utils.Database) -> None:
     `job_files` is its manifest: each path in the pack and the SHA-256 of its bytes in
     the manager's file store. The hash index answers "does any job still use this
     file?" for the clean-up, and "may this worker fetch it?" for a download.
+    `task_frames`: the frames each task of such a job placed on the manager.
     Safe to run again (it only adds)."""
     if "storage" not in db.table("jobs").columns_dict:
         db.table("jobs").add_column("storage", str)
@@ -257,6 +258,12 @@ def _v11_job_files(db: sqlite_utils.Database) -> None:
         " PRIMARY KEY (job_id, path))"
     )
     db.conn.execute("CREATE INDEX IF NOT EXISTS job_files_sha256 ON job_files (sha256)")
+    # The frames each task of such a job has placed on the manager: it completes only
+    # once it has one per frame of its range.
+    db.conn.execute(
+        "CREATE TABLE IF NOT EXISTS task_frames (job_id INTEGER NOT NULL,"
+        " task_id INTEGER NOT NULL, path TEXT NOT NULL, PRIMARY KEY (task_id, path))"
+    )
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [

@@ -181,3 +181,25 @@ def test_files_path(tmp_path: Path) -> None:
         assert m.service.files().output_root == tmp_path / "output"
     finally:
         m.store.close()
+
+
+async def test_a_manager_task_completes_only_with_its_frames_on_the_manager(
+    api: Api, manager: Manager
+) -> None:
+    files = {"scene.blend": b"blend"}
+    await upload(api, files["scene.blend"])
+    job = (await api.post("/jobs", manager_job(files, name="sh030"))).json
+    worker = await api.register("render-01")
+    got = await worker.pull()
+    task = await api.task(got["task_id"])
+    assert (task["frame_start"], task["frame_end"]) == (1, 2) and task["storage"] == "manager"
+    r = await worker.report(got["task_id"], lease=got["lease"], status="completed")
+    assert r.status == 409 and "0 of its 2 frames" in r.error
+    for n in (1, 2):
+        frame = os.urandom(100 + n)
+        await upload(worker.api, frame)
+        body = {"path": f"{n:06d}.png", "sha256": sha(frame), "lease": got["lease"]}
+        assert (await worker.api.post(f"/tasks/{got['task_id']}/frames", body)).status == 201
+    await worker.complete(got)
+    assert (await api.task(got["task_id"]))["status"] == "completed"
+    assert job["storage"] == "manager"
