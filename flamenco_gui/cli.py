@@ -14,6 +14,7 @@ from typing import Any
 from flamenco_gui import __version__
 from flamenco_gui.config import DEFAULT_PORT, ManagerConfig
 from flamenco_gui.farm.settings import SETTINGS
+from flamenco_gui.submit import command as submit_command
 
 # `flamenco worker|manager ACTION ...`: the service commands (flamenco_gui/service/).
 SERVICE_ACTIONS = ("install-service", "uninstall-service", "status")
@@ -42,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m.add_argument("--data-dir", type=Path, default=None, help="default: the app-data folder")
     m.add_argument("--token", default=None, help="farm token (default: $FLAMENCO_TOKEN or stored)")
+    m.add_argument(
+        "--output-root",
+        type=Path,
+        default=None,
+        help="where the frames of 'manager' storage jobs land (default: <data dir>/output)",
+    )
     for setting in SETTINGS:  # one definition per setting (farm/settings.py)
         m.add_argument(
             setting.flag,
@@ -80,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="PATH",
         help="read the farm token from this file (first registration only)",
+    )
+    w.add_argument(
+        "--cache-size",
+        type=float,
+        default=None,
+        metavar="GIB",
+        help="bound of the cache of 'manager' jobs' files in the work dir (default 20 GiB)",
     )
     w.add_argument(
         "--accept",
@@ -184,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument("-v", "--verbose", action="store_true")
 
+    submit_command.add_parser(sub)
+
     st = sub.add_parser(
         "selftest", help="run a manager and a worker on loopback and one small job; exit 0 if done"
     )
@@ -202,6 +218,7 @@ def manager_config(
         "port": args.port,
         "token": args.token,
         "no_advertise": args.no_advertise,
+        "output_root": args.output_root,
         "farm": {s.key: getattr(args, s.key) for s in SETTINGS if getattr(args, s.key) is not None},
         "wake_broadcast": args.wake_broadcast,
     }
@@ -244,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         from flamenco_gui.worker.agent import main as worker_main
 
         return worker_main(args)
+    if command == "submit":
+        return submit_command.main(args)
     if command == "selftest":
         from flamenco_gui.selftest import main as selftest_main
 

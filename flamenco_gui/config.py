@@ -108,6 +108,8 @@ class ManagerConfig:
     # Farm settings given as flags (worker_timeout, ...): they win over the stored ones.
     farm: dict[str, Any] = field(default_factory=dict)
     wake_broadcast: str | None = None  # where Wake-on-LAN packets go (farm/wake_on_lan.py)
+    # Where `manager` jobs' frames land (default <data dir>/output; docs/storage.md).
+    output_root: Path | None = None
 
     @classmethod
     def resolve(
@@ -129,4 +131,5 @@ class ManagerConfig:
             advertise=not flags.get("no_advertise", False),
             farm=dict(flags.get("farm") or {}),
             wake_broadcast=flags.get("wake_broadcast"),
+            output_root=flags.get("output_root"),
         )

@@ -30,6 +30,9 @@ class Limits:
     max_compiled_bytes: int = 64 * 1024 * 1024  # a job's commands, estimated before expanding
     max_image_pixels: int = 1024 * 1024  # a preview header's claim, before decoding
     max_log_batch_lines: int = 10_000  # lines in one POST /tasks/{id}/log
+    max_file_bytes: int = 64 * 1024**3  # one file in PUT /files/{sha256} (docs/storage.md)
+    max_check_files: int = 10_000  # hashes asked about in one POST /files/check
+    max_job_files: int = 10_000  # files in one job's manifest
     # -- what clients may make the manager hold --------------------------------------
     max_connections: int = 1024  # open HTTP connections in all (lowered to fit the fd limit)
     max_connections_per_address: int = 256  # open connections from one IP address

@@ -44,6 +44,7 @@ from flamenco_gui.farm.service import FarmService
 from flamenco_gui.farm.settings import FarmConfig, stored_settings
 from flamenco_gui.limits import LIMITS
 from flamenco_gui.loop_lag import LoopLagMonitor
+from flamenco_gui.store.blobs import BlobStore
 from flamenco_gui.store.db import Store
 from flamenco_gui.store.previews import Previews
 from flamenco_gui.store.task_logs import TaskLogs
@@ -51,6 +52,8 @@ from flamenco_gui.store.task_logs import TaskLogs
 log = logging.getLogger(__name__)
 
 DB_FILE = "farm.sqlite"
+FILES_DIR = "files"  # the file store of `manager` storage (store/blobs.py)
+OUTPUT_DIR = "output"  # the default output root
 
 
 def own_hosts(host: str) -> frozenset[str]:
@@ -73,11 +76,13 @@ class Manager:
         overrides: dict[str, Any] | None = None,
         advertise: bool | None = None,
         wake_broadcast: str | None = None,
+        output_root: Path | None = None,
     ) -> None:
         """`config` is used as given (tests); otherwise the defaults, then the settings
         stored by the window, then `overrides` (command-line flags) apply. `advertise`
         announces the manager on the LAN (mDNS) when it listens there (default: unless
-        FLAMENCO_NO_ADVERTISE=1)."""
+        FLAMENCO_NO_ADVERTISE=1). `output_root`: where `manager` jobs' frames land
+        (default <data dir>/output)."""
         self.data_dir = data_dir
         self.host = host
         self.port = port
@@ -107,6 +112,7 @@ class Manager:
             Previews(data_dir / "previews"),
             config,
             self.downloads,
+            files=(BlobStore(data_dir / FILES_DIR), output_root or data_dir / OUTPUT_DIR),
         )
         self.loop_lag = LoopLagMonitor()
         self._runner: GuardedRunner | None = None
@@ -132,6 +138,7 @@ class Manager:
             overrides=config.farm,
             advertise=config.advertise,
             wake_broadcast=config.wake_broadcast,
+            output_root=config.output_root,
         )
 
     @property
@@ -164,10 +171,13 @@ class Manager:
         await site.start()
         if self.port == 0:  # tests ask for any free port
             self.port = self._runner.addresses[0][1]
+        files = self.service.files()
+        await files.start()
         self._tasks = [
             asyncio.create_task(self.service.run_timeouts(), name="timeouts"),
             asyncio.create_task(self.service.run_schedules(), name="schedules"),
             asyncio.create_task(self.loop_lag.run(), name="loop-lag"),
+            asyncio.create_task(files.collect_forever(), name="file-store-clean-up"),
         ]
         log.info("manager listening on %s:%s (workers use %s)", self.host, self.port, self.url)
         self._start_advertising()

@@ -110,6 +110,15 @@ class JobRow(TypedDict):
     started: NotRequired[float | None]  # when the current run began rendering
     tags: NotRequired[list[str] | None]  # what a worker must have (farm/tags.py)
     waiting: NotRequired[int | None]  # 1: waits for a job it depends on (farm/job_deps.py)
+    storage: str | None  # "manager": files travel through the manager; None: shared
+
+
+class JobFile(TypedDict):
+    """One file of a `manager` job's manifest: its path in the pack and its content."""
+
+    path: str
+    sha256: str
+    size: int
 
 
 class JobView(JobRow):

@@ -322,7 +322,9 @@ async def shoot(app: QApplication, tmp: Path) -> None:
     window.split.setSizes([300, 380, 170])
 
     dialog = window.open_submit()
-    dialog.filepath.setText(str(tmp / "sc030_chase_anim.blend"))  # really read (blend_info)
+    dialog.filepath.setText("/mnt/projects/sc060_market_day.blend")
+    # The farm's render nodes see /mnt/projects: shared storage (docs/storage.md).
+    dialog.storage.setCurrentIndex(dialog.storage.findData("shared"))
     await asyncio.sleep(0.6)
     dialog.frame_end.setValue(240)
     dialog.chunk_size.setValue(8)
@@ -339,6 +341,16 @@ async def shoot(app: QApplication, tmp: Path) -> None:
     dialog.adjustSize()
     await _settle(dialog)
     _save(dialog, "submit_dialog_invalid.png")
+    dialog.reject()
+
+    # A file on the artist's own disk: its files travel through the manager.
+    dialog = window.open_submit()
+    dialog.filepath.setText("/home/maya/projects/sc070_harbour.blend")
+    dialog.frame_end.setValue(120)
+    dialog.chunk_size.setValue(6)
+    dialog.adjustSize()
+    await _settle(dialog)
+    _save(dialog, "submit_dialog_manager.png")
     dialog.reject()
 
     add = window.open_add_worker()

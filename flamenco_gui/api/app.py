@@ -11,6 +11,7 @@ from aiohttp import web
 from flamenco_gui.api import (  # noqa: F401 -- importing registers the routes
     routes_downloads,
     routes_events,
+    routes_files,
     routes_identity,
     routes_jobs,
     routes_meta,

@@ -34,6 +34,10 @@ def _accepts_empty(model: type[BaseModel]) -> bool:
     return True
 
 
+# A file of the file store is named by its hash (api/routes_files.py).
+_SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+
+
 def _path_and_params(path: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for name in re.findall(r"\{(\w+)(?::[^}]*)?\}", path):
@@ -42,7 +46,9 @@ def _path_and_params(path: str) -> tuple[str, list[dict[str, Any]]]:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                "schema": _SHA256
+                if name == "sha256"
+                else {"type": "integer", "minimum": 0, "maximum": MAX_ID},
             }
         )
     return re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path), params

@@ -11,10 +11,17 @@ from flamenco_gui.rows import BlocklistRow
 
 
 @route(
-    "POST", "/jobs", status=201, body=s.JobCreate, response=s.Job, errors=(422,), provides="job_id"
+    "POST",
+    "/jobs",
+    status=201,
+    body=s.JobCreate,
+    response=s.Job,
+    errors=(413, 422, 503),
+    provides="job_id",
 )
 async def create_job(ctx: Ctx) -> Json:
-    """Submit a job: its frame range is split into tasks of `chunk_size` frames."""
+    """Submit a job: its frame range is split into tasks of `chunk_size` frames. A
+    `manager` job's files must be uploaded first (docs/storage.md)."""
     b: s.JobCreate = ctx.body
     return await ctx.service.submit_job(
         name=b.name,
@@ -25,6 +32,8 @@ async def create_job(ctx: Ctx) -> Json:
         preview_first=b.preview_first,
         tags=b.tags,
         depends_on=b.depends_on,
+        storage=b.storage,
+        files=[f.model_dump() for f in b.files],
     )
 
 

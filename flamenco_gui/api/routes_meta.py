@@ -26,6 +26,7 @@ async def health(ctx: Ctx) -> Json:
         "version": __version__,
         "loop_lag": ctx.request.app[LOOP_LAG].stats(q.lag_window),
         "storage_error": error,
+        "files_bytes": ctx.service.file_store.usage.bytes if ctx.service.file_store else 0,
     }
 
 

@@ -64,6 +64,7 @@ async def get_task(ctx: Ctx) -> Json:
         "history": shapes.history(ctx.service.task_history(task_id)),
         "depends_on": ctx.service.task_dependencies(task_id),
         "waiting_reason": waiting,
+        "storage": ctx.service.job_storage(row["job_id"]),
     }
 
 
@@ -85,6 +86,8 @@ async def patch_task(ctx: Ctx) -> None:
     log = fields.pop("log", None)
     if log:  # 2015: the worker's output rides on the update; logged before a status ends it
         ctx.service.append_log(task_id, log.splitlines(), ctx.principal.worker_id, body.lease)
+    if ctx.principal.worker_id is not None and fields.get("status") == "completed":
+        ctx.service.require_frames(task_id, ctx.principal.worker_id)  # docs/storage.md
     ctx.service.update_task(task_id, fields, ctx.principal.worker_id)
 
 

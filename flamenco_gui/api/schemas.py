@@ -311,6 +311,10 @@ class TaskDetail(Task):
     waiting_reason: str | None = Field(
         default=None, description="a queued task: why it cannot start (its job's reason)"
     )
+    storage: str = Field(
+        default="shared", description="its job's storage: 'manager' jobs' files come from GET"
+        " /tasks/{id}/files (docs/storage.md)",
+    )  # fmt: skip
 
 
 class TaskPage(BaseModel):
@@ -342,6 +346,16 @@ class LogQuery(Strict):
     limit: int | None = Field(default=None, ge=0, le=64 * 1024 * 1024)
 
 
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256, lowercase hex")]
+FileSize = Annotated[int, Field(ge=0, le=2**62)]
+
+
+class JobFileIn(Strict):
+    path: str = Field(min_length=1, max_length=4096, description="relative, / separated")
+    sha256: Sha256
+    size: FileSize
+
+
 class JobCreate(Strict):
     name: str = Field(min_length=1, max_length=255)
     type: CompilerName
@@ -354,6 +368,14 @@ class JobCreate(Strict):
     tags: Tags = Field(default_factory=list, description="a worker must have all of them")
     depends_on: list[Id] = Field(
         default_factory=list, max_length=100, description="jobs that must complete first"
+    )
+    storage: Literal["shared", "manager"] = Field(
+        default="shared",
+        description="shared: workers see the files at their own paths; manager: the files"
+        " (`files`, uploaded with PUT /files/{sha256}) travel through the manager",
+    )
+    files: list[JobFileIn] = Field(
+        default_factory=list, description="a manager job's manifest: path in the pack → file"
     )
 
 
@@ -384,6 +406,10 @@ class Job(BaseModel):
     )
     tags: list[str] = Field(default_factory=list, description="a worker must have all of them")
     depends_on: list[int] = Field(default_factory=list, description="jobs it waits for")
+    storage: str | None = Field(default=None, description="'manager', or none for shared")
+    output: str | None = Field(
+        default=None, description="a manager job's output folder on the manager's machine"
+    )
 
 
 class JobPage(BaseModel):
@@ -497,6 +523,7 @@ class Health(BaseModel):
     version: str
     loop_lag: LoopLag
     storage_error: str | None = Field(description="why the data dir cannot be written")
+    files_bytes: int = Field(default=0, description="disk used by the file store (docs/storage.md)")
 
 
 class Version(BaseModel):

@@ -29,6 +29,7 @@ from flamenco_gui.farm.compiling import (
 )
 from flamenco_gui.farm.errors import Conflict, Invalid, NotFound, Unavailable
 from flamenco_gui.farm.events import Change
+from flamenco_gui.farm.file_store import MANAGER, SHARED, check_manager_job
 from flamenco_gui.farm.job_deps import JobDeps
 from flamenco_gui.farm.settings import FarmSettings
 from flamenco_gui.farm.slices import SliceSize
@@ -37,7 +38,7 @@ from flamenco_gui.farm.tags import clean_tags, missing_tags_reason
 from flamenco_gui.farm.task_state_machine import SLICE, TaskStateMachine
 from flamenco_gui.farm.wakeups import Wakeups
 from flamenco_gui.limits import LIMITS
-from flamenco_gui.rows import Fields, JobRow, JobView, TaskState
+from flamenco_gui.rows import Fields, JobFile, JobRow, JobView, TaskState
 
 log = logging.getLogger(__name__)
 T = TaskStatus
@@ -64,6 +65,7 @@ class JobStore(Protocol):
         self, job_id: int, columns: Sequence[str], values: Sequence[tuple[Any, ...]]
     ) -> list[int]: ...
     def insert_deps(self, pairs: Sequence[tuple[int, int]]) -> None: ...
+    def insert_job_files(self, job_id: int, files: Sequence[JobFile]) -> None: ...
     def blank_task(self) -> Fields: ...
     def get_job(self, job_id: int) -> JobRow | None: ...
     def list_jobs(
@@ -103,6 +105,8 @@ class PreparedJob:
     # task index -> indexes of the tasks it waits for (always earlier in `tasks`)
     deps: dict[int, range]
     depends_on: list[int]  # the jobs it waits for (farm/job_deps.py)
+    # a `manager` job's manifest, recorded with the job row (farm/file_store.py)
+    files: Sequence[JobFile] = ()
 
 
 class Jobs:
@@ -181,6 +185,8 @@ class Jobs:
         preview_first: int | None = None,
         tags: Sequence[str] = (),
         depends_on: Sequence[int] = (),
+        storage: str = SHARED,
+        files: Sequence[JobFile] = (),
     ) -> PreparedJob:
         """Validate and compile a job into rows. Pure: `submit` runs it on a thread, so
         a job of 100,000 tasks does not stall the loop (and the window)."""
@@ -189,6 +195,10 @@ class Jobs:
         except ValueError as e:
             raise Invalid(f"tags: {e}") from None
         compiler, model = compile_settings(type, settings)
+        if storage == MANAGER:
+            check_manager_job(model, files)
+        elif files:
+            raise Invalid("files: only a job with storage 'manager' has a manifest")
         size = chunk_size if compiler.chunked else model.frame_end - model.frame_start + 1
         chunks = chunk_frames(model.frame_start, model.frame_end, size)
         finishing = compiler.finishing_tasks(model)
@@ -207,7 +217,10 @@ class Jobs:
             return {
                 "type": type_,
                 "parser": parser,
-                "commands": self._settings.with_variables(commands),
+                # A manager job's paths are relative to its pack: no variable applies.
+                "commands": commands
+                if storage == MANAGER
+                else self._settings.with_variables(commands),
                 "needs": task_kind(commands),
                 "priority": 0,
                 "job_priority": priority,
@@ -238,6 +251,7 @@ class Jobs:
             "chunk_size": chunk_size,
             "preview_first": preview_first,
             "tags": job_tags or None,
+            "storage": storage if storage == MANAGER else None,
             "status": T.QUEUED.value,
             "frame_start": model.frame_start,
             "frame_end": model.frame_end,
@@ -245,12 +259,14 @@ class Jobs:
             "updated": now,
         }
         columns, values = self._store.encode_tasks(tasks)
-        return PreparedJob(job, tasks, columns, values, deps, list(depends_on))
+        return PreparedJob(job, tasks, columns, values, deps, list(depends_on), files)
 
     def _begin(self, prepared: PreparedJob) -> int:
         with self._changes.change():
             job_id = self._store.insert_job({**prepared.job, "tasks_expected": len(prepared.tasks)})
             self._deps.attach(job_id, self._deps.check(prepared.depends_on))
+            if prepared.files:  # with the job: no task of it is ever seen without them
+                self._store.insert_job_files(job_id, prepared.files)
             return job_id
 
     def _add_tasks(

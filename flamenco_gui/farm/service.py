@@ -9,12 +9,15 @@ knows no Qt and no HTTP. Every method runs on the event-loop thread.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, cast
 
 from flamenco_gui.farm.blocklist import Blocklist, BlocklistStore
 from flamenco_gui.farm.changes import Batch, Changes, Transactions
 from flamenco_gui.farm.dispatch import Assignment, Dispatch, DispatchStore
+from flamenco_gui.farm.errors import Unavailable
 from flamenco_gui.farm.events import EventBus, Kind
+from flamenco_gui.farm.file_store import MANAGER, SHARED, Blobs, FileStore, FileStoreDB
 from flamenco_gui.farm.job_deps import JobDeps, JobDepsStore
 from flamenco_gui.farm.jobs import Jobs, JobStore, PreparedJob
 from flamenco_gui.farm.last_rendered import LastRendered, PreviewFiles
@@ -58,6 +61,7 @@ class FarmStore(
     ControlStore,
     ScheduleStore,
     SettingsStore,
+    FileStoreDB,
     Protocol,
 ):
     """Everything the farm's concerns ask of the store (store/db.py's Store is one)."""
@@ -89,8 +93,11 @@ class FarmService:
         previews: PreviewFiles,
         config: FarmConfig | None = None,
         catalogue: BuildCatalogue | None = None,
+        files: tuple[Blobs, Path] | None = None,
     ) -> None:
-        """`catalogue`: the builds offered for workers to update themselves with."""
+        """`catalogue`: the builds offered for workers to update themselves with;
+        `files`: the file store of `manager` storage and the output root frames land in
+        (none: only `shared` jobs)."""
         self.store = store
         self.config = config or FarmConfig()
         self.events = EventBus()
@@ -136,6 +143,17 @@ class FarmService:
         self.control = WorkerControl(store, self.changes, self.workers, self.wakeups)
         self.schedules = Schedules(store, self.changes, self.workers, self.wakeups)
         self.wake_on_lan = WakeOnLan(store, self.workers, self.config)
+        self.file_store = (
+            FileStore(
+                store,
+                files[0],
+                files[1],
+                lambda: self.config.unreferenced_files_grace,
+                self.changes,
+            )
+            if files is not None
+            else None
+        )
         self.jobs.finish_after_start()
         self.workers.refresh_after_start()
 
@@ -350,15 +368,39 @@ class FarmService:
         return self.jobs.create(**job)
 
     async def submit_job(self, **job: Any) -> JobView:
-        view = await self.jobs.submit(**job)
+        if job.get("storage") == MANAGER:
+            await self.files().require_stored(job.get("files") or ())
+        view = self._with_output(await self.jobs.submit(**job))
         self.wake_on_lan.job_queued(view.get("tags") or [])
         return view
 
     def wake_worker(self, worker_id: int) -> list[str]:
         return self.wake_on_lan.wake(worker_id)
 
+    def _with_output(self, view: JobView) -> JobView:
+        """A manager job's answer names the folder its frames land in (`output`)."""
+        if view.get("storage") == MANAGER and self.file_store is not None:
+            cast(dict[str, Any], view)["output"] = str(self.file_store.output_dir(view))
+        return view
+
+    def require_frames(self, task_id: int, worker_id: int) -> None:
+        """A manager job's task completes only with its frames on the manager."""
+        if self.file_store is not None:
+            self.file_store.require_frames(task_id, worker_id)
+
+    def job_storage(self, job_id: int | None) -> str:
+        """A job's storage mode ('shared' for a task of no job, as the 2015 ones)."""
+        job = self.store.get_job(job_id) if job_id is not None else None
+        return (job.get("storage") if job else None) or SHARED
+
+    def files(self) -> FileStore:
+        """The file store of `manager` storage (farm/file_store.py)."""
+        if self.file_store is None:
+            raise Unavailable("this manager keeps no files: only 'shared' storage")
+        return self.file_store
+
     def get_job(self, job_id: int) -> JobView:
-        return self.jobs.get(job_id)
+        return self._with_output(self.jobs.get(job_id))
 
     def list_jobs(self, **filters: Any) -> tuple[list[JobView], int]:
         return self.jobs.page(**filters)

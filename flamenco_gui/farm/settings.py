@@ -47,6 +47,8 @@ SETTINGS: tuple[Setting, ...] = (
             "failed tasks of one job that keep a worker off that job"),
     Setting("wake_on_queue", 0, 1, int, 0,
             "1: a job naming tags wakes the offline workers that have them (Wake-on-LAN)"),
+    Setting("unreferenced_files_grace", 0, 365 * 86_400, float, 86_400.0,
+            "seconds a stored job file that no job uses is kept before it is removed"),
 )  # fmt: skip
 BY_KEY: Mapping[str, Setting] = {s.key: s for s in SETTINGS}
 
@@ -60,6 +62,7 @@ class FarmConfig:
     # No heartbeat for this long (three of a worker's default 5 s) and no held poll
     # open: `unresponsive`, shown at once; at most half of worker_timeout.
     unresponsive_after: float = 15.0
+    unreferenced_files_grace: float = 86_400.0  # docs/storage.md: clean-up
     max_wait: float = 25.0  # longest a long poll is held (also capped at worker_timeout/2)
     wake_on_queue: int = 0
     # Where magic packets go (--wake-broadcast); None: each worker's own subnet broadcast.

@@ -45,6 +45,7 @@ from flamenco_gui.gui.add_worker_dialog import AddWorkerDialog
 from flamenco_gui.gui.columns import frames
 from flamenco_gui.gui.details import job_details, worker_details
 from flamenco_gui.gui.farm_switch import FarmSwitch
+from flamenco_gui.gui.file_store_label import FileStoreLabel
 from flamenco_gui.gui.first_run import FirstRunGuide
 from flamenco_gui.gui.handle import ManagerHandle
 from flamenco_gui.gui.jobs_view import jobs_model, jobs_panel
@@ -258,6 +259,8 @@ class MainWindow(QMainWindow):
             "This farm's id: workers pin it and refuse a manager of another farm."
         )
         bar.addPermanentWidget(self.farm_label)
+        self.files_label = FileStoreLabel(self.service)
+        bar.addPermanentWidget(self.files_label)
         bar.addPermanentWidget(
             self._copy_button(
                 "Copy status page link",

@@ -42,9 +42,16 @@ from flamenco_gui.compilers.blender_render import BlenderRenderSettings
 from flamenco_gui.farm.errors import FarmError
 from flamenco_gui.farm.jobs import MAX_TASKS_PER_JOB
 from flamenco_gui.farm.service import FarmService
+from flamenco_gui.gui.pack_submit import store_pack
 from flamenco_gui.gui.plain import plain_label, tooltip
+from flamenco_gui.submit.command import MANAGER_OUTPUT, under_path_variable
 
 JOB_TYPES = [("Blender render", "blender_render"), ("Command", "command")]
+# docs/storage.md: the default is "manager" unless the file is under a path variable.
+STORAGE = [
+    ("Through the manager (no shared storage)", "manager"),
+    ("Shared storage (the workers see this path)", "shared"),
+]
 FORMATS = list(get_args(BlenderRenderSettings.model_fields["format"].annotation))
 ERROR_STYLE = "color: #d64541;"
 NOTE_STYLE = "color: palette(placeholder-text);"
@@ -145,6 +152,15 @@ class SubmitDialog(QDialog):
         self.filepath.setPlaceholderText("/mnt/projects/shot.blend (as the workers see it)")
         self.browse = QPushButton("Browse…")
         self.browse.setAutoDefault(False)
+        self.storage = QComboBox()
+        for label, value in STORAGE:
+            self.storage.addItem(label, value)
+        self.storage.setToolTip(
+            "Through the manager: the .blend and its files are packed and stored here;"
+            " frames come back to the output folder. Shared: workers read the path."
+        )
+        self._storage_touched = False
+        self.storage.activated.connect(lambda _: setattr(self, "_storage_touched", True))
         self.frame_start = self._spin(-MAX_FRAME, MAX_FRAME, 1)
         self.frame_end = self._spin(-MAX_FRAME, MAX_FRAME, 250)
         self.chunk_size = self._spin(1, MAX_TASKS_PER_JOB, 10)
@@ -193,6 +209,7 @@ class SubmitDialog(QDialog):
         self.form.addRow("Name", self._field("name", self.name))
         self.form.addRow("Job type", self._field("type", self.job_type))
         self.form.addRow(".blend file", self._field("filepath", file_row, note=self.blend_note))
+        self.form.addRow("Storage", self._field("storage", self.storage))
         self.form.addRow("Command", self._field("argv", self.argv))
         self.form.addRow("Frames", self._field("frame_start", frames, also=("frame_end",)))
         self.form.addRow("Chunk size", self._field("chunk_size", self.chunk_size, note=self.note))
@@ -232,6 +249,7 @@ class SubmitDialog(QDialog):
             widget.editingFinished.connect(lambda k=keys: self._leave(k))
         self.job_type.currentIndexChanged.connect(self._type_changed)
         self.format.currentIndexChanged.connect(self.validate)
+        self.storage.currentIndexChanged.connect(self._type_changed)
         self._output_touched = False
         self.render_output.textEdited.connect(lambda _: setattr(self, "_output_touched", True))
         self._type_changed()
@@ -281,6 +299,10 @@ class SubmitDialog(QDialog):
     def type_name(self) -> str:
         return str(self.job_type.currentData())
 
+    @property
+    def storage_mode(self) -> str:
+        return str(self.storage.currentData())
+
     def job_settings(self) -> tuple[dict[str, Any], dict[str, str]]:
         """The compiler settings the fields describe, and errors found in reading them."""
         frames = {"frame_start": self.frame_start.value(), "frame_end": self.frame_end.value()}
@@ -292,7 +314,11 @@ class SubmitDialog(QDialog):
             return {"argv": argv, **frames}, {}
         return {
             "filepath": self.filepath.text().strip(),
-            "render_output": self.render_output.text().strip(),
+            "render_output": (
+                MANAGER_OUTPUT
+                if self.storage_mode == "manager"
+                else self.render_output.text().strip()
+            ),
             "format": self.format.currentText(),
             **frames,
         }, {}
@@ -340,8 +366,12 @@ class SubmitDialog(QDialog):
 
     def _type_changed(self) -> None:
         blender = self.type_name == "blender_render"
-        for widget in (self.filepath, self.render_output, self.format):
+        for widget in (self.filepath, self.storage, self.format):
             self.form.setRowVisible(self._row_of(widget), blender)
+        # A manager job's frames land in its folder under the manager's output root.
+        self.form.setRowVisible(
+            self._row_of(self.render_output), blender and self.storage_mode == "shared"
+        )
         self.form.setRowVisible(self._row_of(self.argv), not blender)
         self.validate()
 
@@ -374,6 +404,11 @@ class SubmitDialog(QDialog):
                 self.render_output.setText(str(path.parent / "render" / path.stem / "######"))
             if self.qsettings is not None:
                 self.qsettings.setValue("submit/last_dir", str(path.parent))
+            if not self._storage_touched:
+                shared = under_path_variable(path, self.service.path_variables())
+                self.storage.setCurrentIndex(
+                    self.storage.findData("shared" if shared else "manager")
+                )
         self.blend_info = None
         self.blend_note.setText("")
         self._read_timer.start()
@@ -453,8 +488,17 @@ class SubmitDialog(QDialog):
 
     async def _submit(self, job: dict[str, Any]) -> None:
         try:
+            if job["type"] == "blender_render" and self.storage_mode == "manager":
+                blend, files = await store_pack(
+                    self.service, Path(job["settings"]["filepath"]), self._say
+                )
+                job["settings"]["filepath"] = blend
+                job |= {"storage": "manager", "files": files}
+                self._say("Submitting…")
             row = await self.service.submit_job(**job)
-        except FarmError as exc:
+        except (FarmError, OSError, ValueError) as exc:  # OSError, ValueError: packing
+            if not isinstance(exc, FarmError):
+                exc = FarmError(f"filepath: cannot pack it: {exc}")
             self.submitting = None
             field, _, reason = exc.message.partition(": ")
             field = field.removeprefix("settings.")

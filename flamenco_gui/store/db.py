@@ -15,6 +15,7 @@ import sqlite_utils
 from flamenco_gui.store.blocklist import BlocklistTable
 from flamenco_gui.store.history import HistoryTable
 from flamenco_gui.store.job_deps import JobDepsTable
+from flamenco_gui.store.job_files import JobFilesTable
 from flamenco_gui.store.jobs import JobsTable
 from flamenco_gui.store.scheduler import SchedulerQueries
 from flamenco_gui.store.schema import migrate
@@ -29,6 +30,7 @@ class Store(
     WorkersTable,
     JobsTable,
     JobDepsTable,
+    JobFilesTable,
     TasksTable,
     HistoryTable,
     BlocklistTable,

@@ -68,6 +68,8 @@ class JobsTable(Tables):
         self.conn.execute("DELETE FROM blocklist_forgiven WHERE job_id = ?", (job_id,))
         self.conn.execute("DELETE FROM job_task_counts WHERE job_id = ?", (job_id,))
         self.conn.execute("DELETE FROM job_deps WHERE job_id = ? OR depends_on = ?", (job_id,) * 2)
+        self.conn.execute("DELETE FROM job_files WHERE job_id = ?", (job_id,))
+        self.conn.execute("DELETE FROM task_frames WHERE job_id = ?", (job_id,))
         self.conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
     def unfinished_deletes(self) -> list[int]:

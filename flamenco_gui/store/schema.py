@@ -284,9 +284,34 @@ def _v12_tags_job_deps_worker_control(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v13_job_files(db: sqlite_utils.Database) -> None:
+    """Jobs whose files travel through the manager (docs/storage.md).
+
+    `jobs.storage` is `manager` for such a job (NULL: `shared`, today's behaviour).
+    `job_files` is its manifest: each path in the pack and the SHA-256 of its bytes in
+    the manager's file store. The hash index answers "does any job still use this
+    file?" for the clean-up, and "may this worker fetch it?" for a download.
+    `task_frames`: the frames each task of such a job placed on the manager.
+    Safe to run again (it only adds)."""
+    if "storage" not in db.table("jobs").columns_dict:
+        db.table("jobs").add_column("storage", str)
+    db.conn.execute(
+        "CREATE TABLE IF NOT EXISTS job_files (job_id INTEGER NOT NULL REFERENCES jobs (id),"
+        " path TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,"
+        " PRIMARY KEY (job_id, path))"
+    )
+    db.conn.execute("CREATE INDEX IF NOT EXISTS job_files_sha256 ON job_files (sha256)")
+    # The frames each task of such a job has placed on the manager: it completes only
+    # once it has one per frame of its range.
+    db.conn.execute(
+        "CREATE TABLE IF NOT EXISTS task_frames (job_id INTEGER NOT NULL,"
+        " task_id INTEGER NOT NULL, path TEXT NOT NULL, PRIMARY KEY (task_id, path))"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
-    _v11_job_started, _v12_tags_job_deps_worker_control,
+    _v11_job_started, _v12_tags_job_deps_worker_control, _v13_job_files,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

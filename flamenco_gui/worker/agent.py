@@ -47,8 +47,11 @@ from flamenco_gui.worker.client import (
     TokenRefused,
 )
 from flamenco_gui.worker.delivery import deliver_forever
+from flamenco_gui.worker.file_cache import DEFAULT_MAX_BYTES, FileCache
+from flamenco_gui.worker.frame_return import FrameRefused, FrameReturn
 from flamenco_gui.worker.identity import load_or_create, node_id, reset
 from flamenco_gui.worker.idle import CpuRule, IdleGate, idle_source
+from flamenco_gui.worker.job_files import JobFiles, Layout, LayoutFailed
 from flamenco_gui.worker.joining import CREDENTIALS_FILE, pair, resolve_manager
 from flamenco_gui.worker.network import wake_fields
 from flamenco_gui.worker.outbox import Outbox
@@ -62,7 +65,7 @@ from flamenco_gui.worker.remote_control import (
 from flamenco_gui.worker.runner import Tools
 from flamenco_gui.worker.self_update import UpdateInstalled, Updater, reexec, roll_back
 from flamenco_gui.worker.slots import slot_env, supervise, thread_share
-from flamenco_gui.worker.task_run import MAX_ERROR, TaskRun, TaskSpec
+from flamenco_gui.worker.task_run import MAX_ERROR, Deliver, TaskRun, TaskSpec
 from flamenco_gui.worker.tool_locations import find_blender
 from flamenco_gui.worker.work_dir_lock import lock_work_dir
 
@@ -75,6 +78,7 @@ LONG_POLL = 25
 OFFLINE_TIMEOUT = 2.0
 WORKER_PATH = "/workers/{worker_id}"
 UPDATE_CHECK = 300.0
+DEFAULT_GIB = DEFAULT_MAX_BYTES / 1024**3
 HEARTBEAT = 5.0  # seconds between machine reports
 # What `Agent.work` returns once a new build is in place: `main` re-executes.
 RESTART = -1
@@ -107,6 +111,8 @@ class WorkerConfig:
     idle_cpu: float | None = None  # and only while other processes use less CPU (%)
     slots: int = 1  # --slots: tasks at once (worker/slots.py)
     slot: int | None = None  # this process is slot K of them
+    # The job-file cache's bound (worker/file_cache.py), bytes.
+    cache_bytes: int = DEFAULT_MAX_BYTES
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> WorkerConfig:
@@ -140,6 +146,7 @@ class WorkerConfig:
             when_idle=getattr(args, "when_idle", None),
             idle_source=getattr(args, "idle_source", None) or "auto",
             idle_cpu=getattr(args, "idle_cpu", None),
+            cache_bytes=int(float(getattr(args, "cache_size", None) or DEFAULT_GIB) * 1024**3),
         )
 
     def for_slot(self, slot_env_templates: list[str]) -> WorkerConfig:
@@ -268,6 +275,11 @@ class Agent:
         self._reachable = True
         self._previews = PreviewUploader(client)
         self._control = RemoteControl(config.work_dir)
+        self._job_files = JobFiles(
+            client, FileCache(config.work_dir / "cache", config.cache_bytes), config.work_dir
+        )
+        self._frames = FrameReturn(client)
+        self._laying_out: asyncio.Task[Layout | None] | None = None
 
     async def work(self) -> int:
         """Pull and run tasks, delivering reports alongside, until cancelled (which kills
@@ -444,17 +456,53 @@ class Agent:
             log.warning("task %d refused: %s", task_id, refused)
             self._outbox.put_final(task_id, lease, {"status": "failed", "error": refused})
             return
-        run = TaskRun(spec, lease, self._config.tools, self._outbox, self._previews.offer)
-        self._current = run
-        watch = asyncio.create_task(self._watch(run))
-        user = asyncio.create_task(self._stop_when_busy(run)) if self._idle else None
+        # The manager hears from us while the job's files arrive, as while it renders.
+        watch = asyncio.create_task(self._watch(task_id, lease))
+        user: asyncio.Task[None] | None = None
+        layout: Layout | None = None
         try:
+            self._laying_out = (
+                asyncio.create_task(self._job_files.lay_out(task_id))
+                if spec.storage == "manager"
+                else None
+            )
+            try:
+                if self._laying_out is not None:
+                    layout = await self._laying_out
+            except LayoutFailed as exc:
+                log.warning("task %d: %s", task_id, exc)
+                error = f"job files: {exc}"[:MAX_ERROR]
+                self._outbox.put_final(task_id, lease, {"status": "failed", "error": error})
+                return
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the worker is stopping
+                return  # `_abandon`: the task was taken away while its files arrived
+            finally:
+                self._laying_out = None
+            run = TaskRun(
+                spec,
+                lease,
+                self._config.tools,
+                self._outbox,
+                self._previews.offer,
+                folder=layout.folder if layout else None,
+                deliver=self._frames_of(task_id, lease, layout) if layout else None,
+            )
+            if layout is not None:
+                run.note(layout.note)
+            self._current = run
+            if self._idle:
+                user = asyncio.create_task(self._stop_when_busy(run))
             await run.run()
         finally:
             self._current = None
             watch.cancel()
             if user is not None:
                 user.cancel()
+            if layout is not None:
+                await self._job_files.clean_up(layout)
 
     async def _stop_when_busy(self, run: TaskRun) -> None:
         """--when-idle: the user is back: kill the task now; the next report ("user
@@ -464,23 +512,48 @@ class Agent:
             await asyncio.sleep(IDLE_CHECK)
         await run.abandon(f"{busy}: stopped, the manager requeues it")
 
-    async def _watch(self, run: TaskRun) -> None:
+    def _frames_of(self, task_id: int, lease: int, layout: Layout) -> Deliver:
+        """What a `manager` task's success waits for: its frames on the manager."""
+
+        async def deliver(saved: list[str]) -> str | None:
+            try:
+                await self._frames.send(task_id, lease, layout.folder, saved)
+            except FrameRefused as exc:
+                return f"frames: {exc}"
+            return None
+
+        return deliver
+
+    async def _abandon(self, task_id: int, lease: int, reason: str) -> None:
+        """The task is no longer ours: kill it, or stop fetching its files."""
+        run = self._current
+        if run is not None and (run.task_id, run.lease) == (task_id, lease):
+            await run.abandon(reason)
+        elif self._laying_out is not None:
+            log.warning("task %d: %s; no longer fetching its files", task_id, reason)
+            self._laying_out.cancel()
+
+    async def _watch(self, task_id: int, lease: int) -> None:
         """Heartbeat while rendering; kill the task as soon as it is no longer ours."""
         backoff = Backoff()
         loop = asyncio.get_running_loop()
-        body = {"status": "rendering", "task_id": run.task_id, "wait": LONG_POLL}
+        body = {"status": "rendering", "task_id": task_id, "wait": LONG_POLL}
         while True:
             started = loop.time()
             reply = await self._heartbeat(body, backoff)
             if reply is None:
                 continue
             if reply.status in (404, 409):
-                await run.abandon(f"manager refused the heartbeat ({reply.error})")
+                await self._abandon(
+                    task_id, lease, f"manager refused the heartbeat ({reply.error})"
+                )
                 return
             if reply.ok and isinstance(reply.data, dict):
-                task_id, lease = reply.data.get("task_id"), reply.data.get("lease")
-                if task_id != run.task_id or lease not in (None, run.lease):
-                    await run.abandon(f"manager now wants task {task_id} (lease {lease})")
+                now_id, now_lease = reply.data.get("task_id"), reply.data.get("lease")
+                if now_id != task_id or now_lease not in (None, lease):
+                    await self._abandon(
+                        task_id, lease, f"manager now wants task {now_id} (lease {now_lease})"
+                    )
                     return
                 if self._control.see(reply.data.get("control")):
                     continue  # acknowledge it at once
@@ -491,9 +564,7 @@ class Agent:
 
     async def _rejected(self, task_id: int, lease: int) -> None:
         """The manager refused a report (409/404): that task run is over for us."""
-        run = self._current
-        if run is not None and (run.task_id, run.lease) == (task_id, lease):
-            await run.abandon("manager refused its reports")
+        await self._abandon(task_id, lease, "manager refused its reports")
 
 
 async def _join_and_serve(config: WorkerConfig) -> int:

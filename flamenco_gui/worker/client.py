@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from flamenco_gui.file_pipe import PipedWriter
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
@@ -38,6 +40,20 @@ class TokenRefused(Exception):
 
 class NotOurManager(Exception):
     """A discovered manager is not the one this worker registered with."""
+
+
+def _hash_into(digest: Any, path: Path) -> None:
+    with path.open("rb") as f:
+        while chunk := f.read(1024 * 1024):
+            digest.update(chunk)
+
+
+class FetchRefused(Exception):
+    """The manager answered a file fetch with an error (not a broken connection)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class PairingRefused(Exception):
@@ -315,3 +331,70 @@ class ManagerClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ManagerUnreachable(f"GET {path}: {exc or type(exc).__name__}") from None
         return digest.hexdigest()
+
+    async def fetch_to(self, path: str, dest: Path, timeout: float = 3600) -> str:
+        """Stream `path` onto the end of `dest`, asking only for the bytes after those
+        it holds (`Range`), so a fetch cut short resumes; returns the SHA-256 of the
+        whole file. Writing and hashing run on a thread, batched (file_pipe.py).
+        Raises `ManagerUnreachable` for a broken transfer, `FetchRefused` for a 4xx."""
+        creds = self._creds or await self._register(None)
+        digest = hashlib.sha256()
+        offset = dest.stat().st_size if dest.exists() else 0
+        if offset:
+            await asyncio.to_thread(_hash_into, digest, dest)
+        headers = {"Authorization": f"Bearer {creds.secret}"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        try:
+            async with self._session.get(
+                self._base + path, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as response:
+                if response.status == 416:  # it holds every byte already
+                    return digest.hexdigest()
+                if response.status not in (200, 206):
+                    text = await response.text()
+                    raise FetchRefused(response.status, f"GET {path}: {text[:300]}")
+                if response.status == 200:  # the whole file after all: start over
+                    digest = hashlib.sha256()
+                with dest.open("ab" if response.status == 206 else "wb") as out:
+                    writer = PipedWriter(out.write, digest.update)
+                    try:
+                        async for chunk in response.content.iter_chunked(1024 * 1024):
+                            await writer.add(chunk)
+                        await writer.flush()
+                    except BaseException:
+                        await writer.settle()
+                        raise
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ManagerUnreachable(f"GET {path}: {exc or type(exc).__name__}") from None
+        return digest.hexdigest()
+
+    async def put_from(self, path: str, source: Path, offset: int, timeout: float = 3600) -> Reply:
+        """`PUT` the bytes of `source` from `offset` on, streamed (read on a thread)."""
+        creds = self._creds or await self._register(None)
+
+        async def body() -> Any:
+            with source.open("rb") as f:
+                f.seek(offset)
+                while chunk := await asyncio.to_thread(f.read, 1024 * 1024):
+                    yield chunk
+
+        headers = {
+            "Authorization": f"Bearer {creds.secret}",
+            "Content-Type": "application/octet-stream",
+        }
+        try:
+            async with self._session.put(
+                self._base + path,
+                data=body(),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as response:
+                text = await response.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ManagerUnreachable(f"PUT {path}: {exc or type(exc).__name__}") from None
+        try:
+            data = json.loads(text) if text else None
+        except ValueError:
+            data = None
+        return Reply(response.status, data)

@@ -15,6 +15,7 @@ import shlex
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from flamenco_gui.worker.process_control import ProcessControl, program_name
 
@@ -72,8 +73,11 @@ class TaskRunner:
         on_line: LineSink,
         on_note: LineSink,
         control: ProcessControl | None = None,
+        cwd: Path | None = None,
     ) -> None:
+        """`cwd`: where the commands run (a `manager` job's laid-out files)."""
         self._tools = tools
+        self._cwd = cwd
         self._control = control or ProcessControl()
         self._on_line = on_line
         self._on_note = on_note
@@ -96,6 +100,13 @@ class TaskRunner:
                 return code
         return 0
 
+    def _environment(self) -> dict[str, str] | None:
+        """The slot's environment (tools.environment), and $PWD at the task's folder."""
+        env = self._tools.environment()
+        if self._cwd is None:
+            return env
+        return {**(env if env is not None else os.environ), "PWD": str(self._cwd)}
+
     async def _run_one(self, argv: list[str]) -> int:
         self._on_note(f"running: {shlex.join(argv)}")
         try:
@@ -104,7 +115,10 @@ class TaskRunner:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
-                env=self._tools.environment(),
+                cwd=self._cwd,
+                # Blender takes its working folder from $PWD when it is set, so a
+                # relative path would be read from the worker's folder, not `cwd`.
+                env=self._environment(),
                 **self._control.spawn_options(),
             )
         except OSError as exc:

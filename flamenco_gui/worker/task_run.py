@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -31,6 +32,9 @@ NOTE_PREFIX = "[flamenco-worker] "
 
 # Told of each file the program saved: (task id, lease, frame, path).
 OnSaved = Callable[[int, int, int | None, str], None]
+# Before a successful run is reported completed: sends the saved files somewhere
+# (worker/frame_return.py) and returns why that failed, or None.
+Deliver = Callable[[list[str]], Awaitable[str | None]]
 
 
 class TaskSpec(BaseModel):
@@ -41,6 +45,7 @@ class TaskSpec(BaseModel):
     frame_start: int | None = None
     frame_end: int | None = None
     commands: list[list[str]]
+    storage: str = "shared"  # "manager": its files come through the manager
 
 
 class TaskRun:
@@ -53,12 +58,19 @@ class TaskRun:
         tools: Tools,
         outbox: Outbox,
         on_saved: OnSaved | None = None,
+        folder: Path | None = None,
+        deliver: Deliver | None = None,
     ) -> None:
+        """`folder`: where the commands run, and what relative saved paths are
+        relative to; `deliver`: what a success waits for (a `manager` job's frames)."""
         self.task_id = spec.id
         self.lease = lease
         self._spec = spec
         self._outbox = outbox
-        self._runner = TaskRunner(tools, self._on_line, self._on_note)
+        self._folder = folder
+        self._deliver = deliver
+        self.saved: list[str] = []
+        self._runner = TaskRunner(tools, self._on_line, self._on_note, cwd=folder)
         self._parser = self._pick_parser(spec.parser)
         self._lines: list[str] = []
         self._sent_progress: dict[str, Any] = {}
@@ -82,7 +94,10 @@ class TaskRun:
         elif code != 0:
             self._finish(TaskStatus.FAILED, f"exit code {code}")
         else:
-            self._finish(TaskStatus.COMPLETED, None)
+            error = await self._deliver(self.saved) if self._deliver else None
+            if self._abandoned:
+                return
+            self._finish(TaskStatus.FAILED if error else TaskStatus.COMPLETED, error)
 
     async def abandon(self, reason: str) -> None:
         """The manager gave the task away (canceled, requeued): kill it, report nothing more."""
@@ -103,11 +118,21 @@ class TaskRun:
 
     # -- output ------------------------------------------------------------------------
 
+    def note(self, text: str) -> None:
+        """A line of the worker's own in the task's log."""
+        self._on_note(text)
+
     def _on_line(self, line: str) -> None:
         report = self._parser.feed(line)
         self._log(line)
-        if report is not None and report.saved and self._on_saved and not self._abandoned:
-            self._on_saved(self.task_id, self.lease, self._parser.frame_current, report.saved)
+        if report is None or not report.saved or self._abandoned:
+            return
+        saved = report.saved
+        if self._folder is not None and not Path(saved).is_absolute():
+            saved = str(self._folder / saved)  # Blender prints it as it was given
+        self.saved.append(saved)
+        if self._on_saved:
+            self._on_saved(self.task_id, self.lease, self._parser.frame_current, saved)
 
     def _on_note(self, text: str) -> None:
         log.info("task %d: %s", self.task_id, text)

@@ -167,10 +167,12 @@ OTHER_TASK_ANSWER = {
     ("PATCH", "/tasks/{task_id}"): 409,
     ("POST", "/tasks/{task_id}/log"): 409,
     ("POST", "/tasks/{task_id}/preview"): 409,
+    ("POST", "/tasks/{task_id}/frames"): 409,
 }
 BODIES = {
     ("PATCH", "/tasks/{task_id}"): {"activity": "x"},
     ("POST", "/tasks/{task_id}/log"): {"lines": ["a line"]},
+    ("POST", "/tasks/{task_id}/frames"): {"path": "000001.png", "sha256": "0" * 64},
     ("PATCH", "/workers/{worker_id}"): {"status": "rendering"},
     # Its own re-registration: its generated id, with its own secret.
     ("PUT", "/workers/{worker_id}/version"): {

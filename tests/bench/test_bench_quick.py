@@ -58,6 +58,16 @@ CASES = {
             "headless under load: loop lag p99 (ms)",
         ],
     ),
+    "transfer": (
+        ["bench/transfer.py", "--quick"],
+        [
+            "plain loopback copy MB/s",
+            "upload MB/s (submitter → manager)",
+            "fetch MB/s (manager → worker cache)",
+            "loop lag p99 during upload, ms",
+            "loop lag p99 during fetch, ms",
+        ],
+    ),
 }
 
 

@@ -45,6 +45,12 @@ def test_submit_a_blend_through_the_dialog_and_see_its_tasks(qloop, qtbot, tmp_p
             files.accept()
             assert dialog.filepath.text() == str(blend)
             assert dialog.name.text() == "sc070_harbour"  # taken from the file name
+            # No path variable covers it: by default its files would travel through
+            # the manager; this farm's workers see the path, so shared it is.
+            assert dialog.storage_mode == "manager"
+            assert not dialog.render_output.isVisibleTo(dialog)
+            dialog.storage.setCurrentIndex(dialog.storage.findData("shared"))
+            assert dialog.render_output.isVisibleTo(dialog)
             assert dialog.render_output.text().endswith("render/sc070_harbour/######")
 
             # Invalid first: the reason shows under the field and Submit stays off.

@@ -1,0 +1,86 @@
+"""A frame's upload cut by a manager restart resumes where it stopped, and the frame
+lands in the job's output folder; only then is the worker's copy deleted. Real manager
+(in-process, on loopback, stopped and started again on its port), real worker client."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from flamenco_gui.farm.service import FarmConfig
+from flamenco_gui.manager import Manager
+from flamenco_gui.worker.client import ManagerClient
+from flamenco_gui.worker.frame_return import FrameReturn
+
+TOKEN = "test-farm-token-frames-0123456789"
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.timeout(120)
+async def test_a_frame_upload_resumes_after_a_manager_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "flamenco_gui.worker.frame_return")
+    data_dir = tmp_path / "data"
+    manager = Manager(data_dir, "127.0.0.1", 0, TOKEN, config=FarmConfig(worker_timeout=120))
+    await manager.start()
+    port = manager.port
+    blend = b"a blend"
+    store = manager.service.files()
+    await store.receive(sha(blend), len(blend), 0, _once(blend))
+    job = await manager.service.submit_job(
+        name="sh020", type="blender_render", priority=50, chunk_size=1, storage="manager",
+        settings={"filepath": "scene.blend", "render_output": "######",
+                  "frame_start": 1, "frame_end": 1},
+        files=[{"path": "scene.blend", "sha256": sha(blend), "size": len(blend)}],
+    )  # fmt: skip
+    folder = tmp_path / "work" / "tasks" / "1"
+    folder.mkdir(parents=True)
+    frame = folder / "000001.png"
+    pixels = os.urandom(64 * 1024 * 1024)
+    frame.write_bytes(pixels)
+    partial = data_dir / "files" / "partial" / sha(pixels)
+
+    async def registration() -> dict[str, Any]:
+        return {"hostname": "render-01", "system": "Linux"}
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = ManagerClient(
+                session, manager.url, TOKEN, tmp_path / "work" / "credentials.json", registration
+            )
+            pulled = await client.call("PATCH", "/workers/{worker_id}", {"status": "available"})
+            task_id, lease = pulled.data["task_id"], pulled.data["lease"]
+            sending = asyncio.create_task(
+                FrameReturn(client).send(task_id, lease, folder, ["000001.png"])
+            )
+            while not (partial.exists() and partial.stat().st_size > 0):
+                assert not sending.done(), sending
+                await asyncio.sleep(0.001)
+            await manager.stop()  # cuts the upload; what arrived stays
+            held = partial.stat().st_size
+            assert 0 < held < len(pixels)
+            manager = Manager(data_dir, "127.0.0.1", port, TOKEN, config=FarmConfig())
+            await manager.start()
+            placed = await asyncio.wait_for(sending, 60)
+    finally:
+        await manager.stop()
+    target = data_dir / "output" / "sh020" / "000001.png"
+    assert placed == [str(target)] and sha(target.read_bytes()) == sha(pixels)
+    assert not frame.exists()  # deleted once the manager confirmed it
+    assert "upload broke off" in caplog.text and job["storage"] == "manager"
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
