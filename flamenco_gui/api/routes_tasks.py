@@ -57,6 +57,7 @@ async def get_task(ctx: Ctx) -> Json:
     return answer | {
         "history": shapes.history(ctx.service.task_history(task_id)),
         "depends_on": ctx.service.task_dependencies(task_id),
+        "frame_check": ctx.service.frame_rules_for(row),
     }
 
 

@@ -8,13 +8,17 @@ knows no Qt and no HTTP. Every method runs on the event-loop thread.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from flamenco_gui.farm.blocklist import Blocklist, BlocklistStore
 from flamenco_gui.farm.changes import Batch, Changes, Transactions
 from flamenco_gui.farm.dispatch import Assignment, Dispatch, DispatchStore
+from flamenco_gui.farm.eta import Eta, EtaStore
 from flamenco_gui.farm.events import EventBus, Kind
+from flamenco_gui.farm.frame_checks import FrameChecks
+from flamenco_gui.farm.frames import Frames, FrameStore, frame_rules, to_csv
 from flamenco_gui.farm.jobs import Jobs, JobStore, PreparedJob
 from flamenco_gui.farm.last_rendered import LastRendered, PreviewFiles
 from flamenco_gui.farm.retries import Retries, RetryStore
@@ -29,6 +33,8 @@ from flamenco_gui.farm.worker_updates import BuildCatalogue, NoBuilds, Offers, W
 from flamenco_gui.farm.workers import Workers, WorkerStore
 from flamenco_gui.rows import (
     BlocklistRow,
+    FarmHistoryRow,
+    FrameRecordRow,
     HistoryRow,
     JobView,
     PreviewEntry,
@@ -37,6 +43,7 @@ from flamenco_gui.rows import (
 )
 
 __all__ = ["FarmConfig", "FarmService"]
+CSV_PAGE = 5000  # frame records read per loop turn for a CSV export
 
 
 class FarmStore(
@@ -50,6 +57,8 @@ class FarmStore(
     TaskLogStore,
     JobStore,
     SettingsStore,
+    FrameStore,
+    EtaStore,
     Protocol,
 ):
     """Everything the farm's concerns ask of the store (store/db.py's Store is one)."""
@@ -106,8 +115,18 @@ class FarmService:
         self.timeouts = TimeoutChecker(
             store, self.changes, self.workers, self.retries, self.wakeups, self.config, logs=logs
         )
+        self.eta = Eta(store)
+        self.frames = Frames(store, self.eta.forget)
+        self.frame_checks = FrameChecks(store, self.changes)
         self.tasks = Tasks(
-            store, self.changes, self.states, self.retries, self.farm_settings, logs, self.wakeups
+            store,
+            self.changes,
+            self.states,
+            self.retries,
+            self.farm_settings,
+            logs,
+            self.wakeups,
+            self.frames,
         )
         self.task_logs = TaskLogs(store, logs, self.changes)
         self.last_rendered = LastRendered(store, previews, self.changes)
@@ -118,6 +137,8 @@ class FarmService:
             self.farm_settings,
             self.wakeups,
             _Files(logs, previews),
+            self.frames,
+            self.eta,
         )
         self.jobs.finish_after_start()
         self.workers.refresh_after_start()
@@ -321,6 +342,52 @@ class FarmService:
 
     async def delete_job(self, job_id: int) -> None:
         await self.jobs.delete(job_id)
+
+    # -- frames ------------------------------------------------------------------------
+
+    def job_frames(
+        self, job_id: int, limit: int = 10_000, offset: int = 0
+    ) -> tuple[list[FrameRecordRow], int]:
+        self.jobs.get(job_id)
+        return self.frames.page(job_id, limit, offset)
+
+    async def job_frames_csv(self, job_id: int) -> str:
+        """Every record as CSV, read a page at a time, formatted on a thread."""
+        self.jobs.get(job_id)
+        rows: list[FrameRecordRow] = []
+        while page := self.frames.page(job_id, CSV_PAGE, len(rows))[0]:
+            rows += page
+            await asyncio.sleep(0)
+        return await asyncio.to_thread(to_csv, rows)
+
+    def job_attempts(self, job_id: int) -> list[dict[str, Any]]:
+        self.jobs.get(job_id)
+        return self.frames.attempts(job_id)
+
+    def frame_rules_for(self, task: TaskRow) -> dict[str, Any] | None:
+        """What the worker checks the task's frames against (None: not a frame task)."""
+        if task["job_id"] is None or task["parser"] != "blender_render":
+            return None
+        job = self.jobs.get(task["job_id"])
+        rules = frame_rules(job["type"], job["settings"])
+        return None if rules is None else rules.as_dict()
+
+    async def check_frames(self, job_id: int) -> dict[str, Any]:
+        return await self.frame_checks.check(self.jobs.get(job_id))
+
+    async def rerender(self, job_id: int, frames: Sequence[int] | None = None) -> JobView:
+        """Render `frames` again (default: the ones "Check frames" finds missing or broken)."""
+        if frames is None:
+            found = await self.check_frames(job_id)
+            frames = [*found["missing"], *(b["frame"] for b in found["broken"])]
+        return await self.jobs.rerender(job_id, frames)
+
+    async def check_arrived_frame(self, job_id: int, frame: int, path: str) -> str | None:
+        """For a frame file that came back to the manager: its check's failure, or None."""
+        return await self.frame_checks.check_arrived(self.jobs.get(job_id), frame, path)
+
+    def farm_history(self, since: float) -> list[FarmHistoryRow]:
+        return self.frames.history(since)
 
     def job_blocklist(self, job_id: int) -> list[BlocklistRow]:
         self.jobs.get(job_id)

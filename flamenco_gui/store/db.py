@@ -13,6 +13,8 @@ from pathlib import Path
 import sqlite_utils
 
 from flamenco_gui.store.blocklist import BlocklistTable
+from flamenco_gui.store.eta import EtaQueries
+from flamenco_gui.store.frames import FramesTable
 from flamenco_gui.store.history import HistoryTable
 from flamenco_gui.store.jobs import JobsTable
 from flamenco_gui.store.scheduler import SchedulerQueries
@@ -29,6 +31,8 @@ class Store(
     JobsTable,
     TasksTable,
     HistoryTable,
+    FramesTable,
+    EtaQueries,
     BlocklistTable,
     SchedulerQueries,
 ):

@@ -15,7 +15,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from flamenco_gui.farm.states import TaskStatus
+from flamenco_gui.frame_check import FrameRules
 from flamenco_gui.parsers import Parser, get_parser
+from flamenco_gui.worker.frame_records import FrameRecords
 from flamenco_gui.worker.outbox import Outbox
 from flamenco_gui.worker.runner import TaskRunner, Tools
 
@@ -28,6 +30,8 @@ LOG_BATCH = 500
 # The manager keeps an error for the task table; the full story is in the task log.
 MAX_ERROR = 2000
 NOTE_PREFIX = "[flamenco-worker] "
+# A task's error names this many failed frames; the records name every one.
+MAX_FRAME_FAILURES = 3
 
 # Told of each file the program saved: (task id, lease, frame, path).
 OnSaved = Callable[[int, int, int | None, str], None]
@@ -41,6 +45,9 @@ class TaskSpec(BaseModel):
     frame_start: int | None = None
     frame_end: int | None = None
     commands: list[list[str]]
+    # What a sound frame of this job looks like (frame_check.FrameRules); None: the
+    # frames are not checked (an older manager, or a task that writes no frames).
+    frame_check: dict[str, Any] | None = None
 
 
 class TaskRun:
@@ -60,6 +67,7 @@ class TaskRun:
         self._outbox = outbox
         self._runner = TaskRunner(tools, self._on_line, self._on_note)
         self._parser = self._pick_parser(spec.parser)
+        self._frames = FrameRecords()
         self._lines: list[str] = []
         self._sent_progress: dict[str, Any] = {}
         self._started = time.monotonic()
@@ -77,12 +85,31 @@ class TaskRun:
             reporter.cancel()
         if self._abandoned:
             return
+        self._frames.finish_task(self._spec.frame_start)
         if self._parser.failed:
             self._finish(TaskStatus.FAILED, f"{self._parser.error} (exit code {code})")
         elif code != 0:
             self._finish(TaskStatus.FAILED, f"exit code {code}")
+        elif failures := await self._check_frames():
+            shown = "; ".join(failures[:MAX_FRAME_FAILURES])
+            more = len(failures) - MAX_FRAME_FAILURES
+            self._finish(TaskStatus.FAILED, shown + (f"; and {more} more" if more > 0 else ""))
         else:
             self._finish(TaskStatus.COMPLETED, None)
+
+    async def _check_frames(self) -> list[str]:
+        """Every frame the task should have written, checked before it is reported
+        (on a thread: decoding frames takes time the reports must not wait for)."""
+        spec = self._spec
+        if spec.frame_check is None:
+            return []
+        rules = FrameRules.from_dict(spec.frame_check)
+        failures = await asyncio.to_thread(
+            self._frames.check, spec.frame_start, spec.frame_end, rules
+        )
+        if not self._abandoned:
+            self._on_note(f"frames checked: {len(failures)} failed" if failures else "frames ok")
+        return failures
 
     async def abandon(self, reason: str) -> None:
         """The manager gave the task away (canceled, requeued): kill it, report nothing more."""
@@ -105,6 +132,8 @@ class TaskRun:
 
     def _on_line(self, line: str) -> None:
         report = self._parser.feed(line)
+        if report is not None:
+            self._frames.feed(report)
         self._log(line)
         if report is not None and report.saved and self._on_saved and not self._abandoned:
             self._on_saved(self.task_id, self.lease, self._parser.frame_current, report.saved)
@@ -138,6 +167,7 @@ class TaskRun:
             "frame_current": self._parser.frame_current,
             "activity": self._parser.activity,
             "progress": self._parser.progress(spec.frame_start, spec.frame_end),
+            "frames": self._frames.records() or None,
         }
         return {key: value for key, value in fields.items() if value is not None}
 
@@ -157,6 +187,7 @@ class TaskRun:
         fields: dict[str, Any] = {
             "status": str(status),
             "time_cost": round(time.monotonic() - self._started, 2),
+            "frames": self._frames.records(),
         }
         if error is not None:
             fields["error"] = error[:MAX_ERROR]
