@@ -115,6 +115,7 @@ class JobView(JobRow):
     elapsed: NotRequired[float | None]
     remaining: NotRequired[float | None]
     eta_note: NotRequired[str | None]
+    eta_at: NotRequired[float]  # the moment `elapsed` and `remaining` are for
 
 
 class HistoryRow(TypedDict):

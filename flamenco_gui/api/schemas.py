@@ -330,6 +330,9 @@ class Job(BaseModel):
     eta_note: str | None = Field(
         default=None, description="why there is no estimate: waiting, no frame finished yet …"
     )
+    eta_at: float | None = Field(
+        default=None, description="the moment elapsed and remaining are for"
+    )
 
 
 class JobPage(BaseModel):

@@ -126,6 +126,7 @@ class Eta:
             "elapsed": None if first is None else round((done or now) - first, 1),
             "remaining": None if end is None else round(max(0.0, end - now), 1),
             "eta_note": note,
+            "eta_at": now,
         }
 
     def forget(self, job_id: int) -> None:

@@ -146,6 +146,7 @@ class Jobs:
             elapsed=figures["elapsed"],
             remaining=figures["remaining"],
             eta_note=figures["eta_note"],
+            eta_at=figures["eta_at"],
         )
 
     def get(self, job_id: int) -> JobView:

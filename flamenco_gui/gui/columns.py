@@ -69,19 +69,30 @@ def task_left(r: Row) -> float | None:
     return time_left(task_elapsed(r), r.get("progress"))
 
 
+def _since_figures(r: Row) -> float:
+    """Seconds since the manager worked out the job's figures (farm/eta.py)."""
+    return max(0.0, time.time() - r["eta_at"]) if r.get("eta_at") else 0.0
+
+
 def job_elapsed(r: Row) -> float | None:
-    """Since submission; a finished or paused job stops its clock at its last change."""
-    if r.get("created") is None:
+    """Since the job's first task started (None: none has); ticks while it runs."""
+    if r.get("elapsed") is None:
         return None
-    stopped = r.get("status") in (*FINISHED, "paused")
-    end = (r.get("updated") or r["created"]) if stopped else time.time()
-    return end - r["created"]
+    running = r.get("status") not in (*FINISHED, "paused") and r.get("remaining") != 0
+    return r["elapsed"] + (_since_figures(r) if running else 0.0)
 
 
 def job_left(r: Row) -> float | None:
-    if r.get("status") != "rendering":
+    """The manager's estimate from this job's measured frames, counting down."""
+    if r.get("remaining") is None:
         return None
-    return time_left(job_elapsed(r), r.get("progress"))
+    return max(0.0, r["remaining"] - _since_figures(r))
+
+
+def job_left_text(r: Row) -> str:
+    """The time left, or why there is none ("waiting", "no frame finished yet" …)."""
+    left = job_left(r)
+    return r.get("eta_note") or "" if left is None else duration(left)
 
 
 def progress_column(width: int) -> Column:
@@ -99,6 +110,8 @@ def clock_columns(
     elapsed: Callable[[Row], float | None],
     left: Callable[[Row], float | None],
     widths: tuple[int, int],
+    left_text: Callable[[Row], str] | None = None,
+    left_tip: str = "at the rate so far",
 ) -> list[Column]:
     """ "Elapsed" and "Left", repainted every second (jobs and tasks)."""
     return [
@@ -112,11 +125,11 @@ def clock_columns(
         ),
         Column(
             "Left",
-            lambda r: duration(left(r)),
+            left_text or (lambda r: duration(left(r))),
             lambda r: left(r) or 0.0,
             True,
             width=widths[1],
             clock=True,
-            tooltip=lambda r: "at the rate so far" if left(r) else None,
+            tooltip=lambda r: left_tip if left(r) else None,
         ),
     ]

@@ -35,7 +35,9 @@ JOB_COLUMNS = [
     Column(
         "Priority", lambda r: str(r.get("priority")), lambda r: r.get("priority"), True, width=60
     ),
-    *fmt.clock_columns(fmt.job_elapsed, fmt.job_left, (70, 70)),
+    *fmt.clock_columns(
+        fmt.job_elapsed, fmt.job_left, (70, 90), fmt.job_left_text, "from this job's frame times"
+    ),
     Column("Type", lambda r: r.get("type") or "", width=105),
     # Queued tasks that no enabled worker would take, e.g. "no worker accepts command jobs".
     Column("Waiting for", lambda r: r.get("waiting_reason") or "", width=220),
