@@ -124,6 +124,10 @@ class Frames:
             }
         )
 
+    def live_summaries(self, jobs: Sequence[JobRow]) -> list[dict[str, Any]]:
+        """What the jobs not deleted yet did so far (the history's figures)."""
+        return [{"job_id": j["id"], **self._store.job_summary(j["id"])} for j in jobs]
+
     def delete_slice(self, job_id: int, limit: int) -> int:
         return self._store.delete_job_frame_slice(job_id, limit)
 

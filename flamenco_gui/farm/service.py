@@ -24,6 +24,7 @@ from flamenco_gui.farm.last_rendered import LastRendered, PreviewFiles
 from flamenco_gui.farm.retries import Retries, RetryStore
 from flamenco_gui.farm.settings import FarmConfig, FarmSettings, SettingsStore
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
+from flamenco_gui.farm.statistics import Statistics
 from flamenco_gui.farm.task_logs import LogFiles, TaskLogs, TaskLogStore
 from flamenco_gui.farm.task_state_machine import StateStore, TaskStateMachine
 from flamenco_gui.farm.tasks import Tasks, TaskStore
@@ -44,6 +45,7 @@ from flamenco_gui.rows import (
 
 __all__ = ["FarmConfig", "FarmService"]
 CSV_PAGE = 5000  # frame records read per loop turn for a CSV export
+LIVE_JOBS_SUMMED = 1000  # the newest jobs the history by day sums up beside deleted ones
 
 
 class FarmStore(
@@ -118,6 +120,7 @@ class FarmService:
         self.eta = Eta(store)
         self.frames = Frames(store, self.eta.forget)
         self.frame_checks = FrameChecks(store, self.changes)
+        self.statistics = Statistics(self.frames, self._live_summaries)
         self.tasks = Tasks(
             store,
             self.changes,
@@ -388,6 +391,22 @@ class FarmService:
 
     def farm_history(self, since: float) -> list[FarmHistoryRow]:
         return self.frames.history(since)
+
+    def _live_summaries(self) -> list[dict[str, Any]]:
+        jobs, _ = self.store.list_jobs(None, LIVE_JOBS_SUMMED, 0)
+        return self.frames.live_summaries(jobs)
+
+    async def worker_statistics(self, days: float) -> list[dict[str, Any]]:
+        """Per day and worker: frames, busy hours, frames an hour, failures."""
+        return await self.statistics.workers(days)
+
+    async def utilisation(self, days: float) -> list[dict[str, Any]]:
+        """The farm's busy node-hours in each hour of the last `days`."""
+        return await self.statistics.utilisation(days)
+
+    async def history_by_day(self, days: float) -> list[dict[str, Any]]:
+        """Jobs, frames and node-hours a day, deleted jobs included."""
+        return await self.statistics.history(days)
 
     def job_blocklist(self, job_id: int) -> list[BlocklistRow]:
         self.jobs.get(job_id)

@@ -45,6 +45,7 @@ from flamenco_gui.gui.local_worker import LocalWorker, local_url
 from flamenco_gui.gui.log_panel import LogPanel
 from flamenco_gui.gui.preview_panel import PreviewPanel
 from flamenco_gui.gui.settings_dialog import SettingsDialog, mask
+from flamenco_gui.gui.statistics_view import StatisticsWindow
 from flamenco_gui.gui.submit_dialog import SubmitDialog
 from flamenco_gui.gui.table_panel import TablePanel
 from flamenco_gui.gui.tasks_view import tasks_model, tasks_panel
@@ -156,12 +157,16 @@ class MainWindow(QMainWindow):
         self.addon_action.setToolTip("Save the add-on that submits scenes from Blender")
         self.addon_action.triggered.connect(self.open_addon_export)
         self.about_action = QAction("About Flamenco Manager", self)
+        self.statistics_action = QAction("Statistics…", self)
+        self.statistics_action.setToolTip("Frame times, memory, workers and the farm's history")
+        self.statistics_action.triggered.connect(self.open_statistics)
         self.about_action.triggered.connect(self.open_about)
 
         bar = self.menuBar()
         farm = bar.addMenu("&Farm")
         for action in (self.submit_action, self.add_worker_action, self.local_action):
             farm.addAction(action)
+        farm.addAction(self.statistics_action)
         farm.addSeparator()
         farm.addAction(self.settings_action)
         farm.addSeparator()
@@ -401,6 +406,16 @@ class MainWindow(QMainWindow):
         self.dialog = dialog
         dialog.open()
         return dialog
+
+    def open_statistics(self) -> StatisticsWindow:
+        """The statistics window, on the job selected in the jobs table if one is."""
+        selected = self.farm_actions.selected("job")
+        window = StatisticsWindow(self.service, self)
+        window.fill_jobs(selected[0] if selected else None)
+        self.dialog = window
+        window.show()
+        window.refresh()
+        return window
 
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.manager, self.qsettings, self)

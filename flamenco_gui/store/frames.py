@@ -140,11 +140,13 @@ class FramesTable(Tables):
         return [dict(r) for r in rows]
 
     def attempts_since(self, since: float) -> list[dict[str, Any]]:
-        """(worker, started, ended, outcome) of every attempt that ran since `since`."""
-        rows = self.conn.execute(
+        """(worker, started, ended, outcome) of every attempt that ended since `since`
+        or still runs (both through the `ended` index)."""
+        select = (
             "SELECT h.worker_id, w.hostname AS worker, h.started, h.ended, h.outcome"
-            " FROM task_history h LEFT JOIN workers w ON w.id = h.worker_id"
-            " WHERE coalesce(h.ended, h.started) >= ?",
-            (since,),
+            " FROM task_history h INDEXED BY task_history_ended"
+            " LEFT JOIN workers w ON w.id = h.worker_id WHERE "
         )
-        return [dict(r) for r in rows]
+        ended = self.conn.execute(select + "h.ended >= ?", (since,)).fetchall()
+        running = self.conn.execute(select + "h.ended IS NULL").fetchall()
+        return [dict(r) for r in (*ended, *running)]

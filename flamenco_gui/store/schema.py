@@ -258,6 +258,8 @@ def _v11_frame_records(db: sqlite_utils.Database) -> None:
         ' "check" TEXT, PRIMARY KEY (job_id, frame))'
     )
     db.conn.execute("CREATE INDEX IF NOT EXISTS frame_records_finished ON frame_records (finished)")
+    # The statistics read the attempts of the last days by their end.
+    db.conn.execute("CREATE INDEX IF NOT EXISTS task_history_ended ON task_history (ended)")
     db.conn.execute(
         "CREATE TABLE IF NOT EXISTS farm_history ("
         " job_id INTEGER PRIMARY KEY, name TEXT, type TEXT, status TEXT, created REAL,"
