@@ -118,6 +118,7 @@ class PlotPane(QWidget):
         for i in range(plots):
             plot = self.graphics.addPlot(row=i, col=0)
             plot.showGrid(x=True, y=True, alpha=0.3)
+            plot.getAxis("left").enableAutoSIPrefix(False)  # 0.06 node-hours, not 60 x0.001
             plot.addLegend(offset=(-10, 10))
             if self.plots:
                 plot.setXLink(self.plots[0])
@@ -127,6 +128,9 @@ class PlotPane(QWidget):
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.horizontalHeader().setStretchLastSection(True)
+        # Fixed widths, never ResizeToContents (it reads every row: slow at 10,000).
+        for i, (title, _) in enumerate(self.model.columns):
+            self.table.setColumnWidth(i, 130 if title in ("Hour", "Worker", "Day") else 80)
         self.export = QPushButton("Export CSV…")
         self.export.clicked.connect(self._ask_where)
         self.dialog: QFileDialog | None = None
@@ -357,7 +361,7 @@ class StatisticsWindow(QWidget):
             )  # fmt: skip
             pane.plots[0].addItem(bars)
         busy = sum(r["node_hours"] for r in rows)
-        self.note.setText(f"{busy:.1f} busy node-hours in {len(rows)} hours")
+        self.note.setText(f"{busy:.2f} busy node-hours in {len(rows)} hours")
 
     def show_history(self, rows: list[Row]) -> None:
         pane = self.history
