@@ -505,3 +505,28 @@ class Attempt(BaseModel):
     ended: float | None
     outcome: str | None
     reason: str | None
+
+
+class StatisticsQuery(Strict):
+    days: float = Field(default=7, gt=0, le=366, description="how far back, in days")
+
+
+class WorkerDay(BaseModel):
+    day: str
+    worker: str
+    frames: int
+    busy_hours: float
+    frames_per_hour: float | None
+    failures: int
+
+
+class UtilisationHour(BaseModel):
+    hour: float = Field(description="the hour's start, seconds since the epoch")
+    node_hours: float
+
+
+class HistoryDay(BaseModel):
+    day: str
+    jobs: int
+    frames: int
+    node_hours: float

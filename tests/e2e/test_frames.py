@@ -151,6 +151,13 @@ def test_twelve_frames_recorded_with_an_honest_eta(farm: Farm, scene: Path, tmp_
     attempts = http.get(f"/jobs/{job['id']}/attempts")
     assert len(attempts) == 4 and {a["outcome"] for a in attempts} == {"completed"}
 
+    days = http.get("/statistics/workers?days=1")
+    assert sum(d["frames"] for d in days) == 12 and {d["failures"] for d in days} == {0}
+    busy = sum(h["node_hours"] for h in http.get("/statistics/utilisation?days=1"))
+    assert 0 < busy * 3600 <= 2 * final["elapsed"] + 1  # two workers at most
+    (today,) = http.get("/statistics/history?days=1")
+    assert today["jobs"] == 1 and today["frames"] == 12
+
 
 def test_check_frames_and_rerender_exactly_the_broken_ones(
     farm: Farm, scene: Path, tmp_path: Path
