@@ -20,6 +20,9 @@ from flamenco_gui.frame_check import FrameRules, check_frame
 from flamenco_gui.parsers.base import LineReport
 
 Record = dict[str, Any]
+# The manager takes at most this many records a report (api/schemas.py); a longer
+# chunk sends its newest ones, so no report (above all the final one) is refused.
+MAX_RECORDS = 10_000
 
 
 class FrameRecords:
@@ -66,7 +69,7 @@ class FrameRecords:
         """Every record so far, frames in order (a copy: safe to send)."""
         if self._task is not None:
             return [dict(self._task)]
-        return [dict(self._records[f]) for f in sorted(self._records)]
+        return [dict(self._records[f]) for f in sorted(self._records)[-MAX_RECORDS:]]
 
     def check(self, frame_start: int | None, frame_end: int | None, rules: FrameRules) -> list[str]:
         """Check every frame the task should have written; returns the failures' reasons
