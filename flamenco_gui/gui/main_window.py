@@ -39,6 +39,7 @@ from flamenco_gui.farm.pairing import DEFAULT_TTL
 from flamenco_gui.gui.actions import FarmActions
 from flamenco_gui.gui.add_worker_dialog import AddWorkerDialog
 from flamenco_gui.gui.columns import frames
+from flamenco_gui.gui.frame_check_dialog import FrameCheckDialog
 from flamenco_gui.gui.handle import ManagerHandle
 from flamenco_gui.gui.jobs_view import jobs_model, jobs_panel
 from flamenco_gui.gui.local_worker import LocalWorker, local_url
@@ -160,6 +161,9 @@ class MainWindow(QMainWindow):
         self.statistics_action = QAction("Statistics…", self)
         self.statistics_action.setToolTip("Frame times, memory, workers and the farm's history")
         self.statistics_action.triggered.connect(self.open_statistics)
+        self.check_frames_action = QAction("Check frames…", self)
+        self.check_frames_action.setToolTip("Find missing or broken frames; re-render them")
+        self.check_frames_action.triggered.connect(self.open_check_frames)
         self.about_action.triggered.connect(self.open_about)
 
         bar = self.menuBar()
@@ -175,6 +179,9 @@ class MainWindow(QMainWindow):
             menu = bar.addMenu(title)
             for entry in a.for_kind(kind):
                 menu.addSeparator() if entry is None else menu.addAction(entry)
+            if kind == "job":
+                menu.addSeparator()
+                menu.addAction(self.check_frames_action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.addon_action)
         help_menu.addSeparator()
@@ -403,6 +410,18 @@ class MainWindow(QMainWindow):
             code=code,
             farm_id=self.manager.farm_id,
         )
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def open_check_frames(self) -> FrameCheckDialog | None:
+        """Check the frames of the job under the cursor (or the first selected)."""
+        selected = self.farm_actions.selected("job")
+        if not selected:
+            self.statusBar().showMessage("Select a job to check its frames", 10_000)
+            return None
+        dialog = FrameCheckDialog(self.service, selected[0], self)
+        dialog.rerendered.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self.dialog = dialog
         dialog.open()
         return dialog
