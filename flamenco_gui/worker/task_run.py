@@ -70,6 +70,7 @@ class TaskRun:
         self._frames = FrameRecords()
         self._lines: list[str] = []
         self._sent_progress: dict[str, Any] = {}
+        self._sent_frames: list[dict[str, Any]] = []
         self._started = time.monotonic()
         self._abandoned = False
         self._on_saved = on_saved
@@ -167,19 +168,24 @@ class TaskRun:
             "frame_current": self._parser.frame_current,
             "activity": self._parser.activity,
             "progress": self._parser.progress(spec.frame_start, spec.frame_end),
-            "frames": self._frames.records() or None,
         }
         return {key: value for key, value in fields.items() if value is not None}
 
     def _report_progress(self) -> None:
         """Report when something a wrangler sees changed. The time spent rides along but
         does not trigger a report on its own: a render that prints nothing must not look
-        alive to the manager's timeout."""
+        alive to the manager's timeout. The frame records ride along only when they
+        changed (an unsent report's records are kept when a newer one replaces it)."""
         progress = self._progress()
-        if progress and progress != self._sent_progress:
+        frames = self._frames.records()
+        new_frames = bool(frames) and frames != self._sent_frames
+        if (progress and progress != self._sent_progress) or new_frames:
             self._sent_progress = progress
             elapsed = round(time.monotonic() - self._started, 2)
-            self._outbox.put_progress(self.task_id, self.lease, {**progress, "time_cost": elapsed})
+            body = {**progress, "time_cost": elapsed}
+            if new_frames:
+                body["frames"] = self._sent_frames = frames
+            self._outbox.put_progress(self.task_id, self.lease, body)
 
     def _finish(self, status: TaskStatus, error: str | None) -> None:
         self._flush_log()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flamenco_gui.farm.errors import Conflict
+from flamenco_gui.farm.errors import Conflict, Invalid
 from flamenco_gui.farm.frames import to_csv
 from flamenco_gui.farm.service import FarmConfig, FarmService
 from flamenco_gui.farm.states import WorkerReport
@@ -58,3 +58,49 @@ async def test_records_follow_the_renders_of_a_frame(tmp_path: Path) -> None:
     (kept,) = s.farm_history(0)
     assert kept["job_id"] == job["id"] and kept["frames"] == 2 and kept["failures"] == 1
     assert kept["tasks"] == 2 and kept["deleted"] is not None
+
+
+def _render_job(s: FarmService, output: str, frames: int = 8) -> int:
+    settings = {
+        "filepath": "/s.blend",
+        "render_output": output,
+        "frame_start": 1,
+        "frame_end": frames,
+    }
+    return int(
+        s.create_job(name="r", type="blender_render", settings=settings, priority=50, chunk_size=4)[
+            "id"
+        ]
+    )
+
+
+async def test_rerender_chunks_exactly_the_frames_given(tmp_path: Path) -> None:
+    s = _farm(tmp_path)
+    job = _render_job(s, str(tmp_path / "out" / "####"))
+    with pytest.raises(Invalid, match="frames: 9 is outside the job's frames 1-8"):
+        await s.rerender(job, [2, 9])
+    view = await s.rerender(job, [5, 2, 3, 8, 3])
+    assert view["tasks_total"] == 5 and view["status"] == "queued"
+    spans = [(t["frame_start"], t["frame_end"]) for t in s.list_tasks(job_id=job)[0][2:]]
+    assert spans == [(2, 3), (5, 5), (8, 8)]
+
+
+async def test_check_frames_from_records_when_the_folder_is_not_here(tmp_path: Path) -> None:
+    """The output is on a NAS only the nodes mount: the workers' own checks answer."""
+    s = _farm(tmp_path)
+    job = _render_job(s, "/nas/not/mounted/here/####", frames=4)
+    w = s.register_worker("a", "Linux")[0]["id"]
+    task, lease = await s.worker_report(w, WorkerReport.AVAILABLE)
+    bad = "frame 3 failed the decode check: broken (/nas/x)"
+    records = [
+        {"frame": 1, "started": 1.0, "finished": 2.0, "check": "ok"},
+        {"frame": 3, "started": 2.0, "finished": 3.0, "check": bad},
+        {"frame": 4, "started": 3.0},  # never finished
+    ]
+    s.update_task(task, {"lease": lease, "frames": records}, w)
+    assert await s.check_frames(job) == {
+        "frames": 4,
+        "missing": [2, 4],
+        "broken": [{"frame": 3, "reason": bad}],
+        "source": "worker records",
+    }
