@@ -46,7 +46,6 @@ from flamenco_gui.gui.local_worker import LocalWorker, local_url
 from flamenco_gui.gui.log_panel import LogPanel
 from flamenco_gui.gui.preview_panel import PreviewPanel
 from flamenco_gui.gui.settings_dialog import SettingsDialog, mask
-from flamenco_gui.gui.statistics_view import StatisticsWindow
 from flamenco_gui.gui.submit_dialog import SubmitDialog
 from flamenco_gui.gui.table_panel import TablePanel
 from flamenco_gui.gui.tasks_view import tasks_model, tasks_panel
@@ -426,8 +425,12 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def open_statistics(self) -> StatisticsWindow:
-        """The statistics window, on the job selected in the jobs table if one is."""
+    def open_statistics(self) -> QWidget:
+        """The statistics window, on the job selected in the jobs table if one is.
+        Imported here: pyqtgraph (and numpy) load only when the window is first asked
+        for, not with every window."""
+        from flamenco_gui.gui.statistics_view import StatisticsWindow
+
         selected = self.farm_actions.selected("job")
         window = StatisticsWindow(self.service, self)
         window.fill_jobs(selected[0] if selected else None)
