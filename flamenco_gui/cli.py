@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def manager_config(args: argparse.Namespace, saved_port: int | None = None) -> ManagerConfig:
+def manager_config(
+    args: argparse.Namespace, saved_port: int | None = None, saved_host: str | None = None
+) -> ManagerConfig:
     """The one configuration of a manager: the flags given win over what was saved."""
     flags: dict[str, Any] = {
         "data_dir": args.data_dir,
@@ -137,7 +139,7 @@ def manager_config(args: argparse.Namespace, saved_port: int | None = None) -> M
         "no_advertise": args.no_advertise,
         "farm": {s.key: getattr(args, s.key) for s in SETTINGS if getattr(args, s.key) is not None},
     }
-    return ManagerConfig.resolve(flags, saved_port)
+    return ManagerConfig.resolve(flags, saved_port, saved_host)
 
 
 async def _run_headless(config: ManagerConfig) -> int:
@@ -186,6 +188,6 @@ def main(argv: list[str] | None = None) -> int:
 
     if startup_probe.wanted():
         startup_probe.install()
-    from flamenco_gui.desktop import run_desktop, saved_port
+    from flamenco_gui.desktop import run_desktop, saved_host, saved_port
 
-    return run_desktop(manager_config(args, saved_port()))
+    return run_desktop(manager_config(args, saved_port(), saved_host()))

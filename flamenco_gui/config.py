@@ -109,14 +109,20 @@ class ManagerConfig:
     farm: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def resolve(cls, flags: Mapping[str, Any], saved_port: int | None = None) -> ManagerConfig:
-        """`flags` holds only what was given on the command line (None: not given)."""
+    def resolve(
+        cls,
+        flags: Mapping[str, Any],
+        saved_port: int | None = None,
+        saved_host: str | None = None,
+    ) -> ManagerConfig:
+        """`flags` holds only what was given on the command line (None: not given);
+        `saved_port`/`saved_host`: the window's Settings, which a flag wins over."""
         port = flags.get("port")
         if port is None:
             port = saved_port if saved_port is not None else DEFAULT_PORT
         return cls(
             data_dir=flags.get("data_dir") or default_data_dir(),
-            host=flags.get("host") or "0.0.0.0",
+            host=flags.get("host") or saved_host or "0.0.0.0",
             port=port,
             token=flags.get("token"),
             advertise=not flags.get("no_advertise", False),

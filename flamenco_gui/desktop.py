@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication
 from flamenco_gui.config import ManagerConfig
 from flamenco_gui.gui.app import load_window
 from flamenco_gui.gui.main_window import MainWindow
-from flamenco_gui.gui.settings_dialog import PORT_KEY
+from flamenco_gui.gui.settings_dialog import HOST_KEY, PORT_KEY
 from flamenco_gui.manager import Manager
 
 
@@ -38,6 +38,13 @@ def saved_port() -> int | None:
     return None if value is None else int(str(value))  # the INI backend keeps text
 
 
+def saved_host() -> str | None:
+    """The address chosen in Settings' *Listen on*, if any (a --host flag wins)."""
+    _application()
+    value = QSettings().value(HOST_KEY)
+    return None if value is None else str(value)
+
+
 async def _serve(manager: Manager, settings: QSettings) -> None:
     """Until the window closes (or SIGTERM/Ctrl+C): the local worker is stopped, then
     the server, while the loop still runs, so in-flight requests (the local worker's
@@ -51,8 +58,7 @@ async def _serve(manager: Manager, settings: QSettings) -> None:
     window.show()
     await load_window(window)
     await closed.wait()
-    if window.isVisible():  # a signal, not the window, ended it
-        window.close()
+    window.quit_now()  # a signal ended it: no question (a no-op once the window closed)
     window.hide()
     await window.shutdown()
     await manager.stop()

@@ -101,6 +101,7 @@ class JobRow(TypedDict):
     tasks_expected: int | None
     preview_first: int | None
     deleted: float | None
+    started: NotRequired[float | None]  # when the current run began rendering
 
 
 class JobView(JobRow):

@@ -4,8 +4,11 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py --only statistics
 
 The demo farm is made through FarmService, the same calls the API makes, in a
-temporary data dir; nothing is drawn by hand. The manager is not started (no port is
-opened): the window only needs its service, URL and token.
+temporary data dir; nothing is drawn by hand. The frames in the previews are really
+rendered: Blender renders a small animated scene (tests/blender_scene.py) and each
+frame becomes a preview through the worker's own thumbnail function, as a worker
+sends it. The manager is not started (no port is opened): the window only needs its
+service, URL and token. Needs Blender (apt-get install blender).
 
 The statistics screenshots are of a farm that really rendered: a manager on loopback,
 two real worker processes and real Blender (a 48-frame shot, and a shot whose frames a
@@ -26,8 +29,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import qasync
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, QSettings, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QLinearGradient, QPainter, QPolygonF
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QWidget
 
 from flamenco_gui.farm.service import FarmService
@@ -35,6 +37,8 @@ from flamenco_gui.farm.states import TaskStatus, WorkerReport
 from flamenco_gui.gui.main_window import MainWindow
 from flamenco_gui.gui.theme import dark_palette
 from flamenco_gui.manager import Manager
+from flamenco_gui.worker.previews import thumbnail
+from tests.blender_scene import make_scene, render_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
@@ -76,41 +80,22 @@ def _blender_log(frame_start: int, frames: int) -> list[str]:
     return lines
 
 
-def _preview_jpeg(shot: str, frame: int, width: int = 320, height: int = 180) -> bytes:
-    """A frame preview as a worker sends it (320 px JPEG): a dusk sky whose colour and
-    sun move with the frame, hills, and the shot and frame number, so each frame in the
-    filmstrip is told apart at a glance. Drawn with QPainter, encoded by Qt."""
-    image = QImage(width, height, QImage.Format.Format_RGB32)
-    p = QPainter(image)
-    p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    sky = QLinearGradient(0, 0, 0, height)
-    sky.setColorAt(0, QColor.fromHsv((200 + frame * 6) % 360, 160, 120))
-    sky.setColorAt(1, QColor.fromHsv((20 + frame * 4) % 360, 170, 250))
-    p.fillRect(0, 0, width, height, sky)
-    p.setPen(Qt.PenStyle.NoPen)
-    p.setBrush(QColor(255, 236, 170))
-    sun_x = 30 + (frame * 11) % (width - 60)
-    p.drawEllipse(QPointF(sun_x, 70 + (frame % 7) * 4), 18, 18)
-    for depth, (shade, base) in enumerate(((70, 120), (40, 145))):
-        hills = [QPointF(0, height)]
-        for x in range(0, width + 40, 40):
-            y = base + 14 * ((x // 40 + frame + depth) % 3) - 7 * depth
-            hills.append(QPointF(x, y))
-        hills.append(QPointF(width, height))
-        p.setBrush(QColor(shade // 2, shade, shade // 2 + 20))
-        p.drawPolygon(QPolygonF(hills))
-    p.setPen(QColor(255, 255, 255))
-    p.setFont(QFont("Sans", 13, QFont.Weight.Bold))
-    p.drawText(QRectF(10, height - 30, width - 20, 24), f"{shot}  #{frame:04d}")
-    p.end()
-    data = QByteArray()
-    buffer = QBuffer(data)
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "JPEG", 85)
-    return bytes(data.data())
+PREVIEW_FRAMES = 24
+SIZE = "import bpy; s = bpy.context.scene; s.render.resolution_x = 320; s.render.resolution_y = 180"
 
 
-async def populate(service: FarmService) -> int:
+def render_frames(tmp: Path) -> dict[int, bytes]:
+    """Frames 1-24 of a real animated scene, rendered by Blender at 320x180, each made
+    into the JPEG a worker sends (worker/previews.py's thumbnail)."""
+    blend = make_scene(tmp / "sc030_chase_anim.blend", frames=PREVIEW_FRAMES, samples=8)
+    out = tmp / "frames"
+    argv = render_argv(blend, f"{out}/f_####", 1, PREVIEW_FRAMES)
+    argv[3:3] = ["--python-expr", SIZE]  # after the file, before rendering
+    subprocess.run(argv, check=True, capture_output=True, timeout=600)
+    return {f: thumbnail(out / f"f_{f:04d}.png") for f in range(1, PREVIEW_FRAMES + 1)}
+
+
+async def populate(service: FarmService, frames: dict[int, bytes]) -> int:
     """A studio's evening: a shot rendering, one finished, one failed, one paused.
     Returns a rendering task to show the log of."""
     names = ["render-01", "render-02", "render-03", "render-04", "render-05", "wrangler-ws"]
@@ -157,8 +142,7 @@ async def populate(service: FarmService) -> int:
         for frame in range(task["frame_start"], task["frame_end"] + 1):
             # Each saved frame's thumbnail, as the worker sends it (one a second at most:
             # apart in time, so the kept ones sort by upload).
-            jpeg = _preview_jpeg("sc030_chase_anim", frame)
-            service.add_preview(task["id"], None, None, frame, jpeg)
+            service.add_preview(task["id"], None, None, frame, frames[frame])
             await asyncio.sleep(0.01)
         service.update_task(task["id"], {"status": "completed", "time_cost": 410.0}, None)
 
@@ -211,7 +195,7 @@ async def populate(service: FarmService) -> int:
         (paused, 5400, 3000),
         (5, 300, None),
     ):
-        fields = {"created": now - age}
+        fields = {"created": now - age, "started": now - age + 40}
         if finished_ago is not None:
             fields["updated"] = now - finished_ago
         service.store.update_job(job_id, fields)
@@ -232,10 +216,27 @@ def _save(widget: QWidget, name: str) -> None:
     print(f"wrote {path}")
 
 
+async def first_run(tmp: Path) -> None:
+    """An empty farm's window: the guide says what to do next."""
+    manager = Manager(tmp / "empty", "192.168.1.10", 7777, TOKEN)
+    settings = QSettings(str(tmp / "empty.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(manager, settings)
+    window.resize(1440, 900)
+    window.show()
+    await window.load()
+    await _settle(window)
+    _save(window, "first_run.png")
+    window.quit_now()
+    await window.shutdown()
+    manager.store.close()
+
+
 async def shoot(app: QApplication, tmp: Path) -> None:
+    frames = await asyncio.to_thread(render_frames, tmp)
+    await first_run(tmp)
     manager = Manager(tmp / "data", "192.168.1.10", 7777, TOKEN)
     service = manager.service
-    log_task = await populate(service)
+    log_task = await populate(service, frames)
     settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(manager, settings)
     window.resize(1440, 900)
@@ -255,10 +256,23 @@ async def shoot(app: QApplication, tmp: Path) -> None:
     await window.preview.loaded()
     await _settle(window)
     _save(window, "previews.png")
+
+    window.split.setSizes([200, 600, 100])  # room for the details
+    window.side.setCurrentWidget(window.job_details)
+    await _settle(window)
+    _save(window.side, "job_details.png")
+    workers = window.workers.view
+    busy = next(w["id"] for w in service.list_workers() if w["hostname"] == "render-01")
+    workers.select_ids([busy], busy)
+    window.side.setCurrentWidget(window.worker_details)
+    await _settle(window)
+    _save(window.side, "worker_details.png")
     window.side.setCurrentWidget(window.log)
+    window.split.setSizes([300, 380, 170])
 
     dialog = window.open_submit()
-    dialog.filepath.setText("/mnt/projects/sc060_market_day.blend")
+    dialog.filepath.setText(str(tmp / "sc030_chase_anim.blend"))  # really read (blend_info)
+    await asyncio.sleep(0.6)
     dialog.frame_end.setValue(240)
     dialog.chunk_size.setValue(8)
     dialog.priority.setValue(60)
@@ -266,8 +280,11 @@ async def shoot(app: QApplication, tmp: Path) -> None:
     dialog.adjustSize()
     await _settle(dialog)
     _save(dialog, "submit_dialog.png")
+    dialog.filepath.setText("/mnt/projects/sc060_market_day.blend")  # not here: a warning
+    await asyncio.sleep(0.6)
     dialog.frame_end.setValue(0)
     dialog.render_output.setText("")
+    dialog.submit()  # refused: every reason shows
     dialog.adjustSize()
     await _settle(dialog)
     _save(dialog, "submit_dialog_invalid.png")
@@ -289,7 +306,7 @@ async def shoot(app: QApplication, tmp: Path) -> None:
     app.setPalette(dark_palette())
     await _settle(window)
     _save(window, "main_window_dark.png")
-    window.close()
+    window.quit_now()
     await window.shutdown()
     manager.store.close()
 

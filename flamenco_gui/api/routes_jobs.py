@@ -108,7 +108,7 @@ async def list_previews(ctx: Ctx) -> Json:
     content_type="image/jpeg", errors=(404,),
 )  # fmt: skip
 async def get_preview(ctx: Ctx) -> web.Response:
-    """One thumbnail: of `frame`, or the newest."""
+    """One thumbnail: of `frame`, or the latest (the highest frame kept)."""
     job_id = ctx.path_int("job_id")
     q: s.PreviewQuery = ctx.query
     frame = q.frame
@@ -116,7 +116,7 @@ async def get_preview(ctx: Ctx) -> web.Response:
         kept = ctx.service.job_previews(job_id)
         if not kept:
             raise NotFound(f"job {job_id} has no preview yet")
-        frame = kept[-1]["frame"]
+        frame = max(p["frame"] for p in kept)
     return web.Response(body=ctx.service.job_preview(job_id, frame), content_type="image/jpeg")
 
 

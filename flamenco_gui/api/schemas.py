@@ -315,6 +315,10 @@ class Job(BaseModel):
     frame_end: int | None
     created: float | None
     updated: float | None
+    started: float | None = Field(
+        default=None,
+        description="when the job's current run began rendering (a requeue starts a new one)",
+    )
     task_counts: dict[str, int]
     tasks_total: int
     progress: float
@@ -349,7 +353,7 @@ class JobQuery(Strict):
 
 
 class JobAction(Strict):
-    action: Literal["pause", "resume", "cancel", "requeue", "requeue_failed"]
+    action: Literal["pause", "pause_now", "resume", "cancel", "requeue", "requeue_failed"]
 
 
 class JobPatch(Strict):

@@ -1,8 +1,9 @@
 """A job's elapsed and remaining time, from what was measured, or why there is none.
 
-Elapsed counts from the job's first task started (its attempts' history), not from
-submission: a job that waited an hour behind another did not take an hour. It stops at
-the last attempt's end once nothing is left to run.
+Elapsed counts from the job's current run's start (`jobs.started`; its first attempt
+in the history before the column existed), not from submission: a job that waited an
+hour behind another did not take an hour. It stops at the last attempt's end once
+nothing is left to run.
 
 Remaining is worked out from this job's own frames (docs/statistics.md):
 
@@ -137,6 +138,9 @@ class Eta:
         """(first start, expected end, finished at, note)."""
         job_id = job["id"]
         first, last = self._store.job_span(job_id)
+        # A requeued job's run starts again (jobs.started, set when a run begins).
+        run = job.get("started")
+        first = run if run is not None and first is not None else first
         unfinished = sum(counts.get(s, 0) for s in UNFINISHED)
         if first is None:
             note = "paused" if counts.get(T.PAUSED) else ("waiting" if unfinished else None)

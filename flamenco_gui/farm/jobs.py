@@ -27,7 +27,7 @@ from flamenco_gui.farm.compiling import (
     compile_settings,
     estimate_compiled_bytes,
 )
-from flamenco_gui.farm.errors import Invalid, NotFound, Unavailable
+from flamenco_gui.farm.errors import Conflict, Invalid, NotFound, Unavailable
 from flamenco_gui.farm.eta import Eta
 from flamenco_gui.farm.events import Change
 from flamenco_gui.farm.frame_checks import frame_runs, sound_frames
@@ -45,9 +45,12 @@ T = TaskStatus
 MAX_TASKS_PER_JOB = 100_000
 INSERT_CHUNK = 1000  # tasks per transaction when a big job is inserted
 
-# A job action: the task statuses it moves, and where to.
+# A job action: the task statuses it moves, and where to. "pause" leaves running tasks
+# to finish (their work is kept; one that fails or loses its worker comes back paused,
+# task_state_machine.py); "pause_now" stops them too, and they render again on resume.
 MOVES: dict[str, tuple[tuple[TaskStatus, ...], TaskStatus]] = {
-    "pause": ((T.QUEUED, T.RENDERING), T.PAUSED),
+    "pause": ((T.QUEUED,), T.PAUSED),
+    "pause_now": ((T.QUEUED, T.RENDERING), T.PAUSED),
     "resume": ((T.PAUSED,), T.QUEUED),
     "cancel": ((T.QUEUED, T.RENDERING, T.PAUSED), T.CANCELED),
     "requeue": ((T.COMPLETED, T.FAILED, T.CANCELED, T.PAUSED), T.QUEUED),
@@ -397,11 +400,17 @@ class Jobs:
                 yield
 
     async def action(self, job_id: int, action: str) -> JobView:
-        """pause | resume | cancel | requeue | requeue_failed, over the job's tasks."""
+        """pause | pause_now | resume | cancel | requeue | requeue_failed, over the job's
+        tasks."""
         if action not in MOVES:
             raise Invalid(f"action: unknown job action {action!r}; known: {', '.join(MOVES)}")
         sources, target = MOVES[action]
         async with self._sliced(job_id):
+            counts = self._store.job_task_counts(job_id)
+            if not any(counts.get(s, 0) for s in sources):
+                status = self.get(job_id)["status"]
+                has = " or ".join(sources)
+                raise Conflict(f"job {job_id} is {status}: it has no {has} tasks to {action}")
             await self._move_sliced(job_id, sources, target, f"job {action} by the wrangler")
         return self.get(job_id)
 

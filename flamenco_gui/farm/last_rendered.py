@@ -28,7 +28,7 @@ class LastRendered:
     def add(
         self, task_id: int, worker_id: int | None, lease: int | None, frame: int, jpeg: bytes
     ) -> PreviewEntry:
-        task = leased_task(self._store, task_id, worker_id, lease)
+        task = leased_task(self._store, task_id, worker_id, lease, completed_ok=True)
         if task["job_id"] is None:
             raise Invalid("previews are kept per job, and this task has none")
         check_preview(jpeg)

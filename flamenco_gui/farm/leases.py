@@ -21,14 +21,24 @@ def task_state(store: LeaseStore, task_id: int) -> TaskState:
 
 
 def leased_task(
-    store: LeaseStore, task_id: int, worker_id: int | None, lease: int | None
+    store: LeaseStore,
+    task_id: int,
+    worker_id: int | None,
+    lease: int | None,
+    *,
+    completed_ok: bool = False,
 ) -> TaskState:
     """The task; when a worker asks (`worker_id` set), it must be rendering it under
-    its current lease. The wrangler (`worker_id` None) may always."""
+    its current lease. The wrangler (`worker_id` None) may always. `completed_ok`: a
+    task this worker completed under that lease counts too (its last frame's preview
+    may arrive after the completion report)."""
     task = task_state(store, task_id)
+    statuses = (
+        (TaskStatus.RENDERING, TaskStatus.COMPLETED) if completed_ok else (TaskStatus.RENDERING,)
+    )
     if worker_id is not None and (
         task["worker_id"] != worker_id
-        or task["status"] != TaskStatus.RENDERING
+        or task["status"] not in statuses
         or (lease is not None and lease != task["lease"])
     ):
         raise Conflict(f"task {task_id} is not leased to worker {worker_id}")

@@ -21,6 +21,7 @@ from flamenco_gui.farm.frame_checks import FrameChecks
 from flamenco_gui.farm.frames import Frames, FrameStore, frame_rules, to_csv
 from flamenco_gui.farm.jobs import Jobs, JobStore, PreparedJob
 from flamenco_gui.farm.last_rendered import LastRendered, PreviewFiles
+from flamenco_gui.farm.log_notes import LogNotes
 from flamenco_gui.farm.retries import Retries, RetryStore
 from flamenco_gui.farm.settings import FarmConfig, FarmSettings, SettingsStore
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
@@ -99,7 +100,8 @@ class FarmService:
         self.events = EventBus()
         self.wakeups = Wakeups()
         self.changes = Changes(store.uow, self.events, self._load)
-        self.states = TaskStateMachine(store, self.changes, self.wakeups)
+        notes = LogNotes(logs, self._worker_name)
+        self.states = TaskStateMachine(store, self.changes, self.wakeups, notes=notes)
         self.farm_settings = FarmSettings(store, self.changes, self.config)
         self.blocklist = Blocklist(store, self.states, lambda: self.config.blocklist_threshold)
         self.retries = Retries(store, self.states, self.blocklist, lambda: self.config.max_attempts)
@@ -115,7 +117,7 @@ class FarmService:
             update_pending=self.updates.pending,
         )
         self.timeouts = TimeoutChecker(
-            store, self.changes, self.workers, self.retries, self.wakeups, self.config, logs=logs
+            store, self.changes, self.workers, self.retries, self.wakeups, self.config
         )
         self.eta = Eta(store)
         self.frames = Frames(store, self.eta.forget)
@@ -145,6 +147,10 @@ class FarmService:
         )
         self.jobs.finish_after_start()
         self.workers.refresh_after_start()
+
+    def _worker_name(self, worker_id: int) -> str | None:
+        row = self.store.get_worker(worker_id)
+        return row["hostname"] if row is not None else None
 
     def _load(self, kind: Kind, row_id: int) -> Any:
         """An object's committed state, read once per transaction that changed it."""
@@ -345,6 +351,10 @@ class FarmService:
 
     async def delete_job(self, job_id: int) -> None:
         await self.jobs.delete(job_id)
+
+    def worker_blocklists(self, worker_id: int) -> list[BlocklistRow]:
+        self.workers.get(worker_id)
+        return self.blocklist.of_worker(worker_id)
 
     # -- frames ------------------------------------------------------------------------
 

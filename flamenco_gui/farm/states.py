@@ -72,12 +72,17 @@ def job_status(counts: Mapping[str, int]) -> JobStatus:
     """Derive a job's status from how many of its tasks are in each status.
 
     Work still to do wins over endings, so a job with one rendering task is rendering
-    even if another failed; a job ends `failed` only once nothing can run any more.
+    even if another failed; a job ends `failed` only once nothing can run any more. A
+    job with paused tasks and none queued is paused even while some still render: the
+    wrangler's "pause" lets running tasks finish (their job is paused meanwhile, and
+    what comes back of them comes back paused).
     """
     n = {s: counts.get(s, 0) for s in TaskStatus}
     total = sum(n.values())
     if total == 0 or n[T.COMPLETED] == total:
         return JobStatus.COMPLETED
+    if n[T.PAUSED] and not n[T.QUEUED]:
+        return JobStatus.PAUSED
     if n[T.RENDERING]:
         return JobStatus.RENDERING
     if n[T.QUEUED]:

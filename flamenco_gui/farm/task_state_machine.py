@@ -18,7 +18,8 @@ from typing import Protocol
 from flamenco_gui.farm.changes import LOAD
 from flamenco_gui.farm.errors import Conflict
 from flamenco_gui.farm.events import Change, Kind
-from flamenco_gui.farm.states import FINISHED, TaskStatus, can_transition, job_status
+from flamenco_gui.farm.log_notes import LogNotes
+from flamenco_gui.farm.states import FINISHED, JobStatus, TaskStatus, can_transition, job_status
 from flamenco_gui.rows import Fields, TaskState
 
 T = TaskStatus
@@ -33,7 +34,9 @@ class StateStore(Protocol):
     def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
     def waiting_dependents(self, task_ids: Sequence[int]) -> list[TaskState]: ...
     def job_status_and_counts(self, job_id: int) -> tuple[str, dict[str, int]] | None: ...
-    def set_job_status(self, job_id: int, status: str, when: float) -> None: ...
+    def set_job_status(
+        self, job_id: int, status: str, when: float, started: bool = False
+    ) -> None: ...
     def job_task_slice(
         self, job_id: int, status: str, limit: int, after: int = 0
     ) -> list[TaskState]: ...
@@ -72,7 +75,10 @@ class TaskStateMachine:
         changes: ChangeSink,
         signals: Signals,
         clock: Callable[[], float] = time.time,
+        notes: LogNotes | None = None,
     ) -> None:
+        """`notes`: the manager's lines in task logs (attempt headers, why one ended)."""
+        self._notes = notes
         self._store = store
         self._changes = changes
         self._signals = signals
@@ -115,12 +121,17 @@ class TaskStateMachine:
         )
         self._changes.emit("worker", worker_id)
         self.task_changed(task)
+        if self._notes is not None:
+            self._notes.attempt_started(task["id"], worker_id, lease, now)
         return lease
 
     def move(self, task: TaskState, new: TaskStatus, reason: str, *, outcome: str) -> None:
         """Move one task, with its side effects: its attempt closed, its worker freed,
         what waits for it canceled when it can no longer complete."""
         old = T(task["status"])
+        back = new == T.QUEUED and old == T.RENDERING and outcome != new.value
+        if back and self._job_paused(task):  # a retry or a lost worker, not the wrangler
+            new, reason = T.PAUSED, f"{reason}; paused with its job"
         if new == old:
             return
         if not can_transition(old, new):
@@ -128,6 +139,8 @@ class TaskStateMachine:
         now = self._clock()
         if old == T.RENDERING:
             self._end_attempt(task, outcome, reason, now)
+            if self._notes is not None and new != T.COMPLETED:
+                self._notes.attempt_ended(task["id"], new.value, reason)
         fields = target_fields(new, was_rendering=old == T.RENDERING, reason=reason, now=now)
         if new == T.COMPLETED:
             fields["frame_current"] = task["frame_end"]
@@ -139,6 +152,13 @@ class TaskStateMachine:
         if new == T.QUEUED:
             self._signals.queued()
         self.task_changed(task)
+
+    def _job_paused(self, task: TaskState) -> bool:
+        """Whether the task's job is paused (a graceful pause lets this task run on)."""
+        if task["job_id"] is None:
+            return False
+        found = self._store.job_status_and_counts(task["job_id"])
+        return found is not None and found[0] == JobStatus.PAUSED.value
 
     def _end_attempt(self, task: TaskState, outcome: str, reason: str, now: float) -> None:
         self._store.close_history(
@@ -164,7 +184,10 @@ class TaskStateMachine:
         old, counts = found
         status = job_status(counts).value
         if status != old:
-            self._store.set_job_status(job_id, status, self._clock())
+            # A run begins when rendering starts from anything but a pause (a requeued
+            # job's clock starts again; a resumed one's goes on).
+            run = status == JobStatus.RENDERING and old != JobStatus.PAUSED
+            self._store.set_job_status(job_id, status, self._clock(), started=run)
         self._changes.emit("job", job_id)
 
     # -- a set of a job's tasks -------------------------------------------------------------

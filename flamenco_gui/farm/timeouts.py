@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Protocol
 
 from flamenco_gui.farm.changes import Changes
 from flamenco_gui.farm.errors import Unavailable
+from flamenco_gui.farm.log_notes import clock_time
 from flamenco_gui.farm.retries import Retries
 from flamenco_gui.farm.settings import FarmConfig
 from flamenco_gui.farm.states import Connection
@@ -38,15 +39,7 @@ class Polls(Protocol):
     def alive_at(self, worker_id: int) -> float: ...
 
 
-class LogLines(Protocol):
-    def append(self, task_id: int, lines: Sequence[str]) -> None: ...
-
-
 CHECK_EVERY = 0.5  # seconds, at most
-
-
-def _clock_time(when: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(when))
 
 
 class TimeoutChecker:
@@ -59,9 +52,7 @@ class TimeoutChecker:
         polls: Polls,
         config: FarmConfig,
         clock: Callable[[], float] = time.time,
-        logs: LogLines | None = None,
     ) -> None:
-        self._logs = logs
         self._store = store
         self._changes = changes
         self._workers = workers
@@ -69,15 +60,6 @@ class TimeoutChecker:
         self._polls = polls
         self._config = config
         self._clock = clock
-
-    def _say(self, task_id: int, text: str) -> None:
-        """A line in the task's log, so whoever reads it learns what happened."""
-        if self._logs is None:
-            return
-        try:
-            self._logs.append(task_id, [f"[manager {_clock_time(self._clock())}] {text}"])
-        except OSError as exc:  # a full disk must not stop the timeouts
-            log.error("could not write to the log of task %s: %s", task_id, exc)
 
     def check(self) -> None:
         now = self._clock()
@@ -90,9 +72,7 @@ class TimeoutChecker:
                 seen = max(worker["last_seen"] or 0.0, self._polls.alive_at(worker["id"]))
                 if seen < now - timeout:
                     name = worker["hostname"]
-                    reason = f"worker {name} stopped answering at {_clock_time(seen)}; requeued"
-                    for task in self._store.tasks_leased_to(worker["id"]):
-                        self._say(task["id"], reason)
+                    reason = f"worker {name} stopped answering at {clock_time(seen)}; requeued"
                     self._workers.go_offline(worker["id"], reason)
                     log.warning("%s", reason)
                 elif seen < now - quiet and worker["connection"] == Connection.ONLINE:
@@ -105,7 +85,6 @@ class TimeoutChecker:
                     f"no output or progress for {self._config.task_timeout:g} s;"
                     " the render was stopped"
                 )
-                self._say(task["id"], reason)
                 self._retries.fail_attempt(task, reason)
 
     async def run(self) -> None:

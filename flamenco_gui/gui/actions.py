@@ -15,11 +15,12 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QIcon
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QStyle, QWidget
 
 from flamenco_gui.farm.errors import FarmError
+from flamenco_gui.farm.jobs import MOVES
 from flamenco_gui.farm.service import FarmService
 from flamenco_gui.farm.states import TaskStatus, can_transition
 from flamenco_gui.gui.table_model import LiveTableModel
@@ -32,6 +33,12 @@ SP = QStyle.StandardPixmap
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _applies(verb: str, job: dict[str, Any]) -> bool:
+    """Whether job action `verb` would move any of the job's tasks (farm/jobs.py)."""
+    counts = job.get("task_counts") or {}
+    return any(counts.get(s.value, 0) for s in MOVES[verb][0])
 
 
 class FarmActions(QObject):
@@ -53,19 +60,42 @@ class FarmActions(QObject):
         self.running: set[asyncio.Future[None]] = set()
         icon = window.style().standardIcon
         job = self._job_action
-        self.pause_job = job("Pause", "pause", icon(SP.SP_MediaPause), "Pause the selected jobs")
-        self.resume_job = job("Resume", "resume", icon(SP.SP_MediaPlay), "Resume paused jobs")
-        self.cancel_job = job("Cancel", "cancel", icon(SP.SP_MediaStop), "Cancel the selected jobs")
+        self.pause_job = job(
+            "Pause",
+            "pause",
+            icon(SP.SP_MediaPause),
+            "Pause the selected jobs: running tasks finish, no new ones start",
+            "Ctrl+P",
+        )
+        self.pause_now_job = job(
+            "Pause now…",
+            "pause_now",
+            icon(SP.SP_MediaPause),
+            "Pause and stop the running tasks too (they render again from the start)",
+            "Ctrl+Shift+P",
+        )
+        self.resume_job = job(
+            "Resume", "resume", icon(SP.SP_MediaPlay), "Resume paused jobs", "Ctrl+R"
+        )
+        self.cancel_job = job(
+            "Cancel", "cancel", icon(SP.SP_MediaStop), "Cancel the selected jobs", "Ctrl+Shift+X"
+        )
         self.requeue_job = job(
-            "Requeue", "requeue", icon(SP.SP_BrowserReload), "Render the selected jobs again"
+            "Requeue…",
+            "requeue",
+            icon(SP.SP_BrowserReload),
+            "Render the selected jobs again, completed tasks too",
+            "Ctrl+Shift+R",
         )
         self.requeue_failed = job(
             "Requeue failed",
             "requeue_failed",
             icon(SP.SP_DialogRetryButton),
             "Requeue only the failed and canceled tasks of the selected jobs",
+            "Ctrl+Alt+R",
         )
         self.job_priority = self._action("Change priority…", self._ask_priority, "job")
+        self.job_priority.setShortcut(QKeySequence("Ctrl+I"))
         self.clear_blocklist = self._action(
             "Clear blocklist", self._clear_blocklist, "job", "Let blocklisted workers retry"
         )
@@ -79,6 +109,15 @@ class FarmActions(QObject):
         self.enable_worker = self._worker_switch("Enable worker", True)
         self.disable_worker = self._worker_switch("Disable worker", False)
         self.forget_worker = self._action("Forget worker…", self._confirm_forget, "worker")
+        # Delete in a table deletes (or forgets) its selection; the menus show the key.
+        for action, kind in (
+            (self.delete_job, "job"),
+            (self.delete_task, "task"),
+            (self.forget_worker, "worker"),
+        ):
+            action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            self.views[kind].addAction(action)
         self.update_all = self._action(
             "Update all workers",
             self._update_all,
@@ -88,6 +127,10 @@ class FarmActions(QObject):
         self.requested_updates: list[int] | None = None  # the last answer (tests read it)
         for name in ("pause", "resume", "cancel", "requeue"):
             getattr(self, f"{name}_job").setIconText(f"{name.capitalize()} job")
+        for entry in self.for_kind("job"):
+            if entry is not None and not entry.shortcut().isEmpty():
+                keys = entry.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                entry.setToolTip(f"{entry.toolTip()} ({keys})")
         # Selected ids are read when the selection changes, not on every batch of updates
         # (listing 100,000 selected rows ten times a second would stall the window).
         self._selection: dict[str, list[int]] = {}
@@ -114,15 +157,32 @@ class FarmActions(QObject):
         action.triggered.connect(lambda: slot())
         return action
 
-    def _job_action(self, text: str, verb: str, icon: QIcon, tip: str) -> QAction:
+    def _job_action(self, text: str, verb: str, icon: QIcon, tip: str, keys: str) -> QAction:
         def run() -> None:
-            self._apply("job", self.selected("job"), lambda i: self.service.job_action(i, verb))
+            ids = self._applicable("job", verb)
+            if ids:
+                self._confirm_job_action(verb, ids)
 
-        return self._action(text, run, "job", tip, icon)
+        action = self._action(text, run, "job", tip, icon)
+        action.setShortcut(QKeySequence(keys))
+        action.setProperty("verb", verb)
+        return action
 
     def _task_action(self, text: str, status: TaskStatus) -> QAction:
         def run() -> None:
             ids = self.selected("task")
+            model = self.views["task"].live_model
+            done = [i for i in ids if (model.get(i) or {}).get("status") == "completed"]
+            if status == TaskStatus.QUEUED and done:
+                self.confirm(
+                    "Requeue tasks",
+                    f"{_plural(len(done), 'completed task')} will render again; their frames "
+                    "are overwritten.",
+                    lambda: self._apply(
+                        "task", ids, lambda i: self.service.set_task_status(i, status)
+                    ),
+                )
+                return
             self._apply("task", ids, lambda i: self.service.set_task_status(i, status))
 
         action = self._action(text, run, "task", f"{text} (the selected ones)")
@@ -142,6 +202,7 @@ class FarmActions(QObject):
         if kind == "job":
             return [
                 self.pause_job,
+                self.pause_now_job,
                 self.resume_job,
                 self.cancel_job,
                 None,
@@ -181,8 +242,10 @@ class FarmActions(QObject):
         for action in self.for_kind(kind):
             if action is None:
                 continue
-            target = action.property("target")
-            if target:
+            target, verb = action.property("target"), action.property("verb")
+            if verb:
+                ok = any(_applies(verb, r) for r in rows)
+            elif target:
                 ok = any(can_transition(TaskStatus(r["status"]), TaskStatus(target)) for r in rows)
             elif action is self.enable_worker:
                 ok = any(r["status"] == "disabled" for r in rows)
@@ -195,6 +258,10 @@ class FarmActions(QObject):
             action.setEnabled(ok)
 
     # -- applying ----------------------------------------------------------------------
+
+    def apply(self, kind: str, ids: Sequence[int], change: Callable[[int], Any]) -> None:
+        """`change` each of `ids` in steps, summed up in the status bar (Pause farm…)."""
+        self._apply(kind, ids, change)
 
     def _apply(self, kind: str, ids: Sequence[int], change: Callable[[int], Any]) -> None:
         if not ids:
@@ -254,6 +321,7 @@ class FarmActions(QObject):
     def confirm(self, title: str, text: str, on_yes: Callable[[], None]) -> QMessageBox:
         """Ask without blocking the loop (the farm keeps running while the box is open)."""
         box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self.window)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # job and worker names are user text
         box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
 
@@ -266,6 +334,41 @@ class FarmActions(QObject):
         self.dialog = box
         box.open()
         return box
+
+    def _applicable(self, kind: str, verb: str) -> list[int]:
+        """The selected jobs `verb` would change (a completed job is not paused)."""
+        model = self.views[kind].live_model
+        return [i for i in self.selected(kind) if _applies(verb, model.get(i) or {})]
+
+    def _confirm_job_action(self, verb: str, ids: list[int]) -> None:
+        """Run `verb` on `ids`, asking first when it throws work away: requeue renders
+        completed tasks again; cancel and pause now stop running renders."""
+        model = self.views["job"].live_model
+        counts = [(model.get(i) or {}).get("task_counts") or {} for i in ids]
+        completed = sum(c.get("completed", 0) for c in counts)
+        rendering = sum(c.get("rendering", 0) for c in counts)
+        names = ", ".join((model.get(i) or {}).get("name", f"#{i}") for i in ids[:3])
+        names += f" and {len(ids) - 3} more" if len(ids) > 3 else ""
+
+        def run() -> None:
+            self._apply("job", ids, lambda i: self.service.job_action(i, verb))
+
+        if verb == "requeue" and completed:
+            text = (
+                f"Requeue {names}? {_plural(completed, 'completed task')} will render again "
+                "and their frames are overwritten."
+            )
+        elif verb in ("cancel", "pause_now") and rendering:
+            then = "are lost" if verb == "cancel" else "start again from the start on resume"
+            text = (
+                f"{verb.replace('_', ' ').capitalize()} {names}? "
+                f"{_plural(rendering, 'running render')} stop at once and their partial "
+                f"frames {then}."
+            )
+        else:
+            run()
+            return
+        self.confirm(verb.replace("_", " ").capitalize(), text, run)
 
     def _confirm_delete_jobs(self) -> None:
         ids = self.selected("job")

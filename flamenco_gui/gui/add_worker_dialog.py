@@ -9,8 +9,10 @@ a packaged manager shows the packaged program instead.
 
 from __future__ import annotations
 
+import html
 import shlex
 import sys
+import time
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QFontMetrics, QGuiApplication
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -71,7 +74,9 @@ class AddWorkerDialog(QDialog):
         parent: QWidget | None = None,
         code: str | None = None,
         farm_id: str = "",
+        expires_at: float | None = None,
     ) -> None:
+        """`expires_at`: when the pairing `code` stops working (wall clock)."""
         super().__init__(parent)
         self.setWindowTitle("Add a worker")
         self.setMinimumWidth(MIN_WIDTH)
@@ -104,28 +109,47 @@ class AddWorkerDialog(QDialog):
             grid.addWidget(copy, row, 2)
             self.fields[system] = field
             self.copy_buttons[system] = copy
+        until = (
+            f"until {time.strftime('%H:%M', time.localtime(expires_at))}"
+            if expires_at is not None
+            else "for 10 minutes"
+        )
         pairing = (
-            f"Pairing code <b>{code}</b>: one new worker, valid 10 minutes (open this dialog "
-            "again for another). "
+            f"Pairing code <b>{html.escape(code)}</b>: one new worker, valid {until} "
+            "(open this dialog again for another). "
             if code
             else ""
         )
         farm = (
-            f" Farm <b>{farm_id}</b> (a worker refuses a manager of another farm)."
+            f" Farm <b>{html.escape(farm_id)}</b> (a worker refuses a manager of another farm)."
             if farm_id
             else ""
         )
         notes = QLabel(
-            f"Manager: <b>{url}</b>.{farm} {pairing}With the farm token instead, keep it out of "
-            "<code>ps</code>: <code>--token-file PATH</code> or <code>$FLAMENCO_TOKEN</code>; "
+            f"Manager: <b>{html.escape(url)}</b>.{farm} {pairing}With the farm token instead, "
+            "keep it out of <code>ps</code>: <code>--token-file PATH</code> or "
+            "<code>$FLAMENCO_TOKEN</code>; "
             "it is used once, to register. Running any program (<code>command</code> jobs) is "
             "the node's choice: add <code>--accept command</code>."
         )
         notes.setWordWrap(True)
         notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # The farm token, hidden until asked for: it is the farm's key, not a node's.
+        self.token = QLineEdit(token)
+        self.token.setReadOnly(True)
+        self.token.setFont(mono)
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.show_token = QPushButton("Show")
+        self.show_token.setCheckable(True)
+        self.show_token.setAutoDefault(False)
+        self.show_token.toggled.connect(self._reveal)
+        token_row = QHBoxLayout()
+        token_row.addWidget(QLabel("Farm token"))
+        token_row.addWidget(self.token, 1)
+        token_row.addWidget(self.show_token)
         self.warning = QLabel(
-            "This manager listens on this computer only: start it with <code>--host 0.0.0.0</code> "
-            "so other machines can connect."
+            "This manager listens on this computer only: in Settings, set <i>Listen on</i> "
+            "to all network interfaces and restart it, so other machines can connect."
         )
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet("color: #d64541;")
@@ -139,6 +163,7 @@ class AddWorkerDialog(QDialog):
         self._column.addLayout(grid)
         self._column.addSpacing(6)
         self._column.addWidget(notes)
+        self._column.addLayout(token_row)
         self._column.addWidget(self.warning)
         self._column.addWidget(self.copied)
         self._column.addWidget(buttons)
@@ -152,6 +177,11 @@ class AddWorkerDialog(QDialog):
 
     def fit(self, width: int) -> None:
         self.resize(width, self._column.totalHeightForWidth(width))
+
+    def _reveal(self, shown: bool) -> None:
+        mode = QLineEdit.EchoMode
+        self.token.setEchoMode(mode.Normal if shown else mode.Password)
+        self.show_token.setText("Hide" if shown else "Show")
 
     def copy(self, system: str) -> None:
         QGuiApplication.clipboard().setText(self.commands[system])

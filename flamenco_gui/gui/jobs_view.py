@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from flamenco_gui.farm.states import JobStatus
@@ -27,7 +28,7 @@ def _status(r: Row) -> str:
 
 JOB_COLUMNS = [
     Column("ID", lambda r: str(r["id"]), lambda r: r["id"], True, width=50),
-    Column("Name", lambda r: r.get("name") or "", width=190),
+    Column("Name", lambda r: r.get("name") or "", width=190, stretch=True),
     Column("Status", _status, status=_status, width=85),
     fmt.progress_column(110),
     Column("Tasks", _tasks, lambda r: r.get("tasks_total") or 0, True, width=90),
@@ -36,11 +37,16 @@ JOB_COLUMNS = [
         "Priority", lambda r: str(r.get("priority")), lambda r: r.get("priority"), True, width=60
     ),
     *fmt.clock_columns(
-        fmt.job_elapsed, fmt.job_left, (70, 90), fmt.job_left_text, "from this job's frame times"
+        fmt.job_elapsed,
+        fmt.job_left,
+        (70, 90),
+        fmt.job_waiting,
+        fmt.job_left_text,
+        "from this job's frame times",
     ),
-    Column("Type", lambda r: r.get("type") or "", width=105),
+    Column("Type", lambda r: r.get("type") or "", width=95),
     # Queued tasks that no enabled worker would take, e.g. "no worker accepts command jobs".
-    Column("Waiting for", lambda r: r.get("waiting_reason") or "", width=220),
+    Column("Waiting for", lambda r: r.get("waiting_reason") or "", width=180),
 ]
 
 
@@ -51,4 +57,6 @@ def jobs_model() -> LiveTableModel:
 
 def jobs_panel(model: LiveTableModel, parent: QWidget | None = None) -> TablePanel:
     choices = [("All jobs", None), *((s.value, field_is("status", s.value)) for s in JobStatus)]
-    return TablePanel("Jobs", model, choices, "Search jobs", parent)
+    panel = TablePanel("Jobs", model, choices, "Search jobs", parent)
+    panel.view.sortByColumn(0, Qt.SortOrder.DescendingOrder)  # newest first, in view
+    return panel

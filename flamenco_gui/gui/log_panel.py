@@ -7,6 +7,12 @@ a second (and the view follows them while it is scrolled to the bottom). A searc
 in the window first, then pages through the rest of the file a block at a time with the
 loop running in between, and moves the window to the match. Every read is at most
 PAGE bytes, through FarmService.read_log like the API's.
+
+The manager's own lines (`[manager …]`: each attempt's header with its worker, start
+time and lease, and why an attempt ended when the worker did not end it) are drawn
+apart from the render's output by a highlighter, which Qt runs on the lines it lays
+out. Lines are not wrapped unless *Wrap* is on. The panel follows the selection: a
+task deleted (or its job) clears it rather than leaving stale text under an error.
 """
 
 from __future__ import annotations
@@ -15,10 +21,19 @@ import asyncio
 import contextlib
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QFontDatabase, QGuiApplication, QTextCursor, QTextDocument
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QGuiApplication,
+    QSyntaxHighlighter,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+)
 from PySide6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -26,8 +41,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from flamenco_gui.farm.errors import FarmError
+from flamenco_gui.farm.errors import FarmError, NotFound
 from flamenco_gui.farm.service import FarmService
+from flamenco_gui.gui.plain import plain_label
 
 TAIL_LINES = 2000
 PAGE = 256 * 1024
@@ -38,6 +54,27 @@ def _decode(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
+MANAGER = "[manager "
+HEADER = "──"
+
+
+class ManagerLines(QSyntaxHighlighter):
+    """The manager's lines in the accent colour, italic; attempt headers bold."""
+
+    def __init__(self, document: QTextDocument) -> None:
+        super().__init__(document)
+        self.note = QTextCharFormat()
+        self.note.setForeground(QColor("#2f7fc1"))
+        self.note.setFontItalic(True)
+        self.header = QTextCharFormat(self.note)
+        self.header.setFontItalic(False)
+        self.header.setFontWeight(QFont.Weight.Bold)
+
+    def highlightBlock(self, text: str) -> None:
+        if text.startswith(MANAGER):
+            self.setFormat(0, len(text), self.header if HEADER in text else self.note)
+
+
 class LogPanel(QWidget):
     def __init__(self, service: FarmService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,8 +83,8 @@ class LogPanel(QWidget):
         self.start = self.end = self.file_size = 0
         self._search_task: asyncio.Task[None] | None = None
 
-        self.title = QLabel("<b>Log</b>")
-        self.info = QLabel()
+        self.title = plain_label("Log", bold=True)
+        self.info = plain_label()
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Find in log")
@@ -65,11 +102,16 @@ class LogPanel(QWidget):
         self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.text.setPlaceholderText("Select a task to see its log.")
+        self.highlighter = ManagerLines(self.text.document())
+        self.wrap = QCheckBox("Wrap")
+        self.wrap.setToolTip("Wrap long lines at the panel's edge")
+        self.wrap.toggled.connect(self._wrap)
 
         head = QHBoxLayout()
         head.addWidget(self.title)
         head.addStretch(1)
         head.addWidget(self.info)
+        head.addWidget(self.wrap)
         tools = QHBoxLayout()
         tools.addWidget(self.search, 1)
         for button in (self.older, self.newer, self.earlier, self.to_end):
@@ -92,6 +134,10 @@ class LogPanel(QWidget):
         self._timer.start()
         self._buttons()
 
+    def _wrap(self, on: bool) -> None:
+        mode = QPlainTextEdit.LineWrapMode
+        self.text.setLineWrapMode(mode.WidgetWidth if on else mode.NoWrap)
+
     def _enter(self) -> None:
         """Enter in the search box: the previous (older) match; Shift+Enter: the next."""
         shift = QGuiApplication.keyboardModifiers() & Qt.KeyboardModifier.ShiftModifier
@@ -104,7 +150,7 @@ class LogPanel(QWidget):
             return
         self._cancel_search()
         self.task_id = task_id
-        self.title.setText(f"<b>Log</b> · {title}" if title else "<b>Log</b>")
+        self.title.setText(f"Log · {title}" if title else "Log")
         if task_id is None:
             self.start = self.end = self.file_size = 0
             self.text.clear()
@@ -117,7 +163,12 @@ class LogPanel(QWidget):
             return None
         try:
             return self.service.read_log(self.task_id, **kwargs)
-        except FarmError as exc:  # the task was deleted meanwhile
+        except NotFound:  # deleted meanwhile (or its job): nothing stale stays
+            gone = self.task_id
+            self.show_task(None)
+            self.info.setText(f"task {gone} was deleted")
+            return None
+        except FarmError as exc:
             self.info.setText(exc.message)
             return None
 

@@ -10,6 +10,7 @@ the tables show, and reads nothing big at once: the tables are filled a page at 
 from __future__ import annotations
 
 import asyncio
+import html
 import platform
 import zlib
 from pathlib import Path
@@ -20,11 +21,14 @@ from PySide6.QtCore import QEvent, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QToolBar,
@@ -39,13 +43,19 @@ from flamenco_gui.farm.pairing import DEFAULT_TTL
 from flamenco_gui.gui.actions import FarmActions
 from flamenco_gui.gui.add_worker_dialog import AddWorkerDialog
 from flamenco_gui.gui.columns import frames
+from flamenco_gui.gui.details import job_details, worker_details
+from flamenco_gui.gui.farm_switch import FarmSwitch
+from flamenco_gui.gui.first_run import FirstRunGuide
 from flamenco_gui.gui.frame_check_dialog import FrameCheckDialog
 from flamenco_gui.gui.handle import ManagerHandle
 from flamenco_gui.gui.jobs_view import jobs_model, jobs_panel
 from flamenco_gui.gui.local_worker import LocalWorker, local_url
 from flamenco_gui.gui.log_panel import LogPanel
+from flamenco_gui.gui.plain import plain_label
 from flamenco_gui.gui.preview_panel import PreviewPanel
+from flamenco_gui.gui.quit_guard import QuitGuard
 from flamenco_gui.gui.settings_dialog import SettingsDialog, mask
+from flamenco_gui.gui.status_bar import ElidingStatusBar
 from flamenco_gui.gui.submit_dialog import SubmitDialog
 from flamenco_gui.gui.table_panel import TablePanel
 from flamenco_gui.gui.tasks_view import tasks_model, tasks_panel
@@ -75,6 +85,7 @@ class MainWindow(QMainWindow):
         self._stopping: asyncio.Future[int | None] | None = None
         self._exporting: asyncio.Future[Path | None] | None = None
         self.setWindowTitle(f"Flamenco Manager {__version__}")
+        self.setStatusBar(ElidingStatusBar(self))
         self.setWindowIcon(app_icon())
 
         self.job_model = jobs_model()
@@ -94,7 +105,20 @@ class MainWindow(QMainWindow):
         )
         self.farm_actions.updates_requested.connect(self.build_offers.refresh_soon)
         self.local = LocalWorker(manager.data_dir, self)
-        self.notifier = JobNotifier(self, lambda text: self.statusBar().showMessage(text, 15_000))
+        self.farm_switch = FarmSwitch(self.service, self.job_model, self.farm_actions)
+        self.quit_action = QAction("Quit", self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.quit_action.triggered.connect(self.request_quit)
+        self.notifier = JobNotifier(
+            self,
+            lambda text: self.statusBar().showMessage(text, 15_000),
+            [None, self.farm_switch.pause, self.farm_switch.resume, None, self.quit_action],
+        )
+        self._quit_ok = False  # the question was answered "quit" (or none was needed)
+        self.quit_guard = QuitGuard(
+            self, self._work_under_way, lambda: self.notifier.available, self.quit_now, self.to_tray
+        )
 
         # Jobs on top and workers at the bottom, each the window's full width (both have
         # many columns); a task table and, beside it, the task's log or the job's latest
@@ -103,6 +127,11 @@ class MainWindow(QMainWindow):
         self.side.setDocumentMode(True)
         self.side.addTab(self.log, "Log")
         self.side.addTab(self.preview, "Preview")
+        # Details of the selected job and worker; other features add sections to them.
+        self.job_details = job_details(self.service, self.job_model)
+        self.worker_details = worker_details(self.service, self.worker_model)
+        self.side.addTab(self.job_details, "Job")
+        self.side.addTab(self.worker_details, "Worker")
         self.middle = QSplitter(Qt.Orientation.Horizontal)
         self.middle.addWidget(self.tasks)
         self.middle.addWidget(self.side)
@@ -111,8 +140,9 @@ class MainWindow(QMainWindow):
         self.split.addWidget(self.jobs)
         self.split.addWidget(self.middle)
         self.split.addWidget(self.workers)
-        self.split.setSizes([210, 370, 230])
-        self.banner = QLabel()
+        # Jobs get the room (new ones land on top); workers need a few rows.
+        self.split.setSizes([300, 380, 170])
+        self.banner = plain_label()
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet(
             "background: #d64541; color: white; padding: 6px; font-weight: bold;"
@@ -127,6 +157,28 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self._build_actions()
+        self.guide = FirstRunGuide(
+            self.worker_model,
+            self.job_model,
+            manager.pairing,
+            lambda: self.manager.url,
+            (self.add_worker_action, self.local_action, self.submit_action),
+        )
+        # Under the banner, above the tables; scrolled rather than making a small
+        # window bigger.
+        self.guide_area = QScrollArea()
+        self.guide_area.setWidget(self.guide)
+        self.guide_area.setWidgetResizable(True)
+        self.guide_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.guide_area.setMinimumHeight(48)
+        # Its whole height when there is room, never more: the tables take the rest
+        # (the splitter's own wish for height is ignored, its minimum is not).
+        self.guide_area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.split.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        self.split.setMinimumHeight(self.split.minimumSizeHint().height())
+        self.guide.visibility.connect(self.guide_area.setVisible)
+        self.guide_area.setVisible(self.guide.wanted)
+        layout.insertWidget(1, self.guide_area)
         self._build_status_bar()
         self._wire()
         self._show_storage_error(self.service.storage_error)
@@ -150,9 +202,6 @@ class MainWindow(QMainWindow):
         self.settings_action = QAction("Settings…", self)
         self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
         self.settings_action.triggered.connect(self.open_settings)
-        quit_action = QAction("Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
         self.addon_action = QAction("Install Blender add-on…", self)
         self.addon_action.setToolTip("Save the add-on that submits scenes from Blender")
         self.addon_action.triggered.connect(self.open_addon_export)
@@ -171,9 +220,12 @@ class MainWindow(QMainWindow):
             farm.addAction(action)
         farm.addAction(self.statistics_action)
         farm.addSeparator()
+        farm.addAction(self.farm_switch.pause)
+        farm.addAction(self.farm_switch.resume)
+        farm.addSeparator()
         farm.addAction(self.settings_action)
         farm.addSeparator()
-        farm.addAction(quit_action)
+        farm.addAction(self.quit_action)
         for title, kind in (("&Job", "job"), ("&Task", "task"), ("&Worker", "worker")):
             menu = bar.addMenu(title)
             for entry in a.for_kind(kind):
@@ -202,7 +254,7 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.url_label = QLabel(f"Workers connect to <b>{self.manager.url}</b>")
+        self.url_label = QLabel(f"Workers connect to <b>{html.escape(self.manager.url)}</b>")
         self.url_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bar.addPermanentWidget(self.url_label)
         bar.addPermanentWidget(self._copy_button("Copy URL", lambda: self.manager.url))
@@ -212,7 +264,7 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self._copy_button("Copy token", lambda: self.manager.token.value))
         self.show_token(self.manager.token.value)
         # The status page and dashboards read with the viewer token, never the farm's.
-        self.farm_label = QLabel(f"  Farm <b>{self.manager.farm_id}</b>")
+        self.farm_label = QLabel(f"  Farm <b>{html.escape(self.manager.farm_id)}</b>")
         self.farm_label.setToolTip(
             "This farm's id: workers pin it and refuse a manager of another farm."
         )
@@ -247,6 +299,9 @@ class MainWindow(QMainWindow):
         self.jobs.view.selectionModel().selectionChanged.connect(self._scope_tasks)
         self.jobs.view.selectionModel().currentChanged.connect(self._follow_job)
         self.tasks.view.selectionModel().currentChanged.connect(self._follow_task)
+        self.workers.view.selectionModel().currentChanged.connect(
+            lambda *_: self.worker_details.show_object(self.workers.view.current_id())
+        )
         self.preview.count_changed.connect(self._preview_count)
         self.local.running_changed.connect(self._local_running)
         self.local.message.connect(lambda text: self.statusBar().showMessage(text, 10_000))
@@ -326,7 +381,7 @@ class MainWindow(QMainWindow):
         else:
             self.tasks.set_title(f"Tasks of {len(ids)} jobs")
         self.tasks.apply_filter()
-        self._follow_job()
+        self._follow_task()  # the log follows: a task of another job is not shown
 
     def _follow_task(self, *_: Any) -> None:
         task_id = self.tasks.view.current_id()
@@ -351,6 +406,7 @@ class MainWindow(QMainWindow):
     def _follow_job(self, *_: Any) -> None:
         job_id = self._preview_job()
         self.preview.show_job(job_id, self._job_name(job_id) if job_id is not None else "")
+        self.job_details.show_object(job_id)
 
     def _preview_count(self, count: int) -> None:
         self.side.setTabText(self.side.indexOf(self.preview), f"Preview ({count})")
@@ -362,8 +418,15 @@ class MainWindow(QMainWindow):
             self._show_storage_error(change.row.get("storage_error"))
         elif change.kind == "preview":
             self.preview.on_preview(change.id)
-        elif change.kind == "job" and change.row is None and change.id == self.preview.job_id:
-            self.preview.show_job(None)  # deleted: its previews went with it
+        elif change.kind == "job" and change.row is None:
+            if change.id == self.preview.job_id:
+                self.preview.show_job(None)  # deleted: its previews went with it
+            shown = self.log.task_id
+            task = self.task_model.get(shown) if shown is not None else None
+            if shown is not None and (task is None or task.get("job_id") == change.id):
+                self.log.show_task(None)  # its log went with it
+        elif change.kind == "task" and change.row is None and change.id == self.log.task_id:
+            self.log.show_task(None)
 
     def _show_storage_error(self, error: str | None) -> None:
         """A farm that cannot save is the one thing a wrangler must not miss."""
@@ -401,13 +464,14 @@ class MainWindow(QMainWindow):
         return dialog
 
     def open_add_worker(self) -> AddWorkerDialog:
-        code = self.manager.pairing.issue(DEFAULT_TTL).code
+        pairing = self.manager.pairing.issue(DEFAULT_TTL)
         dialog = AddWorkerDialog(
             self.manager.url,
             self.manager.token.value,
             self,
-            code=code,
+            code=pairing.code,
             farm_id=self.manager.farm_id,
+            expires_at=pairing.expires_at,
         )
         self.dialog = dialog
         dialog.open()
@@ -551,7 +615,43 @@ class MainWindow(QMainWindow):
             s.setValue(self._header_key(name, panel), panel.view.horizontalHeader().saveState())
         s.sync()
 
+    def _work_under_way(self) -> tuple[int, int]:
+        """(rendering, queued) tasks, from the job rows in hand (a few per job)."""
+        rendering = queued = 0
+        for row in list(self.job_model.all_rows()):
+            job = self.job_model.get(row["id"]) or row  # with changes not yet applied
+            counts = job.get("task_counts") or {}
+            rendering += counts.get("rendering", 0)
+            queued += counts.get("queued", 0)
+        return rendering, queued
+
+    def request_quit(self) -> None:
+        """Ctrl+Q, Quit in the Farm menu or the tray: as closing the window."""
+        if self.isHidden():
+            self.notifier.show_window()  # the question needs its window
+        self.close()
+
+    def quit_now(self) -> None:
+        """Close without asking (the wrangler said quit; SIGTERM; a test's teardown)."""
+        self._quit_ok = True
+        self.close()
+
+    def to_tray(self) -> None:
+        self.hide()
+        self.notifier.notify(
+            "Still running",
+            f"Flamenco Manager keeps serving workers at {self.manager.url}; "
+            "the tray icon shows the window again.",
+            False,
+        )
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self._closed:  # closed already (a SIGTERM after the window's own close)
+            event.accept()
+            return
+        if not self._quit_ok and self.quit_guard.ask():
+            event.ignore()
+            return
         self._closed = True
         self.preview.stop()
         self.build_offers.stop()

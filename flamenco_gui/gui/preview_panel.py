@@ -1,10 +1,12 @@
-"""The selected job's latest rendered frames: the newest large, the rest in a filmstrip.
+"""The selected job's latest rendered frames: the latest large, all in a filmstrip.
 
 Workers upload a small JPEG of each frame they save; the manager keeps the newest
-twelve per job (FarmService.job_previews / job_preview). The panel shows the newest one
-large and follows new uploads (the window forwards the service's "preview" events); a
-click on an older frame in the filmstrip holds that one until the newest is clicked
-again, the way the log panel stops following while scrolled up.
+twelve per job (FarmService.job_previews / job_preview). The filmstrip shows them in
+frame order; the latest is the highest frame rendered (with several workers, the frame
+that arrived last may be an earlier one). The panel shows the latest large and follows
+new uploads (the window forwards the service's "preview" events); a click on another
+frame in the filmstrip holds that one until the latest is clicked again, the way the
+log panel stops following while scrolled up.
 
 Where the work happens, and why: the reads go through the service on the loop thread,
 one frame per turn of the loop, like the log panel's pages. They cannot go to a thread:
@@ -40,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from flamenco_gui.farm.errors import FarmError
 from flamenco_gui.farm.service import FarmService
+from flamenco_gui.gui.plain import plain, plain_label
 from flamenco_gui.rows import PreviewEntry
 
 THUMB = QSize(112, 63)  # a filmstrip frame (16:9 fits; other shapes keep their aspect)
@@ -76,6 +79,7 @@ class PreviewImage(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.setMinimumSize(64, 36)  # a small window stays small; the picture shrinks
         self.setWordWrap(True)
+        plain(self)  # its text may be an error naming a file
         self.setStyleSheet("color: palette(placeholder-text);")
 
     def set_image(self, image: QImage | None, text: str = "") -> None:
@@ -112,15 +116,15 @@ class PreviewPanel(QWidget):
         super().__init__(parent)
         self.service = service
         self.job_id: int | None = None
-        self.frames: list[Frame] = []  # oldest first: the filmstrip's order
+        self.frames: list[Frame] = []  # in frame order: the filmstrip's
         self.current: int | None = None  # the frame shown large
         self.follow = True  # show each new frame as it arrives
         self._cache: dict[tuple[int, float, int], QImage] = {}
         self._dirty = False
         self._loading: asyncio.Task[None] | None = None
 
-        self.title = QLabel("<b>Preview</b>")
-        self.info = QLabel()
+        self.title = plain_label("Preview", bold=True)
+        self.info = plain_label()
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         self.image = PreviewImage()
         self.image.set_image(None, NO_JOB)
@@ -139,7 +143,9 @@ class PreviewPanel(QWidget):
         line = self.strip.fontMetrics().height()
         scroll = self.strip.horizontalScrollBar().sizeHint().height()
         self.strip.setFixedHeight(THUMB.height() + line + scroll + 18)
-        self.strip.setToolTip("Click a frame to show it large; click the newest to follow again")
+        self.strip.setToolTip(
+            "Click a frame to show it large; click the latest (rightmost) to follow again"
+        )
         self.strip.currentRowChanged.connect(self._picked)
 
         head = QHBoxLayout()
@@ -161,7 +167,7 @@ class PreviewPanel(QWidget):
         if job_id == self.job_id:
             return
         self.job_id = job_id
-        self.title.setText(f"<b>Preview</b> · {name}" if name else "<b>Preview</b>")
+        self.title.setText(f"Preview · {name}" if name else "Preview")
         self._cache.clear()
         self.follow = True
         self.current = None
@@ -226,6 +232,7 @@ class PreviewPanel(QWidget):
                     self._cache[key] = image
                 frames.append(Frame(entry["frame"], entry["task_id"], entry["time"], image))
             else:
+                frames.sort(key=lambda f: f.frame)  # the latest: the highest frame
                 if self.job_id == job_id:
                     keep = {f.key for f in frames}
                     self._cache = {k: v for k, v in self._cache.items() if k in keep}
@@ -247,7 +254,7 @@ class PreviewPanel(QWidget):
         old = [f.key for f in self.frames]
         self.frames = frames
         numbers = [f.frame for f in frames]
-        # Follow on; also when the held frame was pruned, or re-rendered (now the newest).
+        # Follow on; also when the held frame was pruned, or is the latest again.
         if self.follow or self.current not in numbers or self.current == numbers[-1]:
             self.current = numbers[-1] if numbers else None
             self.follow = True
@@ -286,7 +293,7 @@ class PreviewPanel(QWidget):
             return
         self.image.set_image(shown.image)
         w, h = shown.image.width(), shown.image.height()
-        following = "" if self.follow else " · held (click the newest to follow)"
+        following = "" if self.follow else " · held (click the latest to follow)"
         self.info.setText(
             f"frame {shown.frame} · task {shown.task_id} · {_clock(shown.time)} · "
             f"{w}x{h}{following}"

@@ -17,6 +17,7 @@ from typing import Any
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -37,8 +38,12 @@ from PySide6.QtWidgets import (
 from flamenco_gui.farm.errors import FarmError
 from flamenco_gui.farm.settings import SETTINGS
 from flamenco_gui.gui.handle import ManagerHandle
+from flamenco_gui.gui.plain import plain_label
 
 PORT_KEY = "manager/port"
+HOST_KEY = "manager/host"
+# Where the manager listens: (label, address). An address typed in is kept as well.
+LISTEN = (("All network interfaces", "0.0.0.0"), ("This computer only", "127.0.0.1"))
 # The table's columns after the name: the service's platform keys, as people name them.
 PLATFORM_COLUMNS = (("linux", "Linux"), ("windows", "Windows"), ("darwin", "macOS"))
 PathVariables = dict[str, dict[str, str]]
@@ -111,6 +116,24 @@ class SettingsDialog(QDialog):
             "Port",
             self._with_error("port", self.port, f"Applies at the next start (now {manager.port})"),
         )
+        self.listen = QComboBox()
+        self.listen.setEditable(True)  # or one interface's address
+        for label, address in LISTEN:
+            self.listen.addItem(f"{label} ({address})", address)
+        saved = str(settings.value(HOST_KEY, manager.host) or manager.host)
+        found = self.listen.findData(saved)
+        if found >= 0:
+            self.listen.setCurrentIndex(found)
+        else:
+            self.listen.setEditText(saved)
+        form.addRow(
+            "Listen on",
+            self._with_error(
+                "host",
+                self.listen,
+                f"Applies at the next start (now {manager.host}); a --host flag wins",
+            ),
+        )
         self.token_label = QLabel(f"<b>{mask(manager.token.value)}</b>")
         self.rotate = QPushButton("Rotate token…")
         self.rotate.setAutoDefault(False)
@@ -138,7 +161,7 @@ class SettingsDialog(QDialog):
         viewer_box.setLayout(viewer_row)
         form.addRow("Viewer token", viewer_box)
 
-        self.general = QLabel()
+        self.general = plain_label()
         self.general.setStyleSheet("color: #d64541;")
         self.general.setWordWrap(True)
         buttons = QDialogButtonBox(
@@ -181,7 +204,7 @@ class SettingsDialog(QDialog):
         self.remove_row = QPushButton("Remove")
         self.remove_row.setAutoDefault(False)
         self.remove_row.clicked.connect(self.remove_variables)
-        self.variables_error = QLabel()
+        self.variables_error = plain_label()
         self.variables_error.setStyleSheet("color: #d64541;")
         self.variables_error.setWordWrap(True)
         self.variables_error.hide()
@@ -261,7 +284,7 @@ class SettingsDialog(QDialog):
         hint.setStyleSheet("color: palette(placeholder-text);")
         hint.setWordWrap(True)
         column.addWidget(hint)
-        error = QLabel()
+        error = plain_label()
         error.setStyleSheet("color: #d64541;")
         error.hide()
         column.addWidget(error)
@@ -301,7 +324,15 @@ class SettingsDialog(QDialog):
                 self.general.setText(exc.message)
             return
         self.qsettings.setValue(PORT_KEY, self.port.value())
+        self.qsettings.setValue(HOST_KEY, self.listen_address())
         self.accept()
+
+    def listen_address(self) -> str:
+        """The address chosen (an item's) or typed (its text, as given)."""
+        index = self.listen.currentIndex()
+        if index >= 0 and self.listen.currentText() == self.listen.itemText(index):
+            return str(self.listen.itemData(index))
+        return self.listen.currentText().strip() or "0.0.0.0"
 
     def ask_rotate(self) -> None:
         box = QMessageBox(

@@ -1,8 +1,11 @@
 """Submit a job from the window: a .blend (or a command), frames, chunks, priority.
 
-Checked as the wrangler types, with the compilers' own pydantic settings models (the
-same the API validates with), and each reason shown under its field; Submit stays
-disabled until everything passes. Submission goes through FarmService.submit_job,
+Checked with the compilers' own pydantic settings models (the same the API validates
+with), each reason in words under its field, in a line kept for it (the form never
+moves under the mouse); a field's reason shows once the field is left, every reason on
+Submit. A .blend's frame range, resolution, engine and output are read from the file
+(blend_info.py, on a thread) and shown under it, with a warning when the file is not
+where the workers will look. Submission goes through FarmService.submit_job,
 which compiles on a thread and inserts in chunks, so a 10,000-task job does not stall
 the window. The dialog never blocks the loop: it is opened with open(), not exec().
 """
@@ -15,7 +18,7 @@ from pathlib import Path
 from typing import Any, cast, get_args
 
 from pydantic import ValidationError
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -26,22 +29,26 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from flamenco_gui.blend_info import BlendInfo, BlendUnreadable, read_blend_info
 from flamenco_gui.compilers import get_compiler
 from flamenco_gui.compilers.base import MAX_FRAME
 from flamenco_gui.compilers.blender_render import BlenderRenderSettings
 from flamenco_gui.farm.errors import FarmError
 from flamenco_gui.farm.jobs import MAX_TASKS_PER_JOB
 from flamenco_gui.farm.service import FarmService
+from flamenco_gui.gui.plain import plain_label, tooltip
 
 JOB_TYPES = [("Blender render", "blender_render"), ("Command", "command")]
 FORMATS = list(get_args(BlenderRenderSettings.model_fields["format"].annotation))
 ERROR_STYLE = "color: #d64541;"
 NOTE_STYLE = "color: palette(placeholder-text);"
+WARN_STYLE = "color: #c77700;"
 
 
 # Stand-ins for fields that failed, so the rules about several fields (which pydantic
@@ -63,20 +70,49 @@ def settings_errors(job_type: str, settings: dict[str, Any]) -> dict[str, str]:
     return errors
 
 
+# What to say when a field is empty, in a wrangler's words (not pydantic's).
+REQUIRED = {
+    "argv": "enter the program to run, with its arguments",
+    "filepath": "choose the .blend file to render",
+    "render_output": "required: where the frames go, e.g. /mnt/render/shot/######",
+}
+
+
+# The compilers' own rules (their messages name fields, for the API) in the form's words.
+REWORDED = {
+    "frame_end must not be before frame_start": "the last frame comes before the first",
+    "argv[0] must name a program": "the command must start with the program to run",
+}
+
+
+def _words(err: Any, field: str) -> str:
+    """A pydantic error as a reason a wrangler reads."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind in ("string_too_short", "too_short", "missing"):
+        return REQUIRED.get(field, "required")
+    if kind == "greater_than_equal":
+        return f"at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"at most {ctx.get('le')}"
+    if kind == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters"
+    if kind == "literal_error":
+        return f"one of {ctx.get('expected')}"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
 def _errors(model: Any, settings: dict[str, Any]) -> dict[str, str]:
     try:
         model.model_validate(settings)
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for err in exc.errors():
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "string_too_short":
-                msg = "required"
             field = str(err["loc"][0]) if err["loc"] else ""
+            msg = _words(err, field)
             if not field:
                 named = [(msg.find(f), f) for f in settings if f in msg]
                 field = min(named)[1] if named else ""
-            errors.setdefault(field, msg)
+            errors.setdefault(field, REWORDED.get(msg, msg))
         return errors
     return {}
 
@@ -124,7 +160,21 @@ class SubmitDialog(QDialog):
         )
         self.note = QLabel()
         self.note.setStyleSheet(NOTE_STYLE)
-        self.general = QLabel()
+        self.note.setFixedHeight(self.note.fontMetrics().height())  # kept: nothing moves
+        self.blend_note = plain_label()  # what the .blend says, or why it cannot be read
+        self.blend_note.setWordWrap(True)
+        self.blend_note.setStyleSheet(NOTE_STYLE)
+        # Two lines kept for it: reading the file must not push the form down.
+        self.blend_note.setMinimumHeight(2 * self.blend_note.fontMetrics().lineSpacing())
+        self.blend_info: BlendInfo | None = None
+        self.reading: asyncio.Future[None] | None = None
+        self._read_timer = QTimer(self)
+        self._read_timer.setSingleShot(True)
+        self._read_timer.setInterval(300)  # typed paths are read once typing pauses
+        self._read_timer.timeout.connect(self._read_blend_soon)
+        self._left: set[str] = set()  # fields left once (their reasons show)
+        self._all = False  # Submit was pressed: every reason shows
+        self.general = plain_label()
         self.general.setStyleSheet(ERROR_STYLE)
         self.general.setWordWrap(True)
 
@@ -142,7 +192,7 @@ class SubmitDialog(QDialog):
         self.form = QFormLayout()
         self.form.addRow("Name", self._field("name", self.name))
         self.form.addRow("Job type", self._field("type", self.job_type))
-        self.form.addRow(".blend file", self._field("filepath", file_row))
+        self.form.addRow(".blend file", self._field("filepath", file_row, note=self.blend_note))
         self.form.addRow("Command", self._field("argv", self.argv))
         self.form.addRow("Frames", self._field("frame_start", frames, also=("frame_end",)))
         self.form.addRow("Chunk size", self._field("chunk_size", self.chunk_size, note=self.note))
@@ -168,6 +218,18 @@ class SubmitDialog(QDialog):
             edit.textChanged.connect(self.validate)
         for spin in (self.frame_start, self.frame_end, self.chunk_size, self.priority):
             spin.valueChanged.connect(self.validate)
+        left = (
+            (self.name, ("name",)),
+            (self.filepath, ("filepath",)),
+            (self.argv, ("argv",)),
+            (self.frame_start, ("frame_start", "frame_end")),
+            (self.frame_end, ("frame_start", "frame_end")),
+            (self.chunk_size, ("chunk_size",)),
+            (self.priority, ("priority",)),
+            (self.render_output, ("render_output",)),
+        )
+        for widget, keys in left:
+            widget.editingFinished.connect(lambda k=keys: self._leave(k))
         self.job_type.currentIndexChanged.connect(self._type_changed)
         self.format.currentIndexChanged.connect(self.validate)
         self._output_touched = False
@@ -200,10 +262,12 @@ class SubmitDialog(QDialog):
             column.addLayout(widget)
         else:
             column.addWidget(widget)
-        error = QLabel()
+        error = plain_label()
         error.setStyleSheet(ERROR_STYLE)
-        error.setWordWrap(True)
-        error.hide()
+        # One line kept for the reason, shown or not, so the form never moves; a long
+        # reason is cut at the edge and whole in the tooltip.
+        error.setFixedHeight(error.fontMetrics().height())
+        error.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         column.addWidget(error)
         if note is not None:
             column.addWidget(note)
@@ -233,7 +297,13 @@ class SubmitDialog(QDialog):
             **frames,
         }, {}
 
+    def _leave(self, keys: tuple[str, ...]) -> None:
+        self._left.update(keys)
+        self.validate()
+
     def validate(self) -> dict[str, str]:
+        """Every reason the job cannot be submitted as it stands ({} when it can); the
+        ones of fields left (or all, after Submit) are shown."""
         settings, errors = self.job_settings()
         errors = {**settings_errors(self.type_name, settings), **errors}
         if not self.name.text().strip():
@@ -245,10 +315,10 @@ class SubmitDialog(QDialog):
             errors["chunk_size"] = (
                 f"{count:,} tasks; at most {MAX_TASKS_PER_JOB:,} per job: use larger chunks"
             )
-        self.note.setText(f"{count:,} task{'s' if count != 1 else ''}" if count else "")
-        self.note.setVisible(count > 0 and "chunk_size" not in errors)
-        self._show(errors)
-        self.submit_button.setEnabled(not errors and self.submitting is None)
+        counted = count > 0 and "chunk_size" not in errors
+        self.note.setText(f"{count:,} task{'s' if count != 1 else ''}" if counted else "")
+        self._show({k: v for k, v in errors.items() if self._all or k in self._left})
+        self.submit_button.setEnabled(self.submitting is None)
         return errors
 
     def _show(self, errors: dict[str, str]) -> None:
@@ -259,7 +329,7 @@ class SubmitDialog(QDialog):
         for label in {id(v): v for v in self.errors.values()}.values():
             text = "; ".join(shown.get(id(label), []))
             label.setText(text)
-            label.setVisible(bool(text))
+            label.setToolTip(tooltip(text))
         unplaced = [f"{k}: {v}" for k, v in errors.items() if k not in self.errors]
         self._say("\n".join(unplaced))
 
@@ -304,11 +374,69 @@ class SubmitDialog(QDialog):
                 self.render_output.setText(str(path.parent / "render" / path.stem / "######"))
             if self.qsettings is not None:
                 self.qsettings.setValue("submit/last_dir", str(path.parent))
+        self.blend_info = None
+        self.blend_note.setText("")
+        self._read_timer.start()
         self.validate()
+
+    def _read_blend_soon(self) -> None:
+        text = self.filepath.text().strip()
+        if text and self.type_name == "blender_render":
+            self.reading = asyncio.ensure_future(self.read_blend(text))
+
+    async def read_blend(self, text: str) -> None:
+        """Read the .blend on a thread; its scene fills the frames and shows under the
+        field. A path typed on meanwhile wins: a late answer for an older one is dropped."""
+        path = Path(text)
+        if not path.is_absolute():
+            self._blend_note(
+                "A relative path: workers resolve it in their own work directory. "
+                "Give the path as the workers see it, from the root.",
+                warn=True,
+            )
+            return
+        try:
+            info = await asyncio.to_thread(read_blend_info, path)
+        except BlendUnreadable as exc:
+            if self.filepath.text().strip() != text:
+                return
+            missing = not await asyncio.to_thread(path.exists)
+            if self.filepath.text().strip() != text:
+                return
+            if missing:
+                self._blend_note(
+                    f"Not found: workers will look for {path} (on their machine, after the "
+                    "path variables in Settings). Check that it is there, shared under "
+                    "that path.",
+                    warn=True,
+                )
+            else:
+                self._blend_note(str(exc), warn=True)
+            return
+        if self.filepath.text().strip() != text:
+            return
+        self.blend_info = info
+        self.frame_start.setValue(info.frame_start)
+        self.frame_end.setValue(info.frame_end)
+        if info.file_format is not None and info.file_format in FORMATS:
+            self.format.setCurrentText(info.file_format)
+        step = f" (step {info.frame_step})" if info.frame_step != 1 else ""
+        self._blend_note(
+            f"Scene '{info.scene}': frames {info.frame_start}-{info.frame_end}{step}, "
+            f"{info.size} px ({info.percentage} %), {info.engine.title()}, "
+            f"its own output {info.output or '(none)'}"
+            + (f" as {info.file_format}" if info.file_format else ""),
+            warn=False,
+        )
+
+    def _blend_note(self, text: str, warn: bool) -> None:
+        self.blend_note.setText(text)
+        self.blend_note.setStyleSheet(WARN_STYLE if warn else NOTE_STYLE)
 
     # -- sending -----------------------------------------------------------------------
 
     def submit(self) -> None:
+        self._all = True  # every reason shows from now on
         if self.validate() or self.submitting is not None:
             return
         settings, _ = self.job_settings()

@@ -27,6 +27,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor
 
 from flamenco_gui.farm.events import Change
+from flamenco_gui.gui.plain import tooltip
 from flamenco_gui.gui.sorted_ids import Key, SortedIds, normalise
 
 Index = QModelIndex | QPersistentModelIndex
@@ -52,6 +53,7 @@ class Column:
     width: int = 100
     tooltip: Callable[[Row], str | None] | None = None
     clock: bool = False  # the text changes with time (elapsed, last seen): repainted 1/s
+    stretch: bool = False  # takes the table's spare width (names, activity)
 
 
 def contiguous_runs(positions: Iterable[int]) -> list[tuple[int, int]]:
@@ -385,7 +387,8 @@ class LiveTableModel(QAbstractTableModel):
             return col.bar(row) if col.bar else None
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _RIGHT if col.align_right else None
-        return col.tooltip(row) if col.tooltip else None  # ToolTipRole
+        # ToolTipRole: user text shown as written (gui/plain.py)
+        return tooltip(col.tooltip(row) or "") or None if col.tooltip else None
 
 
 _ROLES = frozenset(

@@ -14,10 +14,12 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
+from flamenco_gui.gui.plain import plain_label, tooltip
 from flamenco_gui.gui.table_model import LiveTableModel
 from flamenco_gui.gui.table_view import LiveTableView
 
 Row = dict[str, Any]
+TITLE_WIDTH = 320  # px a table's title may take beside its search box
 Choice = tuple[str, Callable[[Row], bool] | None]  # (label, predicate); None: everything
 
 
@@ -37,7 +39,8 @@ class TablePanel(QWidget):
         super().__init__(parent)
         self.model = model
         self.scope: Callable[[Row], bool] | None = None  # e.g. the selected jobs' tasks
-        self.title = QLabel(f"<b>{title}</b>")
+        self.title = plain_label("", bold=True)
+        self.set_title(title)
         self.search = QLineEdit()
         self.search.setPlaceholderText(placeholder)
         self.search.setClearButtonEnabled(True)
@@ -73,7 +76,12 @@ class TablePanel(QWidget):
         self._count()
 
     def set_title(self, title: str) -> None:
-        self.title.setText(f"<b>{title}</b>")
+        """Cut short to TITLE_WIDTH (a long job name must not squeeze the search box),
+        whole in the tooltip."""
+        metrics = self.title.fontMetrics()
+        shown = metrics.elidedText(title, Qt.TextElideMode.ElideMiddle, TITLE_WIDTH)
+        self.title.setText(shown)
+        self.title.setToolTip(tooltip(title) if shown != title else "")
 
     def apply_filter(self) -> None:
         self._debounce.stop()

@@ -10,9 +10,19 @@ once a second, so elapsed times and "last seen" ages tick without any event.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QRect, Qt, QTimer
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QRect,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QHelpEvent
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QToolTip, QWidget
 
+from flamenco_gui.gui.plain import tooltip
 from flamenco_gui.gui.progress_delegate import ProgressDelegate
 from flamenco_gui.gui.table_model import LiveTableModel, contiguous_runs
 
@@ -37,13 +47,17 @@ class LiveTableView(QTableView):
         vh.setDefaultSectionSize(ROW_HEIGHT)
         hh = self.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        hh.setStretchLastSection(True)
+        # Names and activity take the spare width; ids and figures keep theirs.
+        stretch = [i for i, col in enumerate(model.columns) if col.stretch]
+        hh.setStretchLastSection(not stretch)
         hh.setHighlightSections(False)
         self._bars = ProgressDelegate(self)
         for i, col in enumerate(model.columns):
             self.setColumnWidth(i, col.width)
             if col.bar is not None:
                 self.setItemDelegateForColumn(i, self._bars)
+        for i in stretch:
+            hh.setSectionResizeMode(i, QHeaderView.ResizeMode.Stretch)
         self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
 
         self._top_id: int | None = None
@@ -60,6 +74,22 @@ class LiveTableView(QTableView):
         self._clock.timeout.connect(self._tick)
         if self._clock_columns:
             self._clock.start()
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        """A cell cut short shows its whole text as a tooltip (when its column has no
+        tooltip of its own); measured only when the mouse rests on it."""
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            index = self.indexAt(event.pos())
+            if index.isValid() and index.data(Qt.ItemDataRole.ToolTipRole) is None:
+                text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+                room = self.visualRect(index).width() - 8  # the cell's margins
+                if text and self.fontMetrics().horizontalAdvance(text) > room:
+                    QToolTip.showText(event.globalPos(), tooltip(text), self.viewport())
+                    return True
+                QToolTip.hideText()
+                event.ignore()
+                return True
+        return super().viewportEvent(event)
 
     def _tick(self) -> None:
         """Repaint only the columns whose text is a clock: the rest changes by events."""

@@ -48,7 +48,8 @@ def task_columns(job_name: Names, worker_name: Names) -> list[Column]:
         fmt.progress_column(90),
         Column(
             "Frame",
-            lambda r: fmt.opt(r.get("frame_current")),
+            # Only once it started: a queued task has no current frame.
+            lambda r: "" if r.get("status") == "queued" else fmt.opt(r.get("frame_current")),
             lambda r: r.get("frame_current") or 0,
             True,
             width=55,
@@ -59,6 +60,7 @@ def task_columns(job_name: Names, worker_name: Names) -> list[Column]:
             "Activity",
             lambda r: (r.get("error") if r.get("status") == "failed" else r.get("activity")) or "",
             width=220,
+            stretch=True,
             tooltip=lambda r: r.get("error") or r.get("activity"),
         ),
     ]

@@ -52,7 +52,7 @@ def worker_columns(offers: BuildOffers) -> list[Column]:
 
 
 WORKER_COLUMNS = [
-    Column("Name", lambda r: r["hostname"], width=120),
+    Column("Name", lambda r: r["hostname"], width=120, stretch=True),
     Column("Enabled", lambda r: r["status"], status=lambda r: r["status"], width=70),
     Column("Online", lambda r: r["connection"], status=lambda r: r["connection"], width=65),
     Column("Activity", lambda r: r.get("activity") or "", width=140),
@@ -87,10 +87,14 @@ WORKER_COLUMNS = [
     ),
     Column(
         "Last seen",
-        lambda r: fmt.ago(r.get("last_seen")),
+        lambda r: fmt.seen(r.get("last_seen")),
         lambda r: -(r.get("last_seen") or 0),
         clock=True,
+        width=110,
+        tooltip=lambda r: fmt.ago(r.get("last_seen")) or None,
     ),
+    Column("Address", lambda r: r.get("ip_address") or "", width=110),
+    Column("OS", lambda r: r.get("system") or "", width=70),
     # Two nodes may share a name (cloned images): the id tells them apart.
     Column("ID", lambda r: str(r["id"]), lambda r: r["id"], True, width=45),
 ]

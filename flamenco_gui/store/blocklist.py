@@ -38,6 +38,15 @@ class BlocklistTable(Tables):
         )
         return cast(list[BlocklistRow], [dict(r) for r in cur])
 
+    def blocklist_of_worker(self, worker_id: int) -> list[BlocklistRow]:
+        """A few rows per worker at most (the table is small: no index needed)."""
+        cur = self.conn.execute(
+            "SELECT b.*, w.hostname FROM job_blocklist b LEFT JOIN workers w ON w.id = b.worker_id "
+            "WHERE b.worker_id = ? ORDER BY b.created",
+            (worker_id,),
+        )
+        return cast(list[BlocklistRow], [dict(r) for r in cur])
+
     def blocklist_clear(self, job_id: int, worker_id: int | None) -> None:
         """Let the worker (or every one) back on the job, its failures so far forgiven."""
         which = "job_id = ?" + ("" if worker_id is None else " AND worker_id = ?")

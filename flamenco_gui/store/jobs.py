@@ -29,10 +29,13 @@ class JobsTable(Tables):
             raise ValueError("a job's status changes only through set_job_status")
         self._update("jobs", job_id, fields)
 
-    def set_job_status(self, job_id: int, status: str, when: float) -> None:
-        """Called by the task state machine alone (tests/farm/test_status_writes.py)."""
+    def set_job_status(self, job_id: int, status: str, when: float, started: bool = False) -> None:
+        """Called by the task state machine alone (tests/farm/test_status_writes.py);
+        `started`: a new run begins now."""
         self.conn.execute(
-            "UPDATE jobs SET status = ?, updated = ? WHERE id = ?", (status, when, job_id)
+            "UPDATE jobs SET status = ?, updated = ?,"
+            " started = CASE WHEN ? THEN ? ELSE started END WHERE id = ?",
+            (status, when, started, when, job_id),
         )
 
     def job_status_and_counts(self, job_id: int) -> tuple[str, dict[str, int]] | None:

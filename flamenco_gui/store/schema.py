@@ -241,7 +241,14 @@ def _v10(db: sqlite_utils.Database) -> None:
     )
 
 
-def _v11_frame_records(db: sqlite_utils.Database) -> None:
+def _v11_job_started(db: sqlite_utils.Database) -> None:
+    """When a job's current run began rendering (a requeue starts a new run), so its
+    Elapsed counts from there, not from its first submission; NULL: not yet."""
+    if "started" not in db.table("jobs").columns_dict:
+        db.table("jobs").add_column("started", float)
+
+
+def _v12_frame_records(db: sqlite_utils.Database) -> None:
     """What each frame took and whether it is sound (docs/statistics.md), and what a
     deleted job leaves behind (`farm_history`, one row per job).
 
@@ -269,7 +276,7 @@ def _v11_frame_records(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11_frame_records,
+    _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11_job_started, _v12_frame_records,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

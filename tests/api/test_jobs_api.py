@@ -258,7 +258,7 @@ async def test_job_actions_pause_resume_cancel_requeue(api: Api) -> None:
     got = await w.pull()
     assert got["task_id"] is not None
 
-    r = await api.post(f"/jobs/{jid}/actions", {"action": "pause"})
+    r = await api.post(f"/jobs/{jid}/actions", {"action": "pause_now"})
     assert r.status == 200, r
     assert r.json["status"] == "paused"
     assert await _statuses(api, jid) == ["paused"] * 3
@@ -288,6 +288,31 @@ async def test_job_actions_pause_resume_cancel_requeue(api: Api) -> None:
     assert r.json["progress"] == 0.0
     assert await _statuses(api, jid) == ["queued"] * 3
     assert (await w.pull())["task_id"] is not None
+
+
+async def test_pause_lets_the_running_task_finish_and_starts_no_new_one(api: Api) -> None:
+    job = await api.job(frames=(1, 4))
+    jid = job["id"]
+    w = await api.register("render-1")
+    got = await w.pull()
+    r = await api.post(f"/jobs/{jid}/actions", {"action": "pause"})
+    assert r.status == 200, r
+    assert r.json["status"] == "paused"  # while its running task finishes
+    assert sorted(await _statuses(api, jid)) == ["paused"] * 3 + ["rendering"]
+    assert (await w.report(got["task_id"], lease=got["lease"], progress=67)).status == 204
+    await w.complete(got)  # its lease held: the work is kept
+    assert sorted(await _statuses(api, jid)) == ["completed"] + ["paused"] * 3
+    assert (await w.pull())["task_id"] is None  # nothing new starts
+
+    # A task running when the job was paused that fails comes back paused, not queued.
+    await api.post(f"/jobs/{jid}/actions", {"action": "resume"})
+    again = await w.pull()
+    await api.post(f"/jobs/{jid}/actions", {"action": "pause"})
+    r = await w.report(again["task_id"], lease=again["lease"], status="failed", error="boom")
+    assert r.status == 204, r
+    task = (await api.get(f"/tasks/{again['task_id']}")).json
+    assert task["status"] == "paused" and task["attempts"] == 1
+    assert (await api.get(f"/jobs/{jid}")).json["status"] == "paused"
 
 
 async def test_requeue_failed_only_touches_failed_tasks(api: Api) -> None:

@@ -212,12 +212,14 @@ async def test_task_log_append_and_read(api: Api) -> None:
     w, got = await _leased(api)
     tid, lease = got["task_id"], got["lease"]
     lines = [f"Fra:{5 + i} Mem:12M | Rendering {i}" for i in range(10)]
+    head = (await api.get(f"/tasks/{tid}/log")).text  # the manager's attempt header
+    assert head.startswith("[manager ") and f"lease {lease}" in head
 
     r = await w.api.post(f"/tasks/{tid}/log", {"lease": lease, "lines": lines[:6]})
     assert r.status == 204, r
     r = await w.api.post(f"/tasks/{tid}/log", {"lease": lease, "lines": lines[6:]})
     assert r.status == 204, r
-    full_text = "".join(line + "\n" for line in lines)
+    full_text = head + "".join(line + "\n" for line in lines)
     size = len(full_text.encode())
 
     r = await api.get(f"/tasks/{tid}/log")
@@ -231,7 +233,7 @@ async def test_task_log_append_and_read(api: Api) -> None:
     assert r.text.splitlines() == lines[-3:]
     assert int(r.headers["X-Log-Size"]) == size
 
-    offset = len((lines[0] + "\n").encode())
+    offset = len((head + lines[0] + "\n").encode())
     r = await api.get(f"/tasks/{tid}/log", params={"offset": str(offset), "limit": "20"})
     assert r.status == 200, r
     assert r.raw == full_text.encode()[offset : offset + 20]
@@ -271,8 +273,9 @@ async def test_task_log_from_a_non_owner_is_refused(api: Api) -> None:
     assert r.status == 409, r
 
     r = await api.get(f"/tasks/{tid}/log")
-    assert r.text == "mine\n"
-    assert r.headers["X-Log-Size"] == "5"
+    header, rest = r.text.split("\n", 1)
+    assert header.startswith("[manager ") and rest == "mine\n"  # no intruder's line
+    assert r.headers["X-Log-Size"] == str(len(r.raw))
 
 
 async def test_rendering_watch_answers_at_once_when_the_wrangler_cancels(api: Api) -> None:

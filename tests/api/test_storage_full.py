@@ -202,7 +202,8 @@ async def test_a_refused_log_batch_leaves_the_log_byte_identical_and_lands_once(
             assert await append(2, big) == 204
             assert await append(2, big) == 204  # its answer was lost: sent again
             assert await append(2, [*big, "one more"]) == 204  # the outbox added a line
-            after = (await log_bytes()).decode().splitlines()
+            header, *after = (await log_bytes()).decode().splitlines()
+            assert header.startswith("[manager ")  # the attempt's header (log_notes.py)
             assert after == ["first line", *big, "one more"]
     finally:
         await manager.stop()

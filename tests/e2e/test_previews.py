@@ -38,7 +38,8 @@ def test_previews_arrive_while_the_job_renders(tmp_path: Path) -> None:
         newest = farm.http.request("GET", f"/jobs/{job['id']}/preview")
         assert newest.status == 200
         thumb = Image.open(io.BytesIO(newest.body))
-        frame = Image.open(out / f"f_{previews[-1]['frame']:04d}.png")
+        latest = max(p["frame"] for p in previews)  # the latest: the highest frame
+        frame = Image.open(out / f"f_{latest:04d}.png")
         assert thumb.format == "JPEG" and thumb.size == frame.size  # 32x24 needs no shrinking
         # It is that frame: the average colour matches the real PNG's closely.
         a = thumb.convert("RGB").resize((1, 1)).getpixel((0, 0))

@@ -236,8 +236,10 @@ class FakeStore:
         counts = Counter(t["status"] for t in self.tasks.values() if t["job_id"] == job_id)
         return self.jobs[job_id]["status"], dict(counts)
 
-    def set_job_status(self, job_id: int, status: str, when: float) -> None:
+    def set_job_status(self, job_id: int, status: str, when: float, started: bool = False) -> None:
         self.jobs[job_id] |= {"status": status, "updated": when}
+        if started:
+            self.jobs[job_id]["started"] = when
 
     def job_task_slice(
         self, job_id: int, status: str, limit: int, after: int = 0
@@ -382,6 +384,12 @@ class FakeStore:
             if job == job_id
         ]
         return sorted(rows, key=lambda r: r["created"])
+
+    def blocklist_of_worker(self, worker_id: int) -> list[BlocklistRow]:
+        jobs = {job for job, worker in self.blocklisted if worker == worker_id}
+        return [
+            r for job in sorted(jobs) for r in self.blocklist(job) if r["worker_id"] == worker_id
+        ]
 
     def blocklist_clear(self, job_id: int, worker_id: int | None) -> None:
         for job, worker in self.blocklisted:

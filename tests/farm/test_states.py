@@ -36,6 +36,8 @@ def test_transitions(old: TaskStatus, new: TaskStatus, allowed: bool) -> None:
         ({"completed": 3, "failed": 1}, JobStatus.FAILED),
         ({"failed": 1, "rendering": 1}, JobStatus.RENDERING),
         ({"paused": 2, "completed": 2}, JobStatus.PAUSED),
+        ({"paused": 2, "rendering": 1}, JobStatus.PAUSED),  # pausing: the render finishes
+        ({"paused": 2, "rendering": 1, "queued": 1}, JobStatus.RENDERING),
         ({"canceled": 2, "completed": 2}, JobStatus.CANCELED),
         ({}, JobStatus.COMPLETED),
     ],

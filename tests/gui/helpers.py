@@ -54,7 +54,7 @@ async def running_window(
     try:
         yield manager, window
     finally:
-        window.close()
+        window.quit_now()
         await window.shutdown()
         await manager.stop()
 

@@ -94,10 +94,12 @@ def test_submit_validation_uses_the_compilers_models() -> None:
     errors = settings_errors(
         "blender_render", {**ok, "render_output": "", "frame_start": 9, "frame_end": 1}
     )
-    assert errors["render_output"] == "required"
-    assert "frame_start" in errors["frame_end"]  # the two-field rule, reported at once
+    assert errors["render_output"].startswith("required: where the frames go")
+    # The two-field rule, reported at once, in the form's words.
+    assert errors["frame_end"] == "the last frame comes before the first"
     assert "format" in settings_errors("blender_render", {**ok, "format": "GIF"})
-    assert "argv" in settings_errors("command", {"argv": [], "frame_start": 1, "frame_end": 1})
+    no_argv = settings_errors("command", {"argv": [], "frame_start": 1, "frame_end": 1})
+    assert no_argv == {"argv": "enter the program to run, with its arguments"}  # not pydantic's
     assert task_count(1, 100, 10) == 10
     assert task_count(1, 101, 10) == 11
 

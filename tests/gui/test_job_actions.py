@@ -34,7 +34,7 @@ def test_job_actions_confirmations_and_notifications(qloop, qtbot, tmp_path) -> 
             # Selecting a job shows its tasks only; none selected shows them all.
             window.jobs.view.select_ids([a["id"]], a["id"])
             await until(lambda: window.task_model.rowCount() == 3, 1)
-            assert window.tasks.title.text() == "<b>Tasks of shot-a</b>"
+            assert window.tasks.title.text() == "Tasks of shot-a"
 
             # Toolbar: pause and resume the selected job.
             actions.pause_job.trigger()
@@ -104,7 +104,10 @@ def test_job_actions_confirmations_and_notifications(qloop, qtbot, tmp_path) -> 
                 service.update_task(task_id, {"status": "rendering"}, None)
                 service.update_task(task_id, {"status": "completed"}, None)
             await until(lambda: any("completed" in t for _, t in window.notifier.sent), 2)
-            assert "shot-a" in window.statusBar().currentMessage()
+            assert any(t == f"shot-a (job {a['id']}) completed." for _, t in window.notifier.sent)
+            # The last busy job ended: the farm is idle, the status bar's last word.
+            assert window.notifier.sent[-1][0] == "Farm idle"
+            assert window.statusBar().currentMessage() == window.notifier.sent[-1][1]
 
             # Search: typing filters the visible rows (after the debounce).
             window.tasks.search.setText(str(t2))

@@ -48,7 +48,7 @@ def test_toggle_starts_and_stops_a_local_worker(qloop, qtbot, tmp_path) -> None:
             window.local_action.trigger()
             pid = window.local.pid
             await until(lambda: cell(window.worker_model, worker_id, "Online") == "online", 20)
-            window.close()
+            window.quit_now()
             await window.shutdown()
             assert process_gone(pid)
 
