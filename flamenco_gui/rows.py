@@ -129,6 +129,12 @@ class JobView(JobRow):
     progress: float
     depends_on: NotRequired[list[int]]
     waiting_reason: NotRequired[str | None]  # e.g. "no worker accepts command jobs"
+    # farm/eta.py: seconds since the first task started (None: none has), seconds
+    # left (None: nothing measures it yet) and, without an ETA, why not.
+    elapsed: NotRequired[float | None]
+    remaining: NotRequired[float | None]
+    eta_note: NotRequired[str | None]
+    eta_at: NotRequired[float]  # the moment `elapsed` and `remaining` are for
 
 
 class HistoryRow(TypedDict):
@@ -155,3 +161,50 @@ class PreviewEntry(TypedDict):
     task_id: int
     size: int
     time: float
+
+
+class FrameRecordRow(TypedDict):
+    """One frame of a job as last rendered (`frame_records`; docs/statistics.md)."""
+
+    job_id: int
+    frame: int
+    task_id: int | None
+    worker_id: int | None
+    worker: str | None  # the worker's hostname, joined when read
+    started: float | None
+    finished: float | None
+    render_seconds: float | None  # Blender's own time for the frame
+    peak_memory_mb: float | None  # Blender's own memory peak while on it
+    path: str | None
+    bytes: int | None
+    check: str | None  # "ok", or why the frame failed its check
+
+
+class WorkerSpeed(TypedDict):
+    """A worker's frames in one job and the wall-clock seconds they took: the frames
+    after a task's first (`frames`, `seconds`), and its tasks' first frames with the
+    start-up before them (`first_frames`, `first_seconds`)."""
+
+    worker_id: int | None
+    frames: int
+    seconds: float | None
+    first_frames: int
+    first_seconds: float | None
+
+
+class FarmHistoryRow(TypedDict):
+    """What a deleted job leaves behind."""
+
+    job_id: int
+    name: str
+    type: str
+    status: str
+    created: float | None
+    first_started: float | None
+    last_finished: float | None
+    deleted: float | None
+    frames: int | None
+    frames_rendered: int
+    tasks: int
+    failures: int
+    node_seconds: float

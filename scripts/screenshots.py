@@ -1,6 +1,7 @@
 """Writes the window's screenshots to docs/screenshots/ from a populated demo farm.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/screenshots.py --only statistics
 
 The demo farm is made through FarmService, the same calls the API makes, in a
 temporary data dir; nothing is drawn by hand. The frames in the previews are really
@@ -8,6 +9,10 @@ rendered: Blender renders a small animated scene (tests/blender_scene.py) and ea
 frame becomes a preview through the worker's own thumbnail function, as a worker
 sends it. The manager is not started (no port is opened): the window only needs its
 service, URL and token. Needs Blender (apt-get install blender).
+
+The statistics screenshots are of a farm that really rendered: a manager on loopback,
+two real worker processes and real Blender (a 48-frame shot, and a shot whose frames a
+Blender handler spoils, so its tasks fail their frame check and are retried).
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from flamenco_gui.manager import Manager
 from flamenco_gui.worker.previews import thumbnail
 from tests.blender_scene import make_scene, render_argv
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
 TOKEN = "k3J9xQm2vT8pLw4rZ_demo-Yh7Ns2Qe5Rb8Wc1Ua"  # as long as a real one (40)
 
 
@@ -378,14 +384,115 @@ async def shoot(app: QApplication, tmp: Path) -> None:
     manager.store.close()
 
 
+# Spoils frames 5 and 6 of a shot right after Blender saved them (one black, one empty).
+SPOIL = """
+import bpy
+def spoil(scene, *args):
+    path = scene.render.frame_path(frame=scene.frame_current)
+    if scene.frame_current == 6:
+        open(path, "wb").close()
+    elif scene.frame_current == 5:
+        image = bpy.data.images.new("black", 320, 180)
+        image.filepath_raw = path
+        image.file_format = "PNG"
+        image.save()
+bpy.app.handlers.render_write.append(spoil)
+"""
+
+
+async def _rendered(service: FarmService, job_id: int) -> None:
+    while service.get_job(job_id)["status"] not in ("completed", "failed", "canceled"):
+        await asyncio.sleep(0.5)
+
+
+async def shoot_statistics(tmp: Path) -> None:
+    """The statistics window over a farm that really rendered (needs Blender)."""
+    from flamenco_gui.gui.statistics_view import StatisticsWindow
+    from tests.blender_scene import make_scene, require_blender
+
+    blender = require_blender()
+    scene = make_scene(tmp / "shot.blend", frames=48, samples=24)
+    manager = Manager(tmp / "farm", "127.0.0.1", 0, TOKEN)
+    await manager.start()
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "main.py"),
+                "worker",
+                "--manager",
+                manager.url,
+                "--token",
+                TOKEN,
+                "--name",
+                name,
+                "--work-dir",
+                str(tmp / name),
+                "--blender",
+                blender,
+                "--allow-blender-python",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in ("render-01", "render-02")
+    ]
+    try:
+        service = manager.service
+
+        def shot(name: str, frames: int, extra: list[str]) -> int:
+            settings = {
+                "filepath": str(scene), "frame_start": 1, "frame_end": frames,
+                "render_output": str(tmp / name / "######"), "format": "PNG",
+                "resolution_x": 320, "resolution_y": 180, "blender_args": extra,
+            }  # fmt: skip
+            return service.create_job(
+                name=name, type="blender_render", settings=settings, priority=50, chunk_size=4
+            )["id"]
+
+        main_shot = shot("sc070_harbour_dusk", 48, [])
+        await _rendered(service, main_shot)
+        spoiled = shot("sc080_spoiled_frames", 8, ["--python-expr", SPOIL])
+        await _rendered(service, spoiled)
+        stats = StatisticsWindow(service)
+        stats.resize(1280, 720)
+        stats.show()
+        for tab, name in (
+            (stats.job, "statistics_job.png"),
+            (stats.workers, "statistics_workers.png"),
+            (stats.utilisation, "statistics_utilisation.png"),
+        ):
+            stats.fill_jobs(main_shot)
+            stats.days.setValue(1 if tab is stats.utilisation else 7)  # a day of hours
+            stats.tabs.setCurrentWidget(tab)
+            await stats.refresh()
+            await _settle(stats)
+            _save(stats, name)
+        await service.delete_job(spoiled)  # its summary stays in the farm's history
+        stats.tabs.setCurrentWidget(stats.history)
+        await stats.refresh()
+        await _settle(stats)
+        _save(stats, "statistics_history.png")
+        stats.close()
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(10)
+        await manager.stop()
+
+
 def main() -> int:
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
     app = QApplication.instance() or QApplication(sys.argv)
     app.setQuitOnLastWindowClosed(False)
     OUT.mkdir(parents=True, exist_ok=True)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with tempfile.TemporaryDirectory() as tmp, loop:
-        loop.run_until_complete(shoot(app, Path(tmp)))
+        if only in (None, "window"):
+            loop.run_until_complete(shoot(app, Path(tmp)))
+        if only in (None, "statistics"):
+            loop.run_until_complete(shoot_statistics(Path(tmp)))
     return 0
 
 

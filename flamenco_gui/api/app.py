@@ -16,6 +16,7 @@ from flamenco_gui.api import (  # noqa: F401 -- importing registers the routes
     routes_jobs,
     routes_meta,
     routes_pairing,
+    routes_statistics,
     routes_tasks,
     routes_workers,
 )

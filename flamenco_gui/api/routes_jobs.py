@@ -34,6 +34,7 @@ async def create_job(ctx: Ctx) -> Json:
         depends_on=b.depends_on,
         storage=b.storage,
         files=[f.model_dump() for f in b.files],
+        skip_existing=b.skip_existing,
     )
 
 
@@ -128,3 +129,49 @@ async def get_preview(ctx: Ctx) -> web.Response:
             raise NotFound(f"job {job_id} has no preview yet")
         frame = max(p["frame"] for p in kept)
     return web.Response(body=ctx.service.job_preview(job_id, frame), content_type="image/jpeg")
+
+
+@route(
+    "GET", r"/jobs/{job_id:\d+}/frames", auth=Auth.VIEWER, query=s.FrameQuery,
+    response=s.FramePage, errors=(404,),
+)  # fmt: skip
+async def list_frames(ctx: Ctx) -> Json:
+    """The job's per-frame records, frames in order; `?format=csv` for all of them as CSV."""
+    job_id = ctx.path_int("job_id")
+    q: s.FrameQuery = ctx.query
+    if q.format == "csv":
+        text = await ctx.service.job_frames_csv(job_id)
+        return web.Response(
+            text=text,
+            content_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="job-{job_id}-frames.csv"'},
+        )
+    rows, total = ctx.service.job_frames(job_id, q.limit, q.offset)
+    return {"frames": rows, "total": total, "limit": q.limit, "offset": q.offset}
+
+
+@route(
+    "GET", r"/jobs/{job_id:\d+}/attempts", auth=Auth.VIEWER, response=list[s.Attempt],
+    errors=(404,),
+)  # fmt: skip
+async def list_attempts(ctx: Ctx) -> Json:
+    """Every attempt of every task of the job: worker, start, end, outcome and reason."""
+    return ctx.service.job_attempts(ctx.path_int("job_id"))
+
+
+@route(
+    "POST", r"/jobs/{job_id:\d+}/check-frames", response=s.FrameCheck, errors=(404, 422)
+)  # fmt: skip
+async def check_frames(ctx: Ctx) -> Json:
+    """Which of the job's frames are missing or broken (truncated, undecodable, …)."""
+    return await ctx.service.check_frames(ctx.path_int("job_id"))
+
+
+@route(
+    "POST", r"/jobs/{job_id:\d+}/rerender", body=s.Rerender, response=s.Job,
+    errors=(404, 422),
+)  # fmt: skip
+async def rerender(ctx: Ctx) -> Json:
+    """Render frames again: the given ones, or by default the missing and broken ones."""
+    b: s.Rerender = ctx.body
+    return await ctx.service.rerender(ctx.path_int("job_id"), b.frames)

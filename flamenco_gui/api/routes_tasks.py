@@ -65,6 +65,7 @@ async def get_task(ctx: Ctx) -> Json:
         "depends_on": ctx.service.task_dependencies(task_id),
         "waiting_reason": waiting,
         "storage": ctx.service.job_storage(row["job_id"]),
+        "frame_check": ctx.service.frame_rules_for(row),
     }
 
 

@@ -67,6 +67,24 @@ def _seed_status(value: Any) -> Any:
     return SEED_STATUS.get(value, value) if isinstance(value, str) else value
 
 
+class FrameReport(Strict):
+    """One frame as the worker saw it (worker/frame_records.py)."""
+
+    frame: Int64
+    started: float | None = Field(default=None, ge=0)
+    finished: float | None = Field(default=None, ge=0)
+    render_seconds: float | None = Field(default=None, ge=0)
+    startup_seconds: float | None = Field(default=None, ge=0)
+    peak_memory_mb: float | None = Field(default=None, ge=0)
+    path: str | None = Field(default=None, max_length=4096)
+    bytes: Int64 | None = None
+    check: str | None = Field(default=None, max_length=4096)
+
+
+# A task's frames, sent whole with each report: a chunk is rarely longer (docs/limits.md).
+MAX_FRAMES_PER_REPORT = 10_000
+
+
 class TaskPatch(Strict):
     """`PATCH /tasks/{id}`: progress and status from the leasing worker, or a wrangler's
     status/priority change."""
@@ -84,6 +102,11 @@ class TaskPatch(Strict):
     time_cost: float | None = Field(default=None, ge=0)
     error: str | None = Field(default=None, max_length=4096)
     priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
+    frames: list[FrameReport] | None = Field(
+        default=None,
+        max_length=MAX_FRAMES_PER_REPORT,
+        description="the task's frames so far, whole each time (docs/statistics.md)",
+    )
 
 
 class LoadAverage(BaseModel):
@@ -305,6 +328,12 @@ class HistoryEntry(BaseModel):
     reason: str | None
 
 
+class FrameRulesShape(BaseModel):
+    min_bytes: int
+    resolution: list[int] | None
+    allow_uniform: bool
+
+
 class TaskDetail(Task):
     history: list[HistoryEntry]
     depends_on: list[int] = Field(description="tasks that must complete before this one runs")
@@ -315,6 +344,9 @@ class TaskDetail(Task):
         default="shared", description="its job's storage: 'manager' jobs' files come from GET"
         " /tasks/{id}/files (docs/storage.md)",
     )  # fmt: skip
+    frame_check: FrameRulesShape | None = Field(
+        default=None, description="what the worker checks each frame against; null: none"
+    )
 
 
 class TaskPage(BaseModel):
@@ -377,6 +409,10 @@ class JobCreate(Strict):
     files: list[JobFileIn] = Field(
         default_factory=list, description="a manager job's manifest: path in the pack → file"
     )
+    skip_existing: bool = Field(
+        default=False,
+        description="render only the frames not already in the output and sound",
+    )
 
 
 class Job(BaseModel):
@@ -409,6 +445,18 @@ class Job(BaseModel):
     storage: str | None = Field(default=None, description="'manager', or none for shared")
     output: str | None = Field(
         default=None, description="a manager job's output folder on the manager's machine"
+    )
+    elapsed: float | None = Field(
+        default=None, description="seconds since its first task started; null: none has"
+    )
+    remaining: float | None = Field(
+        default=None, description="seconds left, from its measured frames; null: no estimate"
+    )
+    eta_note: str | None = Field(
+        default=None, description="why there is no estimate: waiting, no frame finished yet …"
+    )
+    eta_at: float | None = Field(
+        default=None, description="the moment elapsed and remaining are for"
     )
 
 
@@ -533,3 +581,88 @@ class Version(BaseModel):
 
 class Error(BaseModel):
     error: str
+
+
+class FrameRecord(BaseModel):
+    frame: int
+    worker: str | None
+    worker_id: int | None
+    task_id: int | None
+    started: float | None
+    finished: float | None
+    render_seconds: float | None
+    peak_memory_mb: float | None
+    path: str | None
+    bytes: int | None
+    check: str | None
+
+
+class FrameQuery(Strict):
+    format: Literal["json", "csv"] = "json"
+    limit: int = Field(default=10_000, ge=1, le=100_000)
+    offset: int = Field(default=0, ge=0)
+
+
+class FramePage(BaseModel):
+    frames: list[FrameRecord]
+    total: int
+    limit: int
+    offset: int
+
+
+class BrokenFrame(BaseModel):
+    frame: int
+    reason: str
+
+
+class FrameCheck(BaseModel):
+    frames: int = Field(description="frames the job should have")
+    missing: list[int]
+    broken: list[BrokenFrame]
+    source: str = Field(description="where the files were checked: the output folder or records")
+
+
+class Rerender(Strict):
+    frames: list[Int64] | None = Field(
+        default=None,
+        max_length=100_000,
+        description="frames to render again; default: the missing and broken ones",
+    )
+
+
+class Attempt(BaseModel):
+    task_id: int
+    frame_start: int | None
+    frame_end: int | None
+    worker_id: int | None
+    worker: str | None
+    lease: int
+    started: float | None
+    ended: float | None
+    outcome: str | None
+    reason: str | None
+
+
+class StatisticsQuery(Strict):
+    days: float = Field(default=7, gt=0, le=366, description="how far back, in days")
+
+
+class WorkerDay(BaseModel):
+    day: str
+    worker: str
+    frames: int
+    busy_hours: float
+    frames_per_hour: float | None
+    failures: int
+
+
+class UtilisationHour(BaseModel):
+    hour: float = Field(description="the hour's start, seconds since the epoch")
+    node_hours: float
+
+
+class HistoryDay(BaseModel):
+    day: str
+    jobs: int
+    frames: int
+    node_hours: float

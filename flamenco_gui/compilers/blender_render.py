@@ -50,6 +50,9 @@ class BlenderRenderSettings(CompilerSettings):
     denoise: bool | None = Field(default=None, description="Cycles denoising on/off")
     blender_args: list[str] = Field(default_factory=list, description="extra args before -a")
     video: VideoStep | None = None
+    allow_uniform_frames: bool = Field(
+        default=False, description="frames of one colour are fine (mattes, title cards)"
+    )
 
     @model_validator(mode="after")
     def _frames_in_order(self) -> BlenderRenderSettings:

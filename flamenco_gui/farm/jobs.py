@@ -28,8 +28,11 @@ from flamenco_gui.farm.compiling import (
     estimate_compiled_bytes,
 )
 from flamenco_gui.farm.errors import Conflict, Invalid, NotFound, Unavailable
+from flamenco_gui.farm.eta import Eta
 from flamenco_gui.farm.events import Change
 from flamenco_gui.farm.file_store import MANAGER, SHARED, check_manager_job
+from flamenco_gui.farm.frame_checks import frame_runs, sound_frames
+from flamenco_gui.farm.frames import Frames, frame_rules
 from flamenco_gui.farm.job_deps import JobDeps
 from flamenco_gui.farm.settings import FarmSettings
 from flamenco_gui.farm.slices import SliceSize
@@ -119,8 +122,12 @@ class Jobs:
         wakeups: Wakeups,
         files: JobFiles,
         deps: JobDeps,
+        frames: Frames,
+        eta: Eta,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._frames = frames
+        self._eta = eta
         self._store = store
         self._deps = deps
         self._changes = changes
@@ -144,6 +151,7 @@ class Jobs:
             reason = waiting_reason(kinds, self._store.accepted_kinds())
             if reason is None and job.get("tags"):
                 reason = missing_tags_reason(job["tags"] or [], self._store.enabled_worker_tags())
+        figures = self._eta.figures(job, counts)
         view = JobView(
             **job,
             depends_on=self._deps.parents(job["id"]),
@@ -151,6 +159,10 @@ class Jobs:
             tasks_total=total,
             progress=progress,
             waiting_reason=reason,
+            elapsed=figures["elapsed"],
+            remaining=figures["remaining"],
+            eta_note=figures["eta_note"],
+            eta_at=figures["eta_at"],
         )
         view["tags"] = job.get("tags") or []
         return view
@@ -187,9 +199,11 @@ class Jobs:
         depends_on: Sequence[int] = (),
         storage: str = SHARED,
         files: Sequence[JobFile] = (),
+        skip_existing: bool = False,
     ) -> PreparedJob:
-        """Validate and compile a job into rows. Pure: `submit` runs it on a thread, so
-        a job of 100,000 tasks does not stall the loop (and the window)."""
+        """Validate and compile a job into rows. Pure but for `skip_existing` (which
+        reads the output folder): `submit` runs it on a thread, so a job of 100,000
+        tasks does not stall the loop (and the window)."""
         try:
             job_tags = clean_tags(tags)
         except ValueError as e:
@@ -201,6 +215,8 @@ class Jobs:
             raise Invalid("files: only a job with storage 'manager' has a manifest")
         size = chunk_size if compiler.chunked else model.frame_end - model.frame_start + 1
         chunks = chunk_frames(model.frame_start, model.frame_end, size)
+        if skip_existing and compiler.chunked:
+            chunks = self._missing_chunks(type, model.model_dump(), size)
         finishing = compiler.finishing_tasks(model)
         if len(chunks) + len(finishing) > MAX_TASKS_PER_JOB:
             raise Invalid(
@@ -214,24 +230,9 @@ class Jobs:
         output_format = compiler.output_format(model)
 
         def row(type_: str, parser: str, start: int, end: int, commands: list[list[str]]) -> Fields:
-            return {
-                "type": type_,
-                "parser": parser,
-                # A manager job's paths are relative to its pack: no variable applies.
-                "commands": commands
-                if storage == MANAGER
-                else self._settings.with_variables(commands),
-                "needs": task_kind(commands),
-                "priority": 0,
-                "job_priority": priority,
-                "status": T.QUEUED.value,
-                "frame_start": start,
-                "frame_end": end,
-                "frame_current": start,
-                "format": output_format,
-                "created": now,
-                "updated": now,
-            }
+            return self._task_row(
+                type_, parser, start, end, commands, priority, output_format, storage
+            )
 
         tasks = [
             row(type, compiler.parser, start, end, compiler.commands(model, start, end))
@@ -260,6 +261,101 @@ class Jobs:
         }
         columns, values = self._store.encode_tasks(tasks)
         return PreparedJob(job, tasks, columns, values, deps, list(depends_on), files)
+
+    def _task_row(
+        self,
+        type_: str,
+        parser: str,
+        start: int,
+        end: int,
+        commands: list[list[str]],
+        job_priority: int,
+        output_format: str,
+        storage: str = SHARED,
+    ) -> Fields:
+        now = self._clock()
+        return {
+            "type": type_,
+            "parser": parser,
+            # A manager job's paths are relative to its pack: no variable applies.
+            "commands": commands if storage == MANAGER else self._settings.with_variables(commands),
+            "needs": task_kind(commands),
+            "priority": 0,
+            "job_priority": job_priority,
+            "status": T.QUEUED.value,
+            "frame_start": start,
+            "frame_end": end,
+            "frame_current": start,
+            "format": output_format,
+            "created": now,
+            "updated": now,
+        }
+
+    def _missing_chunks(
+        self, type_: str, settings: dict[str, Any], size: int
+    ) -> list[tuple[int, int]]:
+        """`skip_existing`: chunks of only the frames not already there and sound."""
+        rules = frame_rules(type_, settings)
+        done = sound_frames(type_, settings, rules)
+        todo = [
+            f for f in range(settings["frame_start"], settings["frame_end"] + 1) if f not in done
+        ]
+        if not todo:
+            raise Invalid(
+                "skip_existing: every frame is already in the output and sound; nothing to render"
+            )
+        return frame_runs(todo, size)
+
+    async def rerender(self, job_id: int, frames: Sequence[int]) -> JobView:
+        """New tasks for exactly `frames` (consecutive ones chunked by the job's chunk
+        size) in the job, queued; the job is queued again with them. The video step, if
+        any, is not made again (requeue its task once the frames are sound)."""
+        job = self.get(job_id)
+        if job["frame_start"] is None or job["frame_end"] is None:
+            raise Invalid(f"job {job_id} has no frames to render again")
+        outside = [f for f in frames if not job["frame_start"] <= f <= job["frame_end"]]
+        if outside:
+            raise Invalid(
+                f"frames: {outside[0]} is outside the job's frames "
+                f"{job['frame_start']}-{job['frame_end']}"
+            )
+        if not frames:
+            return job
+        compiler, model = compile_settings(job["type"], job["settings"])
+        if not compiler.chunked:
+            raise Invalid(f"job {job_id}: a {job['type']} job renders no frames one by one")
+        chunks = frame_runs(frames, job["chunk_size"] or 1)
+        fmt = compiler.output_format(model)
+        tasks = [
+            self._task_row(
+                job["type"],
+                compiler.parser,
+                a,
+                b,
+                compiler.commands(model, a, b),
+                job["priority"],
+                fmt,
+                job.get("storage") or SHARED,
+            )
+            for a, b in chunks
+        ]
+        columns, values = self._store.encode_tasks(tasks)
+        async with self._sliced(job_id):
+            for start in range(0, len(tasks), INSERT_CHUNK):
+                with self._changes.change():
+                    ids = self._store.insert_tasks(
+                        job_id, columns, values[start : start + INSERT_CHUNK]
+                    )
+                    blank = self._store.blank_task()
+                    for task_id, task in zip(ids, tasks[start : start + INSERT_CHUNK], strict=True):
+                        self._changes.emit(
+                            "task", task_id, {**blank, **task, "id": task_id, "job_id": job_id}
+                        )
+                    self._states.refresh_job(job_id)
+                await asyncio.sleep(0)
+        self._eta.forget(job_id)
+        self._wakeups.queued()
+        return self.get(job_id)
 
     def _begin(self, prepared: PreparedJob) -> int:
         with self._changes.change():
@@ -403,6 +499,9 @@ class Jobs:
             await self._move_sliced(job_id, sources, T.CANCELED, "job deleted")
             with self._changes.change():
                 self._states.move_all(job_id, T.RENDERING, T.CANCELED, "job deleted")
+                job = self._store.get_job(job_id)
+                if job is not None:  # what the farm did for it outlives it
+                    self._frames.summarise(job, self._clock())
                 self._store.mark_job_deleted(job_id, self._clock())
                 self._changes.emit("job", job_id, None)
                 self._deps.parent_gone(job_id)
@@ -413,6 +512,11 @@ class Jobs:
                 if not ids:
                     break
                 await asyncio.to_thread(self._files.delete_logs, ids)
+            while True:
+                with size.timed(), self._changes.change():
+                    if not self._frames.delete_slice(job_id, size.value):
+                        break
+                await asyncio.sleep(0)
             with self._changes.change():
                 self._store.remove_job_row(job_id)
             await asyncio.to_thread(self._files.delete_previews, job_id)
@@ -433,6 +537,8 @@ class Jobs:
         while ids := self._delete_slice(job_id):
             self._files.delete_logs(ids)
         with self._changes.change():
+            while self._frames.delete_slice(job_id, SLICE):
+                pass
             self._store.remove_job_row(job_id)
         self._files.delete_previews(job_id)
 

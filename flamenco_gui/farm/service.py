@@ -8,6 +8,7 @@ knows no Qt and no HTTP. Every method runs on the event-loop thread.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -16,8 +17,11 @@ from flamenco_gui.farm.blocklist import Blocklist, BlocklistStore
 from flamenco_gui.farm.changes import Batch, Changes, Transactions
 from flamenco_gui.farm.dispatch import Assignment, Dispatch, DispatchStore
 from flamenco_gui.farm.errors import Unavailable
+from flamenco_gui.farm.eta import Eta, EtaStore
 from flamenco_gui.farm.events import EventBus, Kind
 from flamenco_gui.farm.file_store import MANAGER, SHARED, Blobs, FileStore, FileStoreDB
+from flamenco_gui.farm.frame_checks import FrameChecks
+from flamenco_gui.farm.frames import Frames, FrameStore, frame_rules, to_csv
 from flamenco_gui.farm.job_deps import JobDeps, JobDepsStore
 from flamenco_gui.farm.jobs import Jobs, JobStore, PreparedJob
 from flamenco_gui.farm.last_rendered import LastRendered, PreviewFiles
@@ -26,6 +30,7 @@ from flamenco_gui.farm.retries import Retries, RetryStore
 from flamenco_gui.farm.schedules import Schedules, ScheduleStore
 from flamenco_gui.farm.settings import FarmConfig, FarmSettings, SettingsStore
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
+from flamenco_gui.farm.statistics import Statistics
 from flamenco_gui.farm.task_logs import LogFiles, TaskLogs, TaskLogStore
 from flamenco_gui.farm.task_state_machine import StateStore, TaskStateMachine
 from flamenco_gui.farm.tasks import Tasks, TaskStore
@@ -37,6 +42,8 @@ from flamenco_gui.farm.worker_updates import BuildCatalogue, NoBuilds, Offers, W
 from flamenco_gui.farm.workers import Workers, WorkerStore
 from flamenco_gui.rows import (
     BlocklistRow,
+    FarmHistoryRow,
+    FrameRecordRow,
     HistoryRow,
     JobView,
     PreviewEntry,
@@ -45,6 +52,8 @@ from flamenco_gui.rows import (
 )
 
 __all__ = ["FarmConfig", "FarmService"]
+CSV_PAGE = 5000  # frame records read per loop turn for a CSV export
+LIVE_JOBS_SUMMED = 1000  # the newest jobs the history by day sums up beside deleted ones
 
 
 class FarmStore(
@@ -62,6 +71,8 @@ class FarmStore(
     ScheduleStore,
     SettingsStore,
     FileStoreDB,
+    FrameStore,
+    EtaStore,
     Protocol,
 ):
     """Everything the farm's concerns ask of the store (store/db.py's Store is one)."""
@@ -124,8 +135,19 @@ class FarmService:
         self.timeouts = TimeoutChecker(
             store, self.changes, self.workers, self.retries, self.wakeups, self.config
         )
+        self.eta = Eta(store)
+        self.frames = Frames(store, self.eta.forget)
+        self.frame_checks = FrameChecks(store, self.changes)
+        self.statistics = Statistics(self.frames, self._live_summaries)
         self.tasks = Tasks(
-            store, self.changes, self.states, self.retries, self.farm_settings, logs, self.wakeups
+            store,
+            self.changes,
+            self.states,
+            self.retries,
+            self.farm_settings,
+            logs,
+            self.wakeups,
+            self.frames,
         )
         self.task_logs = TaskLogs(store, logs, self.changes)
         self.last_rendered = LastRendered(store, previews, self.changes)
@@ -139,6 +161,8 @@ class FarmService:
             self.wakeups,
             _Files(logs, previews),
             self.job_deps,
+            self.frames,
+            self.eta,
         )
         self.control = WorkerControl(store, self.changes, self.workers, self.wakeups)
         self.schedules = Schedules(store, self.changes, self.workers, self.wakeups)
@@ -417,6 +441,68 @@ class FarmService:
     def worker_blocklists(self, worker_id: int) -> list[BlocklistRow]:
         self.workers.get(worker_id)
         return self.blocklist.of_worker(worker_id)
+
+    # -- frames ------------------------------------------------------------------------
+
+    def job_frames(
+        self, job_id: int, limit: int = 10_000, offset: int = 0
+    ) -> tuple[list[FrameRecordRow], int]:
+        self.jobs.get(job_id)
+        return self.frames.page(job_id, limit, offset)
+
+    async def job_frames_csv(self, job_id: int) -> str:
+        """Every record as CSV, read a page at a time, formatted on a thread."""
+        self.jobs.get(job_id)
+        rows: list[FrameRecordRow] = []
+        while page := self.frames.page(job_id, CSV_PAGE, len(rows))[0]:
+            rows += page
+            await asyncio.sleep(0)
+        return await asyncio.to_thread(to_csv, rows)
+
+    def job_attempts(self, job_id: int) -> list[dict[str, Any]]:
+        self.jobs.get(job_id)
+        return self.frames.attempts(job_id)
+
+    def frame_rules_for(self, task: TaskRow) -> dict[str, Any] | None:
+        """What the worker checks the task's frames against (None: not a frame task)."""
+        if task["job_id"] is None or task["parser"] != "blender_render":
+            return None
+        job = self.jobs.get(task["job_id"])
+        rules = frame_rules(job["type"], job["settings"])
+        return None if rules is None else rules.as_dict()
+
+    async def check_frames(self, job_id: int) -> dict[str, Any]:
+        return await self.frame_checks.check(self.jobs.get(job_id))
+
+    async def rerender(self, job_id: int, frames: Sequence[int] | None = None) -> JobView:
+        """Render `frames` again (default: the ones "Check frames" finds missing or broken)."""
+        if frames is None:
+            found = await self.check_frames(job_id)
+            frames = [*found["missing"], *(b["frame"] for b in found["broken"])]
+        return await self.jobs.rerender(job_id, frames)
+
+    async def check_arrived_frame(self, job_id: int, frame: int, path: str) -> str | None:
+        """For a frame file that came back to the manager: its check's failure, or None."""
+        return await self.frame_checks.check_arrived(self.jobs.get(job_id), frame, path)
+
+    def farm_history(self, since: float) -> list[FarmHistoryRow]:
+        return self.frames.history(since)
+
+    def _live_summaries(self) -> list[dict[str, Any]]:
+        jobs, _ = self.store.list_jobs(None, LIVE_JOBS_SUMMED, 0)
+        return self.frames.live_summaries(jobs)
+
+    async def worker_statistics(self, days: float) -> list[dict[str, Any]]:
+        """Per day and worker: frames, busy hours, frames an hour, failures."""
+        return await self.statistics.workers(days)
+
+    async def utilisation(self, days: float) -> list[dict[str, Any]]:
+        """The farm's busy node-hours in each hour of the last `days`."""
+        return await self.statistics.utilisation(days)
+
+    async def history_by_day(self, days: float) -> list[dict[str, Any]]:
+        """Jobs, frames and node-hours a day, deleted jobs included."""
+        return await self.statistics.history(days)
 
     def job_blocklist(self, job_id: int) -> list[BlocklistRow]:
         self.jobs.get(job_id)

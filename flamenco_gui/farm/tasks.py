@@ -16,6 +16,7 @@ from flamenco_gui.farm.compiling import (
     parse_settings_string,
 )
 from flamenco_gui.farm.errors import Conflict, Forbidden, NotFound
+from flamenco_gui.farm.frames import Frames
 from flamenco_gui.farm.leases import LeaseStore, task_state
 from flamenco_gui.farm.retries import Retries
 from flamenco_gui.farm.settings import FarmSettings
@@ -61,9 +62,11 @@ class Tasks:
         settings: FarmSettings,
         logs: LogDeleter,
         signals: Signals,
+        frames: Frames,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._signals = signals
+        self._frames = frames
         self._store = store
         self._changes = changes
         self._states = states
@@ -151,6 +154,8 @@ class Tasks:
                 )
         progress = {k: fields[k] for k in PROGRESS_KEYS if fields.get(k) is not None}
         with self._changes.change():
+            if fields.get("frames") and worker_id is not None:
+                self._frames.record(task, worker_id, fields["frames"])
             if fields.get("priority") is not None:
                 self._store.update_task(task_id, {"priority": fields["priority"]})
             if progress:

@@ -98,6 +98,11 @@ def task_left(r: Row) -> float | None:
     return time_left(task_elapsed(r), r.get("progress"))
 
 
+def _since_figures(r: Row) -> float:
+    """Seconds since the manager worked out the job's figures (farm/eta.py)."""
+    return max(0.0, time.time() - r["eta_at"]) if r.get("eta_at") else 0.0
+
+
 def job_elapsed(r: Row) -> float | None:
     """Since its current run began rendering (a requeue starts a new run); nothing
     while it waits for its first task to start; a finished or paused job stops its
@@ -115,10 +120,17 @@ def _rendering_now(r: Row) -> int:
 
 
 def job_left(r: Row) -> float | None:
-    """At the rate so far, while something renders (no worker on it: no rate to go by)."""
-    if r.get("status") != "rendering" or not _rendering_now(r):
+    """The manager's estimate from this job's measured frames (farm/eta.py), counting
+    down between its updates; None while there is none."""
+    if r.get("remaining") is None:
         return None
-    return time_left(job_elapsed(r), r.get("progress"))
+    return max(0.0, r["remaining"] - _since_figures(r))
+
+
+def job_left_text(r: Row) -> str:
+    """The time left, or why there is none ("waiting", "no frame finished yet" …)."""
+    left = job_left(r)
+    return r.get("eta_note") or "" if left is None else duration(left)
 
 
 def job_waiting(r: Row) -> bool:
@@ -142,6 +154,8 @@ def clock_columns(
     left: Callable[[Row], float | None],
     widths: tuple[int, int],
     waiting: Callable[[Row], bool] = lambda r: False,
+    left_text: Callable[[Row], str] | None = None,
+    left_tip: str = "at the rate so far",
 ) -> list[Column]:
     """ "Elapsed" and "Left", repainted every second (jobs and tasks); Left says
     "waiting" where there is no rate to go by yet."""
@@ -156,11 +170,11 @@ def clock_columns(
         ),
         Column(
             "Left",
-            lambda r: "waiting" if waiting(r) else duration(left(r)),
+            lambda r: "waiting" if waiting(r) else (left_text or (lambda r: duration(left(r))))(r),
             lambda r: left(r) or 0.0,
             True,
             width=widths[1],
             clock=True,
-            tooltip=lambda r: "at the rate so far" if left(r) else None,
+            tooltip=lambda r: left_tip if left(r) else None,
         ),
     ]

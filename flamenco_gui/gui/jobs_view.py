@@ -47,7 +47,14 @@ JOB_COLUMNS = [
     Column(
         "Priority", lambda r: str(r.get("priority")), lambda r: r.get("priority"), True, width=60
     ),
-    *fmt.clock_columns(fmt.job_elapsed, fmt.job_left, (70, 70), fmt.job_waiting),
+    *fmt.clock_columns(
+        fmt.job_elapsed,
+        fmt.job_left,
+        (70, 90),
+        fmt.job_waiting,
+        fmt.job_left_text,
+        "from this job's frame times",
+    ),
     Column("Type", lambda r: r.get("type") or "", width=95),
     # Queued tasks that no enabled worker would take, e.g. "no worker accepts command jobs".
     Column(

@@ -47,6 +47,7 @@ from flamenco_gui.gui.details import job_details, worker_details
 from flamenco_gui.gui.farm_switch import FarmSwitch
 from flamenco_gui.gui.file_store_label import FileStoreLabel
 from flamenco_gui.gui.first_run import FirstRunGuide
+from flamenco_gui.gui.frame_check_dialog import FrameCheckDialog
 from flamenco_gui.gui.handle import ManagerHandle
 from flamenco_gui.gui.jobs_view import jobs_model, jobs_panel
 from flamenco_gui.gui.local_worker import LocalWorker, local_url
@@ -206,12 +207,19 @@ class MainWindow(QMainWindow):
         self.addon_action.setToolTip("Save the add-on that submits scenes from Blender")
         self.addon_action.triggered.connect(self.open_addon_export)
         self.about_action = QAction("About Flamenco Manager", self)
+        self.statistics_action = QAction("Statistics…", self)
+        self.statistics_action.setToolTip("Frame times, memory, workers and the farm's history")
+        self.statistics_action.triggered.connect(self.open_statistics)
+        self.check_frames_action = QAction("Check frames…", self)
+        self.check_frames_action.setToolTip("Find missing or broken frames; re-render them")
+        self.check_frames_action.triggered.connect(self.open_check_frames)
         self.about_action.triggered.connect(self.open_about)
 
         bar = self.menuBar()
         farm = bar.addMenu("&Farm")
         for action in (self.submit_action, self.add_worker_action, self.local_action):
             farm.addAction(action)
+        farm.addAction(self.statistics_action)
         farm.addSeparator()
         farm.addAction(self.farm_switch.pause)
         farm.addAction(self.farm_switch.resume)
@@ -223,6 +231,9 @@ class MainWindow(QMainWindow):
             menu = bar.addMenu(title)
             for entry in a.for_kind(kind):
                 menu.addSeparator() if entry is None else menu.addAction(entry)
+            if kind == "job":
+                menu.addSeparator()
+                menu.addAction(self.check_frames_action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.addon_action)
         help_menu.addSeparator()
@@ -468,6 +479,32 @@ class MainWindow(QMainWindow):
         self.dialog = dialog
         dialog.open()
         return dialog
+
+    def open_check_frames(self) -> FrameCheckDialog | None:
+        """Check the frames of the job under the cursor (or the first selected)."""
+        selected = self.farm_actions.selected("job")
+        if not selected:
+            self.statusBar().showMessage("Select a job to check its frames", 10_000)
+            return None
+        dialog = FrameCheckDialog(self.service, selected[0], self)
+        dialog.rerendered.connect(lambda text: self.statusBar().showMessage(text, 15_000))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def open_statistics(self) -> QWidget:
+        """The statistics window, on the job selected in the jobs table if one is.
+        Imported here: pyqtgraph (and numpy) load only when the window is first asked
+        for, not with every window."""
+        from flamenco_gui.gui.statistics_view import StatisticsWindow
+
+        selected = self.farm_actions.selected("job")
+        window = StatisticsWindow(self.service, self)
+        window.fill_jobs(selected[0] if selected else None)
+        self.dialog = window
+        window.show()
+        window.refresh()
+        return window
 
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.manager, self.qsettings, self)

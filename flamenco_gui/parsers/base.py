@@ -24,6 +24,8 @@ class LineReport:
     saved: str | None = None  # a file the program wrote
     frame_done: bool = False  # the current frame is finished (saved or appended)
     error: str | None = None  # the program reported an error (it may still exit 0)
+    peak_memory_mb: float | None = None  # the program's memory peak so far, in MiB
+    render_seconds: float | None = None  # the program's own time for the frame it saved
 
 
 LineParser = Callable[[str], LineReport | None]

@@ -13,6 +13,8 @@ from pathlib import Path
 import sqlite_utils
 
 from flamenco_gui.store.blocklist import BlocklistTable
+from flamenco_gui.store.eta import EtaQueries
+from flamenco_gui.store.frames import FramesTable
 from flamenco_gui.store.history import HistoryTable
 from flamenco_gui.store.job_deps import JobDepsTable
 from flamenco_gui.store.job_files import JobFilesTable
@@ -33,6 +35,8 @@ class Store(
     JobFilesTable,
     TasksTable,
     HistoryTable,
+    FramesTable,
+    EtaQueries,
     BlocklistTable,
     SchedulerQueries,
 ):

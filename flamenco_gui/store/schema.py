@@ -309,9 +309,36 @@ def _v13_job_files(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v14_frame_records(db: sqlite_utils.Database) -> None:
+    """What each frame took and whether it is sound (docs/statistics.md), and what a
+    deleted job leaves behind (`farm_history`, one row per job).
+
+    A frame has one record per job, the last render's: a re-rendered frame replaces
+    it. Timestamps and figures are the worker's (its clock, Blender's own render time
+    and memory peak); `check` is "ok" or the reason the frame failed its check.
+    """
+    db.conn.execute(
+        "CREATE TABLE IF NOT EXISTS frame_records ("
+        " job_id INTEGER NOT NULL, frame INTEGER NOT NULL, task_id INTEGER,"
+        " worker_id INTEGER, lease INTEGER, started REAL, finished REAL,"
+        " render_seconds REAL, peak_memory_mb REAL, path TEXT, bytes INTEGER,"
+        " startup_seconds REAL,"
+        ' "check" TEXT, PRIMARY KEY (job_id, frame))'
+    )
+    db.conn.execute("CREATE INDEX IF NOT EXISTS frame_records_finished ON frame_records (finished)")
+    # The statistics read the attempts of the last days by their end.
+    db.conn.execute("CREATE INDEX IF NOT EXISTS task_history_ended ON task_history (ended)")
+    db.conn.execute(
+        "CREATE TABLE IF NOT EXISTS farm_history ("
+        " job_id INTEGER PRIMARY KEY, name TEXT, type TEXT, status TEXT, created REAL,"
+        " first_started REAL, last_finished REAL, deleted REAL, frames INTEGER,"
+        " frames_rendered INTEGER, tasks INTEGER, failures INTEGER, node_seconds REAL)"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
-    _v11_job_started, _v12_tags_job_deps_worker_control, _v13_job_files,
+    _v11_job_started, _v12_tags_job_deps_worker_control, _v13_job_files, _v14_frame_records,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

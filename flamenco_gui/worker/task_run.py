@@ -16,7 +16,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from flamenco_gui.farm.states import TaskStatus
+from flamenco_gui.frame_check import FrameRules
 from flamenco_gui.parsers import Parser, get_parser
+from flamenco_gui.worker.frame_records import FrameRecords
 from flamenco_gui.worker.outbox import Outbox
 from flamenco_gui.worker.runner import TaskRunner, Tools
 
@@ -29,6 +31,8 @@ LOG_BATCH = 500
 # The manager keeps an error for the task table; the full story is in the task log.
 MAX_ERROR = 2000
 NOTE_PREFIX = "[flamenco-worker] "
+# A task's error names this many failed frames; the records name every one.
+MAX_FRAME_FAILURES = 3
 
 # Told of each file the program saved: (task id, lease, frame, path).
 OnSaved = Callable[[int, int, int | None, str], None]
@@ -46,6 +50,9 @@ class TaskSpec(BaseModel):
     frame_end: int | None = None
     commands: list[list[str]]
     storage: str = "shared"  # "manager": its files come through the manager
+    # What a sound frame of this job looks like (frame_check.FrameRules); None: the
+    # frames are not checked (an older manager, or a task that writes no frames).
+    frame_check: dict[str, Any] | None = None
 
 
 class TaskRun:
@@ -72,8 +79,10 @@ class TaskRun:
         self.saved: list[str] = []
         self._runner = TaskRunner(tools, self._on_line, self._on_note, cwd=folder)
         self._parser = self._pick_parser(spec.parser)
+        self._frames = FrameRecords()
         self._lines: list[str] = []
         self._sent_progress: dict[str, Any] = {}
+        self._sent_frames: list[dict[str, Any]] = []
         self._started = time.monotonic()
         self._abandoned = False
         self._on_saved = on_saved
@@ -89,15 +98,34 @@ class TaskRun:
             reporter.cancel()
         if self._abandoned:
             return
+        self._frames.finish_task(self._spec.frame_start)
         if self._parser.failed:
             self._finish(TaskStatus.FAILED, f"{self._parser.error} (exit code {code})")
         elif code != 0:
             self._finish(TaskStatus.FAILED, f"exit code {code}")
+        elif failures := await self._check_frames():
+            shown = "; ".join(failures[:MAX_FRAME_FAILURES])
+            more = len(failures) - MAX_FRAME_FAILURES
+            self._finish(TaskStatus.FAILED, shown + (f"; and {more} more" if more > 0 else ""))
         else:
             error = await self._deliver(self.saved) if self._deliver else None
             if self._abandoned:
                 return
             self._finish(TaskStatus.FAILED if error else TaskStatus.COMPLETED, error)
+
+    async def _check_frames(self) -> list[str]:
+        """Every frame the task should have written, checked before it is reported
+        (on a thread: decoding frames takes time the reports must not wait for)."""
+        spec = self._spec
+        if spec.frame_check is None:
+            return []
+        rules = FrameRules.from_dict(spec.frame_check)
+        failures = await asyncio.to_thread(
+            self._frames.check, spec.frame_start, spec.frame_end, rules
+        )
+        if not self._abandoned:
+            self._on_note(f"frames checked: {len(failures)} failed" if failures else "frames ok")
+        return failures
 
     async def abandon(self, reason: str) -> None:
         """The manager gave the task away (canceled, requeued): kill it, report nothing more."""
@@ -124,6 +152,8 @@ class TaskRun:
 
     def _on_line(self, line: str) -> None:
         report = self._parser.feed(line)
+        if report is not None:
+            self._frames.feed(report)
         self._log(line)
         if report is None or not report.saved or self._abandoned:
             return
@@ -169,12 +199,18 @@ class TaskRun:
     def _report_progress(self) -> None:
         """Report when something a wrangler sees changed. The time spent rides along but
         does not trigger a report on its own: a render that prints nothing must not look
-        alive to the manager's timeout."""
+        alive to the manager's timeout. The frame records ride along only when they
+        changed (an unsent report's records are kept when a newer one replaces it)."""
         progress = self._progress()
-        if progress and progress != self._sent_progress:
+        frames = self._frames.records()
+        new_frames = bool(frames) and frames != self._sent_frames
+        if (progress and progress != self._sent_progress) or new_frames:
             self._sent_progress = progress
             elapsed = round(time.monotonic() - self._started, 2)
-            self._outbox.put_progress(self.task_id, self.lease, {**progress, "time_cost": elapsed})
+            body = {**progress, "time_cost": elapsed}
+            if new_frames:
+                body["frames"] = self._sent_frames = frames
+            self._outbox.put_progress(self.task_id, self.lease, body)
 
     def _finish(self, status: TaskStatus, error: str | None) -> None:
         self._flush_log()
@@ -182,6 +218,7 @@ class TaskRun:
         fields: dict[str, Any] = {
             "status": str(status),
             "time_cost": round(time.monotonic() - self._started, 2),
+            "frames": self._frames.records(),
         }
         if error is not None:
             fields["error"] = error[:MAX_ERROR]

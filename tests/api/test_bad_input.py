@@ -502,9 +502,13 @@ async def farm(api: Api) -> Farmish:
 
 
 async def _snapshot(api: Api) -> dict[str, Any]:
-    """Everything a refused request must leave alone (heartbeat times aside)."""
+    """Everything a refused request must leave alone (heartbeat times and the clock's
+    figures aside: a running job's elapsed and remaining move with time)."""
     tasks = await api.tasks(limit=1000)
     jobs = (await api.get("/jobs")).json
+    for j in jobs["jobs"]:
+        for key in ("eta_at", "elapsed", "remaining"):
+            j.pop(key, None)
     workers = (await api.get("/workers")).json
     for w in workers.values():
         w.pop("last_seen", None)

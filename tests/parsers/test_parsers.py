@@ -184,3 +184,17 @@ def test_parsers_have_their_own_state() -> None:
 def test_unknown_parser_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match="blender_render, generic"):
         get_parser("blender_rneder")
+
+
+def test_blender_memory_peak_and_frame_time() -> None:
+    status = parse_line(
+        "Fra:2 Mem:9.94M (Peak 10.83M) | Time:00:00.00 | Mem:0.77M, Peak:0.77M | Scene | Sample 4/4"
+    )
+    assert status is not None and status.peak_memory_mb == pytest.approx(10.83)
+    big = parse_line("Fra:2 Mem:1.5G (Peak 2.5G) | Time:00:10.00 | Rendering")
+    assert big is not None and big.peak_memory_mb == pytest.approx(2560)
+    after = parse_line(" Time: 01:02.39 (Saving: 00:00.32)")
+    assert after is not None and after.render_seconds == pytest.approx(62.39)
+    old = parse_line("Saved: /out/0004.png Time: 00:00.56 (Saving: 00:00.02)")
+    assert old is not None and old.saved == "/out/0004.png"
+    assert old.render_seconds == pytest.approx(0.56)
