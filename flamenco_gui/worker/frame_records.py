@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flamenco_gui.frame_check import FrameRules, check_frame
@@ -71,10 +72,17 @@ class FrameRecords:
             return [dict(self._task)]
         return [dict(self._records[f]) for f in sorted(self._records)[-MAX_RECORDS:]]
 
-    def check(self, frame_start: int | None, frame_end: int | None, rules: FrameRules) -> list[str]:
+    def check(
+        self,
+        frame_start: int | None,
+        frame_end: int | None,
+        rules: FrameRules,
+        folder: Path | None = None,
+    ) -> list[str]:
         """Check every frame the task should have written; returns the failures' reasons
         (and notes each verdict and file size on its record). Reads files: run it on a
-        thread. Frames without a `Saved:` line are missing."""
+        thread. Frames without a `Saved:` line are missing. A relative saved path is
+        the task's `folder`'s (a `manager` job renders in its laid-out files)."""
         failures: list[str] = []
         if frame_start is None or frame_end is None or not self._records:
             return failures
@@ -85,7 +93,10 @@ class FrameRecords:
                 record["check"] = f"frame {frame} failed the exists check: no file was saved"
                 failures.append(record["check"])
                 continue
-            verdict = check_frame(os.path.expanduser(path), rules)
+            found = Path(os.path.expanduser(path))
+            if folder is not None and not found.is_absolute():
+                found = folder / found
+            verdict = check_frame(found, rules)
             record["bytes"] = verdict.bytes
             record["check"] = "ok" if verdict.ok else verdict.reason(frame)
             if not verdict.ok:

@@ -121,7 +121,7 @@ class TaskRun:
             return []
         rules = FrameRules.from_dict(spec.frame_check)
         failures = await asyncio.to_thread(
-            self._frames.check, spec.frame_start, spec.frame_end, rules
+            self._frames.check, spec.frame_start, spec.frame_end, rules, self._folder
         )
         if not self._abandoned:
             self._on_note(f"frames checked: {len(failures)} failed" if failures else "frames ok")
