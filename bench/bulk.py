@@ -677,12 +677,13 @@ def main() -> int:
     if args.no_window:  # as `main.py manager --headless` runs: plain asyncio, no Qt
         return asyncio.run(run(args))
 
-    import qasync
     from PySide6.QtWidgets import QApplication
+
+    from flamenco_gui.gui.event_loop import FarmEventLoop
 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
+    loop = FarmEventLoop(app)  # as desktop.py runs the window
     asyncio.set_event_loop(loop)
     with loop:
         return loop.run_until_complete(run(args))
