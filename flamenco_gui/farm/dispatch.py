@@ -21,7 +21,7 @@ from flamenco_gui.farm.task_state_machine import TaskStateMachine
 from flamenco_gui.farm.wakeups import Wakeups
 from flamenco_gui.farm.workers import Workers, report_fields
 from flamenco_gui.limits import LIMITS
-from flamenco_gui.rows import Fields, TaskState, WorkerState
+from flamenco_gui.rows import Fields, PullState, TaskState, WorkerState
 
 # A poll held longer than this refreshes the worker's last_seen when it answers.
 HEARTBEAT_GRACE = 1.0
@@ -33,6 +33,7 @@ Assignment = tuple[int | None, int | None]  # (task id, lease)
 
 class DispatchStore(Protocol):
     def worker_state(self, worker_id: int) -> WorkerState | None: ...
+    def pull_state(self, worker_id: int) -> PullState | None: ...
     def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
     def next_queued_task(self, worker_id: int) -> TaskState | None: ...
     def tasks_leased_to(self, worker_id: int) -> list[TaskState]: ...
@@ -132,13 +133,14 @@ class Dispatch:
             return self._refused(worker_id, str(refuse), report)
         with self._changes.change():
             if status == WorkerReport.AVAILABLE:
-                worker = self._store.worker_state(worker_id)
+                worker = self._store.pull_state(worker_id)
                 if worker is None:
                     raise NotFound(f"worker {worker_id} does not exist")
                 # Another pull of this worker is being answered (or just was): same task.
                 claimed = self._held(worker_id)
                 if claimed is None:
-                    self._workers.requeue_leased(worker_id, "worker reported it runs nothing")
+                    if worker["holding"]:
+                        self._workers.requeue_leased(worker_id, "worker reported it runs nothing")
                     claimed = self.claim(worker, report_fields(report, self._clock()))
                 if claimed is None:
                     self._touch(worker_id, report)

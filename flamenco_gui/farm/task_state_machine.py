@@ -19,7 +19,13 @@ from flamenco_gui.farm.changes import LOAD
 from flamenco_gui.farm.errors import Conflict
 from flamenco_gui.farm.events import Change, Kind
 from flamenco_gui.farm.log_notes import LogNotes
-from flamenco_gui.farm.states import FINISHED, JobStatus, TaskStatus, can_transition, job_status
+from flamenco_gui.farm.states import (
+    FINISHED,
+    JobStatus,
+    TaskStatus,
+    can_transition,
+    job_status,
+)
 from flamenco_gui.rows import Fields, TaskState
 
 T = TaskStatus
@@ -122,14 +128,28 @@ class TaskStateMachine:
             },
         )
         self._changes.emit("worker", worker_id)
-        self.task_changed(task)
+        # One more rendering task leaves a rendering job rendering: no recount.
+        self.task_changed(task, job=task.get("job_status") != JobStatus.RENDERING)
+        if task["job_id"] is not None:
+            self._changes.emit("job", task["job_id"])
         if self._notes is not None:
             self._notes.attempt_started(task["id"], worker_id, lease, now)
         return lease
 
-    def move(self, task: TaskState, new: TaskStatus, reason: str, *, outcome: str) -> None:
+    def move(
+        self,
+        task: TaskState,
+        new: TaskStatus,
+        reason: str,
+        *,
+        outcome: str,
+        task_fields: Fields | None = None,
+        worker_fields: Fields | None = None,
+    ) -> None:
         """Move one task, with its side effects: its attempt closed, its worker freed,
-        what waits for it canceled when it can no longer complete."""
+        what waits for it canceled when it can no longer complete. `task_fields` and
+        `worker_fields` (a report that ends the task: its last progress) join the
+        task's and its worker's one update each."""
         old = T(task["status"])
         back = new == T.QUEUED and old == T.RENDERING and outcome != new.value
         if back and self._job_paused(task):  # a retry or a lost worker, not the wrangler
@@ -140,10 +160,12 @@ class TaskStateMachine:
             raise Conflict(f"task {task['id']} cannot go from {old} to {new}")
         now = self._clock()
         if old == T.RENDERING:
-            self._end_attempt(task, outcome, reason, now)
+            self._end_attempt(task, outcome, reason, now, worker_fields or {})
             if self._notes is not None and new != T.COMPLETED:
                 self._notes.attempt_ended(task["id"], new.value, reason)
-        fields = target_fields(new, was_rendering=old == T.RENDERING, reason=reason, now=now)
+        fields = (task_fields or {}) | target_fields(
+            new, was_rendering=old == T.RENDERING, reason=reason, now=now
+        )
         if new == T.COMPLETED:
             fields["frame_current"] = task["frame_end"]
         self._store.move_task(task["id"], fields)
@@ -162,12 +184,16 @@ class TaskStateMachine:
         found = self._store.job_status_and_counts(task["job_id"])
         return found is not None and found[0] == JobStatus.PAUSED.value
 
-    def _end_attempt(self, task: TaskState, outcome: str, reason: str, now: float) -> None:
+    def _end_attempt(
+        self, task: TaskState, outcome: str, reason: str, now: float, worker_fields: Fields
+    ) -> None:
         self._store.close_history(
             task["id"], task["lease"], {"ended": now, "outcome": outcome, "reason": reason}
         )
         if task["worker_id"] is not None:
-            self._store.update_worker(task["worker_id"], {"current_task": None, "activity": None})
+            self._store.update_worker(
+                task["worker_id"], worker_fields | {"current_task": None, "activity": None}
+            )
             self._changes.emit("worker", task["worker_id"])
             self._signals.lease_changed(task["worker_id"])
 

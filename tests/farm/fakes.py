@@ -33,6 +33,7 @@ from flamenco_gui.rows import (
     BlocklistRow,
     Fields,
     HistoryRow,
+    PullState,
     TaskRow,
     TaskState,
     WorkerRow,
@@ -259,6 +260,12 @@ class FakeStore:
             return None
         return WorkerState(id=w["id"], status=w["status"], connection=w["connection"])
 
+    def pull_state(self, worker_id: int) -> PullState | None:
+        state = self.worker_state(worker_id)
+        if state is None:
+            return None
+        return PullState(**state, holding=bool(self.tasks_leased_to(worker_id)))
+
     def next_queued_task(self, worker_id: int) -> TaskState | None:
         accepts = self.workers[worker_id].get("accepts") if worker_id in self.workers else None
 
@@ -405,6 +412,20 @@ class FakeStore:
         return len({w for w in self._eligible() if (job_id, w) not in self.blocklisted})
 
     # -- RetryStore ---------------------------------------------------------------------
+
+    def report_progress(
+        self, task_id: int, worker_id: int, lease: int | None, fields: Fields
+    ) -> TaskState | None:
+        task = self.tasks.get(task_id)
+        if (
+            task is None
+            or task["worker_id"] != worker_id
+            or task["status"] != "rendering"
+            or (lease is not None and task["lease"] != lease)
+        ):
+            return None
+        self.update_task(task_id, fields)
+        return self.state(task_id)
 
     def update_task(self, task_id: int, fields: Fields) -> None:
         if "status" in fields:

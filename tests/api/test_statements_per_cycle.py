@@ -1,0 +1,73 @@
+"""The SQL one task cycle costs (pull, start, progress, complete), traced through the
+real server and store: a guard against statements creeping back into the hot path.
+
+Counted are the statements the farm sends to SQLite, not the transaction's own
+(BEGIN, SAVEPOINT, RELEASE, COMMIT, shared by a group of requests) nor the rows
+SQLite's triggers write (the job task counts): the trace shows a trigger's work as the
+statement that fired it, repeated, and those repeats are folded. The figures are in
+docs/performance.md; lower them there and here together.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from flamenco_gui.manager import Manager
+from tests.api.apiclient import Api, job_body
+
+pytestmark = pytest.mark.timeout(20)
+
+TRANSACTION = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")
+# Per step of the steady state (the job already rendering), and in all.
+BUDGET = {"pull": 5, "start": 2, "progress": 2, "complete": 5}
+
+
+class Trace:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, sql: str) -> None:
+        if sql.startswith(TRANSACTION):
+            return
+        if self.lines and self.lines[-1] == sql:
+            return  # a trigger's work, reported as the statement that fired it
+        self.lines.append(sql)
+
+    def take(self) -> list[str]:
+        lines, self.lines = self.lines, []
+        return lines
+
+
+async def test_one_task_cycle_stays_within_its_statements(api: Api, manager: Manager) -> None:
+    w = await api.register("render-a")
+    await w.pull()  # its first report, before there is work
+    r = await api.post("/jobs", job_body(frames=(1, 4), chunk_size=1))
+    assert r.status == 201, r
+    # A first cycle turns the job from queued to rendering (a recount and a job write
+    # the steady state does not pay); the second is the one measured.
+    first = await w.pull()
+    await w.complete(first)
+    trace = Trace()
+    manager.store.conn.set_trace_callback(trace)
+    try:
+        got = await w.pull()
+        steps = {"pull": trace.take()}
+        tid, lease = got["task_id"], got["lease"]
+        r = await w.report(tid, lease=lease, status="rendering", activity="starting")
+        assert r.status == 204, r
+        steps["start"] = trace.take()
+        r = await w.report(tid, lease=lease, frame_current=2, progress=50.0, activity="Fra:2")
+        assert r.status == 204, r
+        steps["progress"] = trace.take()
+        r = await w.report(tid, lease=lease, status="completed", progress=100.0, time_cost=0.1)
+        assert r.status == 204, r
+        steps["complete"] = trace.take()
+    finally:
+        manager.store.conn.set_trace_callback(None)
+
+    task = await api.task(tid)
+    assert (task["status"], task["progress"], task["time_cost"]) == ("completed", 100.0, 0.1)
+    report = "\n".join(f"{step}: {len(sql)}\n  " + "\n  ".join(sql) for step, sql in steps.items())
+    for step, budget in BUDGET.items():
+        assert len(steps[step]) <= budget, f"{step} grew past {budget} statements:\n{report}"
+    assert sum(map(len, steps.values())) <= sum(BUDGET.values()), report
