@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
+from functools import partial
 from typing import Any, Protocol
 
 from flamenco_gui.farm.errors import Unavailable
@@ -24,6 +25,13 @@ log = logging.getLogger(__name__)
 
 LOAD: Any = object()  # an event whose row is read after the commit
 Loader = Callable[[Kind, int], dict[str, Any] | None]
+
+
+class _Columns(dict[str, Any]):
+    """Pending columns of one object: published as a partial change (events.py)."""
+
+
+_NONE: Any = object()
 
 
 class Transactions(Protocol):
@@ -79,6 +87,19 @@ class Changes:
         """Publish `row` (None: deleted; LOAD: read it after the commit) once the
         transaction commits."""
         self._pending[(kind, row_id)] = row
+
+    def emit_fields(self, kind: Kind, row_id: int, fields: Mapping[str, Any]) -> None:
+        """These columns of the object now have these values: published as they are,
+        without re-reading the row (unless the same transaction asks for the whole
+        row, or deletes it, which then wins)."""
+        key = (kind, row_id)
+        pending = self._pending.get(key, _NONE)
+        if pending is _NONE:
+            self._pending[key] = _Columns(fields)
+        elif isinstance(pending, _Columns):
+            pending.update(fields)
+        elif isinstance(pending, dict):  # a whole row given: it takes the columns too
+            self._pending[key] = {**pending, **fields}
 
     def emit_bulk(self, change: Change) -> None:
         """A set-based change (many tasks at once), published after the commit."""
@@ -179,10 +200,19 @@ class Changes:
             return  # nobody listens (headless, no SSE client): no rows to read
         for (kind, row_id), row in pending.items():
             if row is LOAD:
-                row = self._load(kind, row_id)
-            self.bus.publish(Change(kind, row_id, row))
+                self.bus.publish(Change(kind, row_id, self._load(kind, row_id)))
+            elif isinstance(row, _Columns):
+                self.bus.publish(
+                    Change(kind, row_id, dict(row), partial=True),
+                    partial(self._whole, kind, row_id),
+                )
+            else:
+                self.bus.publish(Change(kind, row_id, row))
         for change in bulk:
             self.bus.publish(change)
+
+    def _whole(self, kind: Kind, row_id: int) -> Change:
+        return Change(kind, row_id, self._load(kind, row_id))
 
     # -- the data dir's health ----------------------------------------------------------
 

@@ -101,8 +101,8 @@ class Dispatch:
                     self._states.move(task, TaskStatus.QUEUED, reason, outcome="lost")
         self._wakeups.queued()
 
-    def _touch(self, worker_id: int, report: dict[str, Any]) -> None:
-        if not self._store.update_worker(worker_id, report_fields(report, self._clock())):
+    def _touch(self, worker_id: int, fields: Fields) -> None:
+        if not self._store.update_worker(worker_id, fields):
             raise NotFound(f"worker {worker_id} does not exist")
 
     async def report(
@@ -131,6 +131,7 @@ class Dispatch:
             report["activity"] = refuse
         if status == WorkerReport.AVAILABLE and refuse:
             return self._refused(worker_id, str(refuse), report)
+        fields = report_fields(report, self._clock())
         with self._changes.change():
             if status == WorkerReport.AVAILABLE:
                 worker = self._store.pull_state(worker_id)
@@ -141,14 +142,14 @@ class Dispatch:
                 if claimed is None:
                     if worker["holding"]:
                         self._workers.requeue_leased(worker_id, "worker reported it runs nothing")
-                    claimed = self.claim(worker, report_fields(report, self._clock()))
+                    claimed = self.claim(worker, fields)
                 if claimed is None:
-                    self._touch(worker_id, report)
+                    self._touch(worker_id, fields)
             else:
-                self._touch(worker_id, report)
+                self._touch(worker_id, fields)
+            self._changes.emit_fields("worker", worker_id, fields)
             if status == WorkerReport.OFFLINE:
                 self._workers.go_offline(worker_id, "worker signed off")
-            self._changes.emit("worker", worker_id)
         if claimed is not None:
             return claimed
         if status == WorkerReport.OFFLINE:
@@ -186,7 +187,7 @@ class Dispatch:
         back what it held (it stopped that task) and claims nothing, answered at once."""
         with self._changes.change():
             self._workers.requeue_leased(worker_id, f"the worker stopped it: {reason}")
-            self._touch(worker_id, report)
+            self._touch(worker_id, report_fields(report, self._clock()))
             self._changes.emit("worker", worker_id)
         return None, None
 

@@ -26,7 +26,7 @@ from flamenco_gui.farm.job_deps import JobDeps, JobDepsStore
 from flamenco_gui.farm.jobs import Jobs, JobStore, PreparedJob
 from flamenco_gui.farm.last_rendered import LastRendered, PreviewFiles
 from flamenco_gui.farm.log_notes import LogNotes
-from flamenco_gui.farm.retries import Retries, RetryStore
+from flamenco_gui.farm.retries import Retries
 from flamenco_gui.farm.schedules import Schedules, ScheduleStore
 from flamenco_gui.farm.settings import FarmConfig, FarmSettings, SettingsStore
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
@@ -62,7 +62,6 @@ class FarmStore(
     WorkerStore,
     TimeoutStore,
     BlocklistStore,
-    RetryStore,
     TaskStore,
     TaskLogStore,
     JobStore,
@@ -118,7 +117,7 @@ class FarmService:
         self.states = TaskStateMachine(store, self.changes, self.wakeups, notes=notes)
         self.farm_settings = FarmSettings(store, self.changes, self.config)
         self.blocklist = Blocklist(store, self.states, lambda: self.config.blocklist_threshold)
-        self.retries = Retries(store, self.states, self.blocklist, lambda: self.config.max_attempts)
+        self.retries = Retries(self.states, self.blocklist, lambda: self.config.max_attempts)
         self.workers = Workers(store, self.changes, self.states, self.wakeups)
         self.updates = WorkerUpdates(store, catalogue or NoBuilds(), self.wakeups)
         self.dispatch = Dispatch(

@@ -50,6 +50,7 @@ class StateStore(Protocol):
 
 class ChangeSink(Protocol):
     def emit(self, kind: Kind, row_id: int, row: object = LOAD) -> None: ...
+    def emit_fields(self, kind: Kind, row_id: int, fields: Fields) -> None: ...
     def emit_bulk(self, change: Change) -> None: ...
 
 
@@ -99,37 +100,32 @@ class TaskStateMachine:
         `worker_fields` (the worker's report) join the worker row's one update."""
         now = self._clock()
         lease = task["lease"] + 1
-        self._store.move_task(
-            task["id"],
-            {
-                "status": T.RENDERING.value,
-                "worker_id": worker_id,
-                "lease": lease,
-                "started": now,
-                "updated": now,
-                "last_progress": now,
-                "frame_current": task["frame_start"],
-                "progress": 0.0,
-                "activity": None,
-                "error": None,
-                "time_cost": None,
-            },
-        )
+        fields: Fields = {
+            "status": T.RENDERING.value,
+            "worker_id": worker_id,
+            "lease": lease,
+            "started": now,
+            "updated": now,
+            "last_progress": now,
+            "frame_current": task["frame_start"],
+            "progress": 0.0,
+            "activity": None,
+            "error": None,
+            "time_cost": None,
+        }
+        self._store.move_task(task["id"], fields)
         self._store.add_history(
             {"task_id": task["id"], "worker_id": worker_id, "lease": lease, "started": now}
         )
-        self._store.update_worker(
-            worker_id,
-            {
-                **worker_fields,
-                "current_task": task["id"],
-                "activity": f"task {task['id']}",
-                "time_cost": 0.0,
-            },
-        )
-        self._changes.emit("worker", worker_id)
+        worker: Fields = worker_fields | {
+            "current_task": task["id"],
+            "activity": f"task {task['id']}",
+            "time_cost": 0.0,
+        }
+        self._store.update_worker(worker_id, worker)
+        self._changes.emit_fields("worker", worker_id, worker)
         # One more rendering task leaves a rendering job rendering: no recount.
-        self.task_changed(task, job=task.get("job_status") != JobStatus.RENDERING)
+        self.task_changed(task, job=task.get("job_status") != JobStatus.RENDERING, fields=fields)
         if task["job_id"] is not None:
             self._changes.emit("job", task["job_id"])
         if self._notes is not None:
@@ -175,7 +171,7 @@ class TaskStateMachine:
             )
         if new == T.QUEUED:
             self._signals.queued()
-        self.task_changed(task)
+        self.task_changed(task, fields=fields)
 
     def _job_paused(self, task: TaskState) -> bool:
         """Whether the task's job is paused (a graceful pause lets this task run on)."""
@@ -191,16 +187,21 @@ class TaskStateMachine:
             task["id"], task["lease"], {"ended": now, "outcome": outcome, "reason": reason}
         )
         if task["worker_id"] is not None:
-            self._store.update_worker(
-                task["worker_id"], worker_fields | {"current_task": None, "activity": None}
-            )
-            self._changes.emit("worker", task["worker_id"])
+            freed = worker_fields | {"current_task": None, "activity": None}
+            self._store.update_worker(task["worker_id"], freed)
+            self._changes.emit_fields("worker", task["worker_id"], freed)
             self._signals.lease_changed(task["worker_id"])
 
-    def task_changed(self, task: TaskState, *, job: bool = True) -> None:
-        """Emit the task; refresh its job unless only progress fields moved (a job's
-        figures come from its tasks' statuses)."""
-        self._changes.emit("task", task["id"])
+    def task_changed(
+        self, task: TaskState, *, job: bool = True, fields: Fields | None = None
+    ) -> None:
+        """Emit the task (only `fields`, when those are all that changed); refresh its
+        job unless only progress fields moved (a job's figures come from its tasks'
+        statuses)."""
+        if fields is None:
+            self._changes.emit("task", task["id"])
+        else:
+            self._changes.emit_fields("task", task["id"], fields)
         if job and task["job_id"] is not None:
             self.refresh_job(task["job_id"])
 

@@ -186,11 +186,11 @@ class Tasks:
                 progress["updated"] = progress["last_progress"] = self._clock()
                 if holder is not None:
                     shown = _shown_on_worker(progress, from_worker=worker_id is not None)
-                    self._changes.emit("worker", holder)
                 if not ends:  # else the completion's own updates carry them
                     self._store.update_task(task_id, progress)
                     if holder is not None:
                         self._store.update_worker(holder, shown)
+                        self._changes.emit_fields("worker", holder, shown)
             if new_status is not None and moves:
                 reason = fields.get("error") or (
                     "by the worker" if worker_id else "by the wrangler"
@@ -208,8 +208,12 @@ class Tasks:
                     )
                 else:
                     self._states.move(task, new_status, reason, outcome=new_status.value)
-            # A status change has recounted the job already (in the state machine).
-            self._states.task_changed(task, job=False)
+            # What a move did not write itself (it emitted that, and recounted the job).
+            extra: Fields = {} if ends else dict(progress)
+            if fields.get("priority") is not None:
+                extra["priority"] = fields["priority"]
+            if extra or not moves:
+                self._states.task_changed(task, job=False, fields=extra)
 
     def _report_progress(
         self, task_id: int, worker_id: int, lease: int | None, progress: Fields
@@ -223,9 +227,10 @@ class Tasks:
             task = self._store.report_progress(task_id, worker_id, lease, progress)
             if task is None:
                 return False
-            self._store.update_worker(worker_id, _shown_on_worker(progress, from_worker=True))
-            self._changes.emit("worker", worker_id)
-            self._states.task_changed(task, job=False)
+            shown = _shown_on_worker(progress, from_worker=True)
+            self._store.update_worker(worker_id, shown)
+            self._changes.emit_fields("worker", worker_id, shown)
+            self._states.task_changed(task, job=False, fields=progress)
         return True
 
     def set_status(

@@ -113,8 +113,11 @@ class LiveTableModel(QAbstractTableModel):
     # -- feeding ---------------------------------------------------------------------
 
     def on_change(self, change: Change) -> None:
-        """Event-bus subscriber: record, and let the timer apply the batch."""
-        if change.kind == self.kind:
+        """Event-bus subscriber (it takes partial changes): record, and let the timer
+        apply the batch."""
+        if change.kind == self.kind and change.partial and change.row is not None:
+            self._record_set((change.id,), change.row)  # a few columns of a known row
+        elif change.kind == self.kind:
             self._record(change.id, change.row)
         elif change.kind == "tasks" and self.kind == "task" and change.row is not None:
             self._record_set(change.row["ids"], change.row["fields"])
