@@ -63,6 +63,7 @@ class PullState(WorkerState):
     that task is requeued first: the worker says it runs nothing)."""
 
     holding: bool
+    hostname: str  # for the attempt's header in the task's log
 
 
 class WorkerBuild(TypedDict):

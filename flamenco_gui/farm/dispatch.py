@@ -142,7 +142,7 @@ class Dispatch:
                 if claimed is None:
                     if worker["holding"]:
                         self._workers.requeue_leased(worker_id, "worker reported it runs nothing")
-                    claimed = self.claim(worker, fields)
+                    claimed = self.claim(worker, fields, worker["hostname"])
                 if claimed is None:
                     self._touch(worker_id, fields)
             else:
@@ -250,9 +250,12 @@ class Dispatch:
     def _answer_now(self, worker_id: int) -> bool:
         return self._update_pending(worker_id) or self._control(worker_id) == "requested"
 
-    def claim(self, worker: WorkerState, report: Fields | None = None) -> Assignment | None:
+    def claim(
+        self, worker: WorkerState, report: Fields | None = None, name: str | None = None
+    ) -> Assignment | None:
         """Inside a change: the worker's next task, leased to it; `report` fields join
-        its row's update."""
+        its row's update; `name` (its hostname, when read already) heads the log's
+        attempt."""
         if worker["status"] != WorkerStatus.ENABLED or self._control(worker["id"]) is not None:
             return None
         if not self._on_schedule(worker["id"]):
@@ -260,5 +263,5 @@ class Dispatch:
         task = self._store.next_queued_task(worker["id"])
         if task is None:
             return None
-        lease = self._states.start(task, worker["id"], report or {})
+        lease = self._states.start(task, worker["id"], report or {}, worker_name=name)
         return task["id"], lease

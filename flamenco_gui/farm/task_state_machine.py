@@ -95,9 +95,16 @@ class TaskStateMachine:
 
     # -- one task ------------------------------------------------------------------------
 
-    def start(self, task: TaskState, worker_id: int, worker_fields: Fields) -> int:
+    def start(
+        self,
+        task: TaskState,
+        worker_id: int,
+        worker_fields: Fields,
+        worker_name: str | None = None,
+    ) -> int:
         """A queued task leased to `worker_id` (the claim); returns the new lease.
-        `worker_fields` (the worker's report) join the worker row's one update."""
+        `worker_fields` (the worker's report) join the worker row's one update;
+        `worker_name`, when the caller has it, heads the attempt in the task's log."""
         now = self._clock()
         lease = task["lease"] + 1
         fields: Fields = {
@@ -129,7 +136,7 @@ class TaskStateMachine:
         if task["job_id"] is not None:
             self._changes.emit("job", task["job_id"])
         if self._notes is not None:
-            self._notes.attempt_started(task["id"], worker_id, lease, now)
+            self._notes.attempt_started(task["id"], worker_id, lease, now, worker_name)
         return lease
 
     def move(

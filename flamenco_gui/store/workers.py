@@ -26,7 +26,7 @@ class WorkersTable(Tables):
         """The worker and whether it holds a rendering task, in the one read a pull makes
         before it claims (the tasks index on worker and status answers the second)."""
         row = self._one(
-            "SELECT id, status, connection, EXISTS (SELECT 1 FROM tasks"
+            "SELECT id, status, connection, hostname, EXISTS (SELECT 1 FROM tasks"
             "  WHERE worker_id = workers.id AND status = 'rendering') AS holding"
             " FROM workers WHERE id = ?",
             (worker_id,),

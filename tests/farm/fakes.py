@@ -264,7 +264,11 @@ class FakeStore:
         state = self.worker_state(worker_id)
         if state is None:
             return None
-        return PullState(**state, holding=bool(self.tasks_leased_to(worker_id)))
+        return PullState(
+            **state,
+            holding=bool(self.tasks_leased_to(worker_id)),
+            hostname=self.workers[worker_id]["hostname"],
+        )
 
     def next_queued_task(self, worker_id: int) -> TaskState | None:
         accepts = self.workers[worker_id].get("accepts") if worker_id in self.workers else None
