@@ -34,6 +34,19 @@ class _Columns(dict[str, Any]):
 _NONE: Any = object()
 
 
+def _record(pending: dict[tuple[Kind, int], Any], key: tuple[Kind, int], row: Any) -> None:
+    """Note `row` for `key` over what is noted already: a whole row (LOAD, a given row,
+    None for deleted) replaces; columns join columns or a given row, and leave LOAD or a
+    deletion as they are (the read after the commit has them; a deleted row stays so)."""
+    before = pending.get(key, _NONE)
+    if not isinstance(row, _Columns) or before is _NONE:
+        pending[key] = row
+    elif isinstance(before, _Columns):
+        pending[key] = _Columns({**before, **row})
+    elif isinstance(before, dict):  # a whole row given: it takes the columns too
+        pending[key] = {**before, **row}
+
+
 class Transactions(Protocol):
     """The store's unit of work, as the farm uses it."""
 
@@ -92,14 +105,7 @@ class Changes:
         """These columns of the object now have these values: published as they are,
         without re-reading the row (unless the same transaction asks for the whole
         row, or deletes it, which then wins)."""
-        key = (kind, row_id)
-        pending = self._pending.get(key, _NONE)
-        if pending is _NONE:
-            self._pending[key] = _Columns(fields)
-        elif isinstance(pending, _Columns):
-            pending.update(fields)
-        elif isinstance(pending, dict):  # a whole row given: it takes the columns too
-            self._pending[key] = {**pending, **fields}
+        _record(self._pending, (kind, row_id), _Columns(fields))
 
     def emit_bulk(self, change: Change) -> None:
         """A set-based change (many tasks at once), published after the commit."""
@@ -131,7 +137,8 @@ class Changes:
         pending, self._pending = self._pending, {}
         bulk, self._bulk = self._bulk, []
         if batch is not None and self._tx.group_open:
-            self._group_pending.update(pending)
+            for key, row in pending.items():  # an earlier change's whole row wins
+                _record(self._group_pending, key, row)
             self._group_bulk += bulk
             batch.waits_for(self._group_future())
             return

@@ -22,10 +22,10 @@ TRANSACTION = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")
 # Per step of the steady state (the job already rendering), and in all.
 BUDGET = {"pull": 5, "start": 2, "progress": 2, "complete": 5}
 # With the window listening, a step that changes the job's task counts re-reads the
-# job's view once after its commit (the row, its counts, who accepts its kinds: three
-# reads, once per group commit however many requests it holds); task and worker rows
-# are published from the columns in hand, never re-read.
-JOB_VIEW = 3
+# job's view once after its commit (the row, its counts, who accepts its kinds, the
+# jobs it depends on: four reads, once per group commit however many requests it
+# holds); task and worker rows are published from the columns in hand, never re-read.
+JOB_VIEW = 4
 WINDOW = {**BUDGET, "pull": BUDGET["pull"] + JOB_VIEW, "complete": BUDGET["complete"] + JOB_VIEW}
 
 
