@@ -48,6 +48,7 @@ from flamenco_gui.rows import (
     JobView,
     PreviewEntry,
     TaskRow,
+    TaskState,
     WorkerRow,
 )
 
@@ -148,6 +149,7 @@ class FarmService:
             self.wakeups,
             self.frames,
         )
+        self.tasks.before_completion = self._require_frames
         self.task_logs = TaskLogs(store, logs, self.changes)
         self.last_rendered = LastRendered(store, previews, self.changes)
         self.job_deps = JobDeps(store, self.changes, self.wakeups)
@@ -406,10 +408,10 @@ class FarmService:
             cast(dict[str, Any], view)["output"] = str(self.file_store.output_dir(view))
         return view
 
-    def require_frames(self, task_id: int, worker_id: int) -> None:
+    def _require_frames(self, task: TaskState, worker_id: int) -> None:
         """A manager job's task completes only with its frames on the manager."""
         if self.file_store is not None:
-            self.file_store.require_frames(task_id, worker_id)
+            self.file_store.require_frames(task)
 
     def job_storage(self, job_id: int | None) -> str:
         """A job's storage mode ('shared' for a task of no job, as the 2015 ones)."""

@@ -86,6 +86,9 @@ class Tasks:
         self._settings = settings
         self._logs = logs
         self._clock = clock
+        # Asked before a worker's `completed` is recorded (it raises to refuse): a
+        # `manager` job's task must have its frames on the manager (farm/file_store.py).
+        self.before_completion: Callable[[TaskState, int], None] = lambda task, worker: None
 
     def get(self, task_id: int) -> TaskRow:
         row = self._store.get_task(task_id)
@@ -152,7 +155,9 @@ class Tasks:
             and progress
             and new_status in (None, T.RENDERING)
             and fields.get("priority") is None
-            and self._report_progress(task_id, worker_id, fields.get("lease"), progress)
+            and self._report_progress(
+                task_id, worker_id, fields.get("lease"), progress, fields.get("frames")
+            )
         ):
             return
         task = task_state(self._store, task_id)
@@ -173,6 +178,8 @@ class Tasks:
                     f"task {task_id} is not leased to worker {worker_id} "
                     f"(status {task['status']}, lease {task['lease']})"
                 )
+            if new_status == T.COMPLETED:
+                self.before_completion(task, worker_id)
         with self._changes.change():
             if fields.get("frames") and worker_id is not None:
                 self._frames.record(task, worker_id, fields["frames"])
@@ -216,7 +223,12 @@ class Tasks:
                 self._states.task_changed(task, job=False, fields=extra)
 
     def _report_progress(
-        self, task_id: int, worker_id: int, lease: int | None, progress: Fields
+        self,
+        task_id: int,
+        worker_id: int,
+        lease: int | None,
+        progress: Fields,
+        frames: list[dict[str, Any]] | None,
     ) -> bool:
         """The hot path of a render: progress from the worker holding the task, the lease
         checked by the write itself. False when it does not hold it (the caller reads
@@ -227,6 +239,8 @@ class Tasks:
             task = self._store.report_progress(task_id, worker_id, lease, progress)
             if task is None:
                 return False
+            if frames:
+                self._frames.record(task, worker_id, frames)
             shown = _shown_on_worker(progress, from_worker=True)
             self._store.update_worker(worker_id, shown)
             self._changes.emit_fields("worker", worker_id, shown)
