@@ -63,7 +63,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,7 @@ PRIORITY = 80  # the priority the job is given (it is submitted at 50)
 MB = 1024 * 1024
 POLL = 0.025  # how often the window's job row is looked at
 TASK_POLL = 0.1  # how often, at most, the task table is walked (it costs a few ms at 100k)
+WALK_SLICE = 5000  # task rows looked at per loop turn while walking
 
 
 # -- the simulated workers: the child process ------------------------------------------
@@ -348,25 +349,32 @@ def _job_row(window: Any, job_id: int | None) -> dict | None:
     return None if row is None else window.job_model.row_dict(row)
 
 
-def _task_statuses(window: Any, job_id: int | None) -> dict[str, int]:
+async def _task_statuses(window: Any, job_id: int | None) -> dict[str, int]:
+    """The job's task rows in the window by status, a slice per loop turn: walking
+    100,000 rows at once held the loop 40-50 ms, which the lag figures then counted
+    against the manager."""
     counts: dict[str, int] = {}
-    for r in window.task_model.all_rows():
-        if r.get("job_id") == job_id:
-            counts[r["status"]] = counts.get(r["status"], 0) + 1
+    rows = list(window.task_model.all_rows())
+    for start in range(0, len(rows), WALK_SLICE):
+        for r in rows[start : start + WALK_SLICE]:
+            if r.get("job_id") == job_id:
+                counts[r["status"]] = counts.get(r["status"], 0) + 1
+        await asyncio.sleep(0)
     return counts
 
 
 Check = Callable[[], bool]
+Walk = Callable[[], Awaitable[bool]]
 
 
-async def watch(cheap: Check, walk: Check | None, t0: float, timeout: float) -> float | None:
+async def watch(cheap: Check, walk: Walk | None, t0: float, timeout: float) -> float | None:
     """Seconds from `t0` until the window shows the result, or None after `timeout`:
     `cheap` (the job row) is looked at often, `walk` (every task row) only once `cheap`
     holds and at most every TASK_POLL, since its own cost lands on the loop measured."""
     next_walk = 0.0
     while (now := time.perf_counter()) - t0 < timeout:
         if cheap() and now >= next_walk:
-            if walk is None or walk():
+            if walk is None or await walk():
                 return time.perf_counter() - t0
             next_walk = time.perf_counter() + TASK_POLL
         await asyncio.sleep(POLL)
@@ -381,7 +389,7 @@ async def act(
     method: str,
     path: str,
     body: Any,
-    shows: tuple[Check, Check | None] | None,
+    shows: tuple[Check, Walk | None] | None,
     timeout: float,
 ) -> Result:
     res = Result(action, f"{method} {path}")
@@ -442,8 +450,18 @@ async def one_run(
                 (r := _job_row(window, job["id"])) is not None and r["status"] in statuses
             )
 
-        def no_task_in(*statuses: str) -> Check:
-            return lambda: not any(_task_statuses(window, job["id"]).get(s) for s in statuses)
+        def no_task_in(*statuses: str) -> Walk:
+            async def walk() -> bool:
+                counts = await _task_statuses(window, job["id"])
+                return not any(counts.get(s) for s in statuses)
+
+            return walk
+
+        async def every_task() -> bool:
+            return sum((await _task_statuses(window, job["id"])).values()) == args.tasks
+
+        async def no_task() -> bool:
+            return not await _task_statuses(window, job["id"])
 
         def gone() -> bool:
             return _job_row(window, job["id"]) is None and window.job_model.get(job["id"]) is None
@@ -460,10 +478,7 @@ async def one_run(
                 "priority": 50,
                 "chunk_size": 1,
             }
-            all_tasks = (
-                submitted,
-                lambda: sum(_task_statuses(window, job["id"]).values()) == args.tasks,
-            )
+            all_tasks = (submitted, every_task)
             if window is None:
                 all_tasks = None
             res = await act(
@@ -476,7 +491,7 @@ async def one_run(
             job_id = int(json.loads(res.answer)["id"])
             job["id"] = job_id
             await asyncio.sleep(args.work_before)  # workers render some of it
-            steps: list[tuple[str, str, str, Any, tuple[Check, Check | None] | None]] = [
+            steps: list[tuple[str, str, str, Any, tuple[Check, Walk | None] | None]] = [
                 ("pause", "POST", "/actions", {"action": "pause"},
                  (status_in("paused"), no_task_in("queued", "rendering"))),
                 ("resume", "POST", "/actions", {"action": "resume"},
@@ -489,7 +504,7 @@ async def one_run(
                  (status_in("queued", "rendering"), no_task_in("canceled"))),
                 ("get", "GET", "", None, None),
                 ("delete", "DELETE", "", None,
-                 (gone, lambda: not _task_statuses(window, job_id))),
+                 (gone, no_task)),
             ]  # fmt: skip
             for action, method, suffix, body, shows in steps:
                 if window is None:
@@ -677,12 +692,13 @@ def main() -> int:
     if args.no_window:  # as `main.py manager --headless` runs: plain asyncio, no Qt
         return asyncio.run(run(args))
 
-    import qasync
     from PySide6.QtWidgets import QApplication
+
+    from flamenco_gui.gui.event_loop import FarmEventLoop
 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
+    loop = FarmEventLoop(app)  # as desktop.py runs the window
     asyncio.set_event_loop(loop)
     with loop:
         return loop.run_until_complete(run(args))

@@ -31,7 +31,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil
-import qasync
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
@@ -39,6 +38,7 @@ from bench._common import CpuMeter, fmt, percentile, print_machine, print_table,
 from flamenco_gui.farm.service import FarmConfig
 from flamenco_gui.farm.states import WorkerReport
 from flamenco_gui.gui.app import load_window
+from flamenco_gui.gui.event_loop import FarmEventLoop
 from flamenco_gui.gui.main_window import MainWindow
 from flamenco_gui.manager import Manager
 
@@ -240,7 +240,7 @@ def main() -> int:
         )
     app = QApplication.instance() or QApplication(sys.argv)
     app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
+    loop = FarmEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
         loop.run_until_complete(run(args))

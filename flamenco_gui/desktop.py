@@ -11,12 +11,12 @@ import asyncio
 import signal
 import sys
 
-import qasync
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from flamenco_gui.config import ManagerConfig
 from flamenco_gui.gui.app import load_window
+from flamenco_gui.gui.event_loop import FarmEventLoop
 from flamenco_gui.gui.main_window import MainWindow
 from flamenco_gui.gui.settings_dialog import HOST_KEY, PORT_KEY
 from flamenco_gui.manager import Manager
@@ -69,7 +69,7 @@ def run_desktop(config: ManagerConfig) -> int:
     # Closing the window ends _serve; a Qt-side quit would stop the loop under it.
     app.setQuitOnLastWindowClosed(False)
     manager = Manager.from_config(config)
-    loop = qasync.QEventLoop(app)
+    loop = FarmEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
         loop.run_until_complete(_serve(manager, QSettings()))

@@ -24,6 +24,9 @@ class TaskState(TypedDict):
     frame_start: int
     frame_end: int
     priority: int
+    # Its job's status, where the query that found the task joined it: a claim need not
+    # recount a job that is rendering already.
+    job_status: NotRequired[str | None]
 
 
 class TaskRow(TaskState):
@@ -53,6 +56,14 @@ class WorkerState(TypedDict):
     id: int
     status: str
     connection: str
+
+
+class PullState(WorkerState):
+    """A worker as a pull finds it: and whether it still holds a rendering task (then
+    that task is requeued first: the worker says it runs nothing)."""
+
+    holding: bool
+    hostname: str  # for the attempt's header in the task's log
 
 
 class WorkerBuild(TypedDict):

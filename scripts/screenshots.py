@@ -28,12 +28,12 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import qasync
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QWidget
 
 from flamenco_gui.farm.service import FarmService
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
+from flamenco_gui.gui.event_loop import FarmEventLoop
 from flamenco_gui.gui.main_window import MainWindow
 from flamenco_gui.gui.theme import dark_palette
 from flamenco_gui.manager import Manager
@@ -486,7 +486,7 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     app.setQuitOnLastWindowClosed(False)
     OUT.mkdir(parents=True, exist_ok=True)
-    loop = qasync.QEventLoop(app)
+    loop = FarmEventLoop(app)
     asyncio.set_event_loop(loop)
     with tempfile.TemporaryDirectory() as tmp, loop:
         if only in (None, "window"):

@@ -87,8 +87,6 @@ async def patch_task(ctx: Ctx) -> None:
     log = fields.pop("log", None)
     if log:  # 2015: the worker's output rides on the update; logged before a status ends it
         ctx.service.append_log(task_id, log.splitlines(), ctx.principal.worker_id, body.lease)
-    if ctx.principal.worker_id is not None and fields.get("status") == "completed":
-        ctx.service.require_frames(task_id, ctx.principal.worker_id)  # docs/storage.md
     ctx.service.update_task(task_id, fields, ctx.principal.worker_id)
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
+from functools import partial
 from typing import Any, Protocol
 
 from flamenco_gui.farm.errors import Unavailable
@@ -24,6 +25,26 @@ log = logging.getLogger(__name__)
 
 LOAD: Any = object()  # an event whose row is read after the commit
 Loader = Callable[[Kind, int], dict[str, Any] | None]
+
+
+class _Columns(dict[str, Any]):
+    """Pending columns of one object: published as a partial change (events.py)."""
+
+
+_NONE: Any = object()
+
+
+def _record(pending: dict[tuple[Kind, int], Any], key: tuple[Kind, int], row: Any) -> None:
+    """Note `row` for `key` over what is noted already: a whole row (LOAD, a given row,
+    None for deleted) replaces; columns join columns or a given row, and leave LOAD or a
+    deletion as they are (the read after the commit has them; a deleted row stays so)."""
+    before = pending.get(key, _NONE)
+    if not isinstance(row, _Columns) or before is _NONE:
+        pending[key] = row
+    elif isinstance(before, _Columns):
+        pending[key] = _Columns({**before, **row})
+    elif isinstance(before, dict):  # a whole row given: it takes the columns too
+        pending[key] = {**before, **row}
 
 
 class Transactions(Protocol):
@@ -80,6 +101,12 @@ class Changes:
         transaction commits."""
         self._pending[(kind, row_id)] = row
 
+    def emit_fields(self, kind: Kind, row_id: int, fields: Mapping[str, Any]) -> None:
+        """These columns of the object now have these values: published as they are,
+        without re-reading the row (unless the same transaction asks for the whole
+        row, or deletes it, which then wins)."""
+        _record(self._pending, (kind, row_id), _Columns(fields))
+
     def emit_bulk(self, change: Change) -> None:
         """A set-based change (many tasks at once), published after the commit."""
         self._bulk.append(change)
@@ -110,7 +137,8 @@ class Changes:
         pending, self._pending = self._pending, {}
         bulk, self._bulk = self._bulk, []
         if batch is not None and self._tx.group_open:
-            self._group_pending.update(pending)
+            for key, row in pending.items():  # an earlier change's whole row wins
+                _record(self._group_pending, key, row)
             self._group_bulk += bulk
             batch.waits_for(self._group_future())
             return
@@ -179,10 +207,19 @@ class Changes:
             return  # nobody listens (headless, no SSE client): no rows to read
         for (kind, row_id), row in pending.items():
             if row is LOAD:
-                row = self._load(kind, row_id)
-            self.bus.publish(Change(kind, row_id, row))
+                self.bus.publish(Change(kind, row_id, self._load(kind, row_id)))
+            elif isinstance(row, _Columns):
+                self.bus.publish(
+                    Change(kind, row_id, dict(row), partial=True),
+                    partial(self._whole, kind, row_id),
+                )
+            else:
+                self.bus.publish(Change(kind, row_id, row))
         for change in bulk:
             self.bus.publish(change)
+
+    def _whole(self, kind: Kind, row_id: int) -> Change:
+        return Change(kind, row_id, self._load(kind, row_id))
 
     # -- the data dir's health ----------------------------------------------------------
 

@@ -21,7 +21,7 @@ from flamenco_gui.farm.task_state_machine import TaskStateMachine
 from flamenco_gui.farm.wakeups import Wakeups
 from flamenco_gui.farm.workers import Workers, report_fields
 from flamenco_gui.limits import LIMITS
-from flamenco_gui.rows import Fields, TaskState, WorkerState
+from flamenco_gui.rows import Fields, PullState, TaskState, WorkerState
 
 # A poll held longer than this refreshes the worker's last_seen when it answers.
 HEARTBEAT_GRACE = 1.0
@@ -33,6 +33,7 @@ Assignment = tuple[int | None, int | None]  # (task id, lease)
 
 class DispatchStore(Protocol):
     def worker_state(self, worker_id: int) -> WorkerState | None: ...
+    def pull_state(self, worker_id: int) -> PullState | None: ...
     def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
     def next_queued_task(self, worker_id: int) -> TaskState | None: ...
     def tasks_leased_to(self, worker_id: int) -> list[TaskState]: ...
@@ -100,8 +101,8 @@ class Dispatch:
                     self._states.move(task, TaskStatus.QUEUED, reason, outcome="lost")
         self._wakeups.queued()
 
-    def _touch(self, worker_id: int, report: dict[str, Any]) -> None:
-        if not self._store.update_worker(worker_id, report_fields(report, self._clock())):
+    def _touch(self, worker_id: int, fields: Fields) -> None:
+        if not self._store.update_worker(worker_id, fields):
             raise NotFound(f"worker {worker_id} does not exist")
 
     async def report(
@@ -130,23 +131,25 @@ class Dispatch:
             report["activity"] = refuse
         if status == WorkerReport.AVAILABLE and refuse:
             return self._refused(worker_id, str(refuse), report)
+        fields = report_fields(report, self._clock())
         with self._changes.change():
             if status == WorkerReport.AVAILABLE:
-                worker = self._store.worker_state(worker_id)
+                worker = self._store.pull_state(worker_id)
                 if worker is None:
                     raise NotFound(f"worker {worker_id} does not exist")
                 # Another pull of this worker is being answered (or just was): same task.
                 claimed = self._held(worker_id)
                 if claimed is None:
-                    self._workers.requeue_leased(worker_id, "worker reported it runs nothing")
-                    claimed = self.claim(worker, report_fields(report, self._clock()))
+                    if worker["holding"]:
+                        self._workers.requeue_leased(worker_id, "worker reported it runs nothing")
+                    claimed = self.claim(worker, fields, worker["hostname"])
                 if claimed is None:
-                    self._touch(worker_id, report)
+                    self._touch(worker_id, fields)
             else:
-                self._touch(worker_id, report)
+                self._touch(worker_id, fields)
+            self._changes.emit_fields("worker", worker_id, fields)
             if status == WorkerReport.OFFLINE:
                 self._workers.go_offline(worker_id, "worker signed off")
-            self._changes.emit("worker", worker_id)
         if claimed is not None:
             return claimed
         if status == WorkerReport.OFFLINE:
@@ -184,7 +187,7 @@ class Dispatch:
         back what it held (it stopped that task) and claims nothing, answered at once."""
         with self._changes.change():
             self._workers.requeue_leased(worker_id, f"the worker stopped it: {reason}")
-            self._touch(worker_id, report)
+            self._touch(worker_id, report_fields(report, self._clock()))
             self._changes.emit("worker", worker_id)
         return None, None
 
@@ -247,9 +250,12 @@ class Dispatch:
     def _answer_now(self, worker_id: int) -> bool:
         return self._update_pending(worker_id) or self._control(worker_id) == "requested"
 
-    def claim(self, worker: WorkerState, report: Fields | None = None) -> Assignment | None:
+    def claim(
+        self, worker: WorkerState, report: Fields | None = None, name: str | None = None
+    ) -> Assignment | None:
         """Inside a change: the worker's next task, leased to it; `report` fields join
-        its row's update."""
+        its row's update; `name` (its hostname, when read already) heads the log's
+        attempt."""
         if worker["status"] != WorkerStatus.ENABLED or self._control(worker["id"]) is not None:
             return None
         if not self._on_schedule(worker["id"]):
@@ -257,5 +263,5 @@ class Dispatch:
         task = self._store.next_queued_task(worker["id"])
         if task is None:
             return None
-        lease = self._states.start(task, worker["id"], report or {})
+        lease = self._states.start(task, worker["id"], report or {}, worker_name=name)
         return task["id"], lease

@@ -27,7 +27,7 @@ from flamenco_gui.farm.leases import LeaseStore, leased_task
 from flamenco_gui.file_hash import file_sha256
 from flamenco_gui.file_pipe import PipedWriter
 from flamenco_gui.limits import LIMITS
-from flamenco_gui.rows import JobFile, JobRow
+from flamenco_gui.rows import JobFile, JobRow, TaskState
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ MANAGER = "manager"
 SHARED = "shared"
 # How often unreferenced files are looked for (their grace period is a setting).
 COLLECT_EVERY = 600.0
+STORAGE_MEMO = 10_000  # jobs whose storage is remembered (cleared past that)
 
 
 class InsufficientStorage(Conflict):
@@ -150,6 +151,7 @@ class FileStore:
         self._grace = grace
         self._uploading: set[str] = set()
         self.usage = Usage()
+        self._storage: dict[int, str | None] = {}  # job id -> its storage (never changes)
 
     async def start(self) -> None:
         self.usage.bytes = await asyncio.to_thread(self._blobs.used_bytes)
@@ -310,16 +312,14 @@ class FileStore:
             self._db.add_task_frame(job["id"], task_id, path)
         return {"path": str(target), "sha256": sha256}
 
-    def require_frames(self, task_id: int, worker_id: int) -> None:
-        """A worker's `completed` for a task of a `manager` job it renders: refused
-        (409) until the task has placed a frame for each frame of its range. Anything
-        else is the lease rule's to answer (farm/tasks.py)."""
-        task = self._db.task_state(task_id)
-        if task is None or task["worker_id"] != worker_id or task["status"] != "rendering":
+    def require_frames(self, task: TaskState) -> None:
+        """A worker's `completed` for a task of a `manager` job it renders (the lease
+        checked by farm/tasks.py): refused (409) until the task has placed a frame for
+        each frame of its range. A job's storage never changes, so it is read once per
+        job: a completion of a shared job costs no statement here."""
+        if task["job_id"] is None or self._storage_of(task["job_id"]) != MANAGER:
             return
-        job = self._db.get_job(task["job_id"]) if task["job_id"] is not None else None
-        if job is None or job.get("storage") != MANAGER:
-            return
+        task_id = task["id"]
         expected = task["frame_end"] - task["frame_start"] + 1
         placed = self._db.task_frame_count(task_id)
         if placed < expected:
@@ -327,6 +327,14 @@ class FileStore:
                 f"task {task_id}: {placed} of its {expected} frames are on the manager;"
                 f" send them (POST /tasks/{task_id}/frames) before it completes"
             )
+
+    def _storage_of(self, job_id: int) -> str | None:
+        if job_id not in self._storage:
+            if len(self._storage) >= STORAGE_MEMO:
+                self._storage.clear()
+            job = self._db.get_job(job_id)
+            self._storage[job_id] = job.get("storage") if job is not None else None
+        return self._storage[job_id]
 
     def _job(self, job_id: int | None) -> JobRow:
         job = self._db.get_job(job_id) if job_id is not None else None

@@ -54,8 +54,11 @@ class LogNotes:
         except OSError as exc:
             log.error("could not write to the log of task %s: %s", task_id, exc)
 
-    def attempt_started(self, task_id: int, worker_id: int, lease: int, when: float) -> None:
-        name = self._worker_name(worker_id) or f"#{worker_id}"
+    def attempt_started(
+        self, task_id: int, worker_id: int, lease: int, when: float, name: str | None = None
+    ) -> None:
+        """`name`: the worker's, when the caller read it already (a pull does)."""
+        name = name or self._worker_name(worker_id) or f"#{worker_id}"
         day = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
         self.say(task_id, f"── attempt on {name} (worker {worker_id}), lease {lease}, {day} ──")
 

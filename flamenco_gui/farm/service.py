@@ -26,7 +26,7 @@ from flamenco_gui.farm.job_deps import JobDeps, JobDepsStore
 from flamenco_gui.farm.jobs import Jobs, JobStore, PreparedJob
 from flamenco_gui.farm.last_rendered import LastRendered, PreviewFiles
 from flamenco_gui.farm.log_notes import LogNotes
-from flamenco_gui.farm.retries import Retries, RetryStore
+from flamenco_gui.farm.retries import Retries
 from flamenco_gui.farm.schedules import Schedules, ScheduleStore
 from flamenco_gui.farm.settings import FarmConfig, FarmSettings, SettingsStore
 from flamenco_gui.farm.states import TaskStatus, WorkerReport
@@ -48,6 +48,7 @@ from flamenco_gui.rows import (
     JobView,
     PreviewEntry,
     TaskRow,
+    TaskState,
     WorkerRow,
 )
 
@@ -62,7 +63,6 @@ class FarmStore(
     WorkerStore,
     TimeoutStore,
     BlocklistStore,
-    RetryStore,
     TaskStore,
     TaskLogStore,
     JobStore,
@@ -118,7 +118,7 @@ class FarmService:
         self.states = TaskStateMachine(store, self.changes, self.wakeups, notes=notes)
         self.farm_settings = FarmSettings(store, self.changes, self.config)
         self.blocklist = Blocklist(store, self.states, lambda: self.config.blocklist_threshold)
-        self.retries = Retries(store, self.states, self.blocklist, lambda: self.config.max_attempts)
+        self.retries = Retries(self.states, self.blocklist, lambda: self.config.max_attempts)
         self.workers = Workers(store, self.changes, self.states, self.wakeups)
         self.updates = WorkerUpdates(store, catalogue or NoBuilds(), self.wakeups)
         self.dispatch = Dispatch(
@@ -149,6 +149,7 @@ class FarmService:
             self.wakeups,
             self.frames,
         )
+        self.tasks.before_completion = self._require_frames
         self.task_logs = TaskLogs(store, logs, self.changes)
         self.last_rendered = LastRendered(store, previews, self.changes)
         self.job_deps = JobDeps(store, self.changes, self.wakeups)
@@ -407,10 +408,10 @@ class FarmService:
             cast(dict[str, Any], view)["output"] = str(self.file_store.output_dir(view))
         return view
 
-    def require_frames(self, task_id: int, worker_id: int) -> None:
+    def _require_frames(self, task: TaskState, worker_id: int) -> None:
         """A manager job's task completes only with its frames on the manager."""
         if self.file_store is not None:
-            self.file_store.require_frames(task_id, worker_id)
+            self.file_store.require_frames(task)
 
     def job_storage(self, job_id: int | None) -> str:
         """A job's storage mode ('shared' for a task of no job, as the 2015 ones)."""

@@ -19,7 +19,13 @@ from flamenco_gui.farm.changes import LOAD
 from flamenco_gui.farm.errors import Conflict
 from flamenco_gui.farm.events import Change, Kind
 from flamenco_gui.farm.log_notes import LogNotes
-from flamenco_gui.farm.states import FINISHED, JobStatus, TaskStatus, can_transition, job_status
+from flamenco_gui.farm.states import (
+    FINISHED,
+    JobStatus,
+    TaskStatus,
+    can_transition,
+    job_status,
+)
 from flamenco_gui.rows import Fields, TaskState
 
 T = TaskStatus
@@ -44,6 +50,7 @@ class StateStore(Protocol):
 
 class ChangeSink(Protocol):
     def emit(self, kind: Kind, row_id: int, row: object = LOAD) -> None: ...
+    def emit_fields(self, kind: Kind, row_id: int, fields: Fields) -> None: ...
     def emit_bulk(self, change: Change) -> None: ...
 
 
@@ -88,48 +95,64 @@ class TaskStateMachine:
 
     # -- one task ------------------------------------------------------------------------
 
-    def start(self, task: TaskState, worker_id: int, worker_fields: Fields) -> int:
+    def start(
+        self,
+        task: TaskState,
+        worker_id: int,
+        worker_fields: Fields,
+        worker_name: str | None = None,
+    ) -> int:
         """A queued task leased to `worker_id` (the claim); returns the new lease.
-        `worker_fields` (the worker's report) join the worker row's one update."""
+        `worker_fields` (the worker's report) join the worker row's one update;
+        `worker_name`, when the caller has it, heads the attempt in the task's log."""
         now = self._clock()
         lease = task["lease"] + 1
-        self._store.move_task(
-            task["id"],
-            {
-                "status": T.RENDERING.value,
-                "worker_id": worker_id,
-                "lease": lease,
-                "started": now,
-                "updated": now,
-                "last_progress": now,
-                "frame_current": task["frame_start"],
-                "progress": 0.0,
-                "activity": None,
-                "error": None,
-                "time_cost": None,
-            },
-        )
+        fields: Fields = {
+            "status": T.RENDERING.value,
+            "worker_id": worker_id,
+            "lease": lease,
+            "started": now,
+            "updated": now,
+            "last_progress": now,
+            "frame_current": task["frame_start"],
+            "progress": 0.0,
+            "activity": None,
+            "error": None,
+            "time_cost": None,
+        }
+        self._store.move_task(task["id"], fields)
         self._store.add_history(
             {"task_id": task["id"], "worker_id": worker_id, "lease": lease, "started": now}
         )
-        self._store.update_worker(
-            worker_id,
-            {
-                **worker_fields,
-                "current_task": task["id"],
-                "activity": f"task {task['id']}",
-                "time_cost": 0.0,
-            },
-        )
-        self._changes.emit("worker", worker_id)
-        self.task_changed(task)
+        worker: Fields = worker_fields | {
+            "current_task": task["id"],
+            "activity": f"task {task['id']}",
+            "time_cost": 0.0,
+        }
+        self._store.update_worker(worker_id, worker)
+        self._changes.emit_fields("worker", worker_id, worker)
+        # One more rendering task leaves a rendering job rendering: no recount.
+        self.task_changed(task, job=task.get("job_status") != JobStatus.RENDERING, fields=fields)
+        if task["job_id"] is not None:
+            self._changes.emit("job", task["job_id"])
         if self._notes is not None:
-            self._notes.attempt_started(task["id"], worker_id, lease, now)
+            self._notes.attempt_started(task["id"], worker_id, lease, now, worker_name)
         return lease
 
-    def move(self, task: TaskState, new: TaskStatus, reason: str, *, outcome: str) -> None:
+    def move(
+        self,
+        task: TaskState,
+        new: TaskStatus,
+        reason: str,
+        *,
+        outcome: str,
+        task_fields: Fields | None = None,
+        worker_fields: Fields | None = None,
+    ) -> None:
         """Move one task, with its side effects: its attempt closed, its worker freed,
-        what waits for it canceled when it can no longer complete."""
+        what waits for it canceled when it can no longer complete. `task_fields` and
+        `worker_fields` (a report that ends the task: its last progress) join the
+        task's and its worker's one update each."""
         old = T(task["status"])
         back = new == T.QUEUED and old == T.RENDERING and outcome != new.value
         if back and self._job_paused(task):  # a retry or a lost worker, not the wrangler
@@ -140,10 +163,12 @@ class TaskStateMachine:
             raise Conflict(f"task {task['id']} cannot go from {old} to {new}")
         now = self._clock()
         if old == T.RENDERING:
-            self._end_attempt(task, outcome, reason, now)
+            self._end_attempt(task, outcome, reason, now, worker_fields or {})
             if self._notes is not None and new != T.COMPLETED:
                 self._notes.attempt_ended(task["id"], new.value, reason)
-        fields = target_fields(new, was_rendering=old == T.RENDERING, reason=reason, now=now)
+        fields = (task_fields or {}) | target_fields(
+            new, was_rendering=old == T.RENDERING, reason=reason, now=now
+        )
         if new == T.COMPLETED:
             fields["frame_current"] = task["frame_end"]
         self._store.move_task(task["id"], fields)
@@ -153,7 +178,7 @@ class TaskStateMachine:
             )
         if new == T.QUEUED:
             self._signals.queued()
-        self.task_changed(task)
+        self.task_changed(task, fields=fields)
 
     def _job_paused(self, task: TaskState) -> bool:
         """Whether the task's job is paused (a graceful pause lets this task run on)."""
@@ -162,19 +187,28 @@ class TaskStateMachine:
         found = self._store.job_status_and_counts(task["job_id"])
         return found is not None and found[0] == JobStatus.PAUSED.value
 
-    def _end_attempt(self, task: TaskState, outcome: str, reason: str, now: float) -> None:
+    def _end_attempt(
+        self, task: TaskState, outcome: str, reason: str, now: float, worker_fields: Fields
+    ) -> None:
         self._store.close_history(
             task["id"], task["lease"], {"ended": now, "outcome": outcome, "reason": reason}
         )
         if task["worker_id"] is not None:
-            self._store.update_worker(task["worker_id"], {"current_task": None, "activity": None})
-            self._changes.emit("worker", task["worker_id"])
+            freed = worker_fields | {"current_task": None, "activity": None}
+            self._store.update_worker(task["worker_id"], freed)
+            self._changes.emit_fields("worker", task["worker_id"], freed)
             self._signals.lease_changed(task["worker_id"])
 
-    def task_changed(self, task: TaskState, *, job: bool = True) -> None:
-        """Emit the task; refresh its job unless only progress fields moved (a job's
-        figures come from its tasks' statuses)."""
-        self._changes.emit("task", task["id"])
+    def task_changed(
+        self, task: TaskState, *, job: bool = True, fields: Fields | None = None
+    ) -> None:
+        """Emit the task (only `fields`, when those are all that changed); refresh its
+        job unless only progress fields moved (a job's figures come from its tasks'
+        statuses)."""
+        if fields is None:
+            self._changes.emit("task", task["id"])
+        else:
+            self._changes.emit_fields("task", task["id"], fields)
         if job and task["job_id"] is not None:
             self.refresh_job(task["job_id"])
 

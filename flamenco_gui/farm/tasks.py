@@ -23,16 +23,28 @@ from flamenco_gui.farm.settings import FarmSettings
 from flamenco_gui.farm.states import TaskStatus
 from flamenco_gui.farm.task_state_machine import Signals, TaskStateMachine
 from flamenco_gui.limits import LIMITS
-from flamenco_gui.rows import Fields, HistoryRow, TaskRow
+from flamenco_gui.rows import Fields, HistoryRow, TaskRow, TaskState
 
 T = TaskStatus
 PROGRESS_KEYS = ("frame_current", "activity", "progress", "time_cost", "error")
+
+
+def _shown_on_worker(progress: Fields, *, from_worker: bool) -> Fields:
+    """What a task's progress changes on its worker's row; a report from the worker
+    itself also says it is alive."""
+    shown: Fields = {k: progress[k] for k in ("activity", "time_cost") if k in progress}
+    if from_worker:
+        shown |= {"last_seen": progress["updated"], "connection": "online"}
+    return shown
 
 
 class TaskStore(LeaseStore, Protocol):
     def get_task(self, task_id: int) -> TaskRow | None: ...
     def insert_task(self, row: Fields) -> int: ...
     def update_task(self, task_id: int, fields: Fields) -> None: ...
+    def report_progress(
+        self, task_id: int, worker_id: int, lease: int | None, fields: Fields
+    ) -> TaskState | None: ...
     def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
     def delete_task(self, task_id: int) -> None: ...
     def list_tasks(
@@ -74,6 +86,9 @@ class Tasks:
         self._settings = settings
         self._logs = logs
         self._clock = clock
+        # Asked before a worker's `completed` is recorded (it raises to refuse): a
+        # `manager` job's task must have its frames on the manager (farm/file_store.py).
+        self.before_completion: Callable[[TaskState, int], None] = lambda task, worker: None
 
     def get(self, task_id: int) -> TaskRow:
         row = self._store.get_task(task_id)
@@ -133,8 +148,19 @@ class Tasks:
 
     def update(self, task_id: int, fields: dict[str, Any], worker_id: int | None) -> None:
         """A partial update. From a worker (`worker_id` set) it must hold the lease."""
-        task = task_state(self._store, task_id)
         new_status = T(fields["status"]) if fields.get("status") else None
+        progress = {k: fields[k] for k in PROGRESS_KEYS if fields.get(k) is not None}
+        if (
+            worker_id is not None
+            and progress
+            and new_status in (None, T.RENDERING)
+            and fields.get("priority") is None
+            and self._report_progress(
+                task_id, worker_id, fields.get("lease"), progress, fields.get("frames")
+            )
+        ):
+            return
+        task = task_state(self._store, task_id)
         if worker_id is not None:
             if new_status not in (None, T.RENDERING, T.COMPLETED, T.FAILED):
                 raise Forbidden(
@@ -152,33 +178,74 @@ class Tasks:
                     f"task {task_id} is not leased to worker {worker_id} "
                     f"(status {task['status']}, lease {task['lease']})"
                 )
-        progress = {k: fields[k] for k in PROGRESS_KEYS if fields.get(k) is not None}
+            if new_status == T.COMPLETED:
+                self.before_completion(task, worker_id)
         with self._changes.change():
             if fields.get("frames") and worker_id is not None:
                 self._frames.record(task, worker_id, fields["frames"])
             if fields.get("priority") is not None:
                 self._store.update_task(task_id, {"priority": fields["priority"]})
+            moves = new_status is not None and new_status != task["status"]
+            ends = moves and new_status == T.COMPLETED and task["status"] == T.RENDERING
+            shown: Fields = {}
+            holder = task["worker_id"] if task["status"] == T.RENDERING else None
             if progress:
                 progress["updated"] = progress["last_progress"] = self._clock()
-                self._store.update_task(task_id, progress)
-                if task["worker_id"] is not None and task["status"] == T.RENDERING:
-                    shown: Fields = {
-                        k: progress[k] for k in ("activity", "time_cost") if k in progress
-                    }
-                    if worker_id is not None:  # a report from the worker: it is alive
-                        shown |= {"last_seen": progress["updated"], "connection": "online"}
-                    self._store.update_worker(task["worker_id"], shown)
-                    self._changes.emit("worker", task["worker_id"])
-            if new_status is not None and new_status != task["status"]:
+                if holder is not None:
+                    shown = _shown_on_worker(progress, from_worker=worker_id is not None)
+                if not ends:  # else the completion's own updates carry them
+                    self._store.update_task(task_id, progress)
+                    if holder is not None:
+                        self._store.update_worker(holder, shown)
+                        self._changes.emit_fields("worker", holder, shown)
+            if new_status is not None and moves:
                 reason = fields.get("error") or (
                     "by the worker" if worker_id else "by the wrangler"
                 )
                 if new_status == T.FAILED and task["status"] == T.RENDERING:
                     self._retries.fail_attempt(task, reason)
+                elif ends:
+                    self._states.move(
+                        task,
+                        new_status,
+                        reason,
+                        outcome=new_status.value,
+                        task_fields=progress,
+                        worker_fields=shown,
+                    )
                 else:
                     self._states.move(task, new_status, reason, outcome=new_status.value)
-            # A status change has recounted the job already (in the state machine).
-            self._states.task_changed(task, job=False)
+            # What a move did not write itself (it emitted that, and recounted the job).
+            extra: Fields = {} if ends else dict(progress)
+            if fields.get("priority") is not None:
+                extra["priority"] = fields["priority"]
+            if extra or not moves:
+                self._states.task_changed(task, job=False, fields=extra)
+
+    def _report_progress(
+        self,
+        task_id: int,
+        worker_id: int,
+        lease: int | None,
+        progress: Fields,
+        frames: list[dict[str, Any]] | None,
+    ) -> bool:
+        """The hot path of a render: progress from the worker holding the task, the lease
+        checked by the write itself. False when it does not hold it (the caller reads
+        the task to say why)."""
+        now = self._clock()
+        progress = progress | {"updated": now, "last_progress": now}
+        with self._changes.change():
+            task = self._store.report_progress(task_id, worker_id, lease, progress)
+            if task is None:
+                return False
+            if frames:
+                self._frames.record(task, worker_id, frames)
+            shown = _shown_on_worker(progress, from_worker=True)
+            self._store.update_worker(worker_id, shown)
+            self._changes.emit_fields("worker", worker_id, shown)
+            self._states.task_changed(task, job=False, fields=progress)
+        return True
 
     def set_status(
         self, task_id: int, status: TaskStatus, reason: str = "by the wrangler"

@@ -288,11 +288,13 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         events = self.service.events
         self._unsubscribe = [
-            events.subscribe(self.worker_model.on_change),
-            events.subscribe(self.job_model.on_change),
-            events.subscribe(self.task_model.on_change),
-            events.subscribe(self.notifier.on_change),
-            events.subscribe(self._on_farm_change),
+            # All take partial changes: the window re-reads no row a worker's report
+            # changed (farm/events.py).
+            events.subscribe(self.worker_model.on_change, partial=True),
+            events.subscribe(self.job_model.on_change, partial=True),
+            events.subscribe(self.task_model.on_change, partial=True),
+            events.subscribe(self.notifier.on_change, partial=True),
+            events.subscribe(self._on_farm_change, partial=True),
         ]
         for kind, panel in (("job", self.jobs), ("task", self.tasks), ("worker", self.workers)):
             panel.view.customContextMenuRequested.connect(

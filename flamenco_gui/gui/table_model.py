@@ -56,6 +56,15 @@ class Column:
     stretch: bool = False  # takes the table's spare width (names, activity)
 
 
+@dataclass(frozen=True, slots=True)
+class _Patch:
+    """The same fields for many known rows (a set-based change), applied to each row
+    in place when the batch is: a 100,000-task action then allocates no row copies,
+    whose hundred thousand fresh dicts made the cyclic collector stall the loop."""
+
+    fields: Row
+
+
 def contiguous_runs(positions: Iterable[int]) -> list[tuple[int, int]]:
     """Sorted positions as contiguous (first, last) runs."""
     runs: list[tuple[int, int]] = []
@@ -88,8 +97,7 @@ class LiveTableModel(QAbstractTableModel):
         self._fields = tuple(fields) if fields is not None else None
         self._rows: dict[int, Row] = {}  # every known row, shown or filtered out
         self._order = SortedIds()  # the shown rows, ascending by the sort column
-        self._pending: dict[int, Row | None] = {}
-        self._kept: set[int] = set()  # pending rows already cut to `_fields`
+        self._pending: dict[int, Row | _Patch | None] = {}
         self._flush_ms = flush_ms
         self._sort_column = 0
         self._descending = False
@@ -105,8 +113,11 @@ class LiveTableModel(QAbstractTableModel):
     # -- feeding ---------------------------------------------------------------------
 
     def on_change(self, change: Change) -> None:
-        """Event-bus subscriber: record, and let the timer apply the batch."""
-        if change.kind == self.kind:
+        """Event-bus subscriber (it takes partial changes): record, and let the timer
+        apply the batch."""
+        if change.kind == self.kind and change.partial and change.row is not None:
+            self._record_set((change.id,), change.row)  # a few columns of a known row
+        elif change.kind == self.kind:
             self._record(change.id, change.row)
         elif change.kind == "tasks" and self.kind == "task" and change.row is not None:
             self._record_set(change.row["ids"], change.row["fields"])
@@ -120,14 +131,18 @@ class LiveTableModel(QAbstractTableModel):
             return
         if self._fields is not None:
             fields = {k: v for k, v in fields.items() if k in self._fields}
+        patch = _Patch(fields)  # one for the slice, shared by its rows
         for obj_id in ids:
             if obj_id in self._pending:
                 pending = self._pending[obj_id]
-                if pending is not None:  # (None: deleted meanwhile, and stays so)
+                if isinstance(pending, _Patch):
+                    self._pending[obj_id] = _Patch(pending.fields | fields)
+                elif pending is not None:  # (None: deleted meanwhile, and stays so)
                     self._record(obj_id, {**pending, **fields})
-            elif (row := self._rows.get(obj_id)) is not None:
-                self._record(obj_id, {**row, **fields})
-                self._kept.add(obj_id)  # a kept row with kept fields: no need to cut it
+            elif obj_id in self._rows:
+                self._pending[obj_id] = patch
+        if self._pending and not self._timer.isActive():
+            self._timer.start()
 
     def feed(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Rows read from the service (a page at start-up), applied like events: in
@@ -137,7 +152,6 @@ class LiveTableModel(QAbstractTableModel):
 
     def _record(self, obj_id: int, row: Row | None) -> None:
         self._pending[obj_id] = row
-        self._kept.discard(obj_id)
         if not self._timer.isActive():
             self._timer.start()
 
@@ -153,7 +167,6 @@ class LiveTableModel(QAbstractTableModel):
             ids = list(pending)
             self._pending = {i: pending.pop(i) for i in ids[limit:]}
             self._timer.start(0)  # the rest next turn, the loop running in between
-        kept, self._kept = self._kept, {i for i in self._kept if i in self._pending}
         removed: list[int] = []
         moved: list[tuple[int, Key]] = []
         added: list[Key] = []
@@ -162,10 +175,14 @@ class LiveTableModel(QAbstractTableModel):
         for obj_id, row in pending.items():
             old = self._order.key_of(obj_id)
             self._hay.pop(obj_id, None)
-            if row is None:
+            if isinstance(row, _Patch):
+                if (known := self._rows.get(obj_id)) is None:
+                    continue  # deleted by an earlier batch
+                row = self._patched(obj_id, known, row)
+            elif row is None:
                 deleted.append(obj_id)  # its data stays until its row is gone
             else:
-                if self._fields is not None and obj_id not in kept:
+                if self._fields is not None:
                     row = {k: row.get(k) for k in self._fields}
                 self._rows[obj_id] = row
             if row is None or not self._shown(row):
@@ -194,6 +211,15 @@ class LiveTableModel(QAbstractTableModel):
         for obj_id in deleted:
             self._rows.pop(obj_id, None)
         self.flushed.emit()
+
+    def _patched(self, obj_id: int, row: Row, patch: _Patch) -> Row:
+        """The row with the patch's fields. In place where the row is the model's own
+        copy (cut to `_fields`); a row kept as it was fed is shared, so it is copied."""
+        if self._fields is None:
+            row = self._rows[obj_id] = {**row, **patch.fields}
+        else:
+            row.update(patch.fields)
+        return row
 
     def _all_keys(
         self, drop: set[int], moved: list[tuple[int, Key]], added: list[Key]
@@ -345,9 +371,13 @@ class LiveTableModel(QAbstractTableModel):
     def get(self, obj_id: int) -> Row | None:
         """The latest known row, shown or not, counting changes not yet applied: another
         table naming this row (a task's worker) must not wait for this one's batch."""
+        row = self._rows.get(obj_id)
         if obj_id in self._pending:
-            return self._pending[obj_id]
-        return self._rows.get(obj_id)
+            pending = self._pending[obj_id]
+            if not isinstance(pending, _Patch):
+                return pending
+            return None if row is None else {**row, **pending.fields}
+        return row
 
     def all_rows(self) -> Iterable[Row]:
         return self._rows.values()

@@ -81,6 +81,8 @@ class JobNotifier(QObject):
         if change.row is None:
             self._connections.pop(change.id, None)
             return
+        if "connection" not in change.row:
+            return  # a partial change of other columns (tray.on_change takes those)
         connection = change.row.get("connection") or ""
         before = self._connections.get(change.id)
         self._connections[change.id] = connection
@@ -93,6 +95,7 @@ class JobNotifier(QObject):
             self.notify("Worker offline", f"{name} timed out; its task was requeued.", True)
 
     def on_change(self, change: Change) -> None:
+        """Event-bus subscriber; it takes partial changes (job changes are whole)."""
         if change.kind == "worker":
             self.on_worker(change)
             return

@@ -10,12 +10,17 @@ from flamenco_gui.store.blocklist import ELIGIBLE_WORKERS
 from flamenco_gui.store.sql import Tables
 from flamenco_gui.store.tasks import TASK_STATE
 
-# Live jobs this worker must not take tasks of (`:tags`: its tags, comma-framed).
+# The asking worker's accepted kinds and tags (comma-framed), read inside the dispatch
+# query (SQLite evaluates an uncorrelated subquery once): one statement per claim.
+ACCEPTS = "(SELECT accepts FROM workers WHERE id = :w)"
+TAGS = "coalesce((SELECT coalesce(tags, tags_offered) FROM workers WHERE id = :w), ',')"
+
+# Live jobs this worker must not take tasks of.
 _SKIPPED_JOBS = (
     "SELECT id FROM jobs INDEXED BY jobs_restricted WHERE status IN ('queued', 'rendering')"
     " AND (deleted IS NOT NULL OR waiting IS NOT NULL OR tags IS NOT NULL)"
     " AND (deleted IS NOT NULL OR waiting IS NOT NULL OR EXISTS (SELECT 1 FROM"
-    " json_each(jobs.tags) t WHERE instr(:tags, ',' || t.value || ',') = 0))"
+    f" json_each(jobs.tags) t WHERE instr({TAGS}, ',' || t.value || ',') = 0))"
 )
 
 
@@ -37,18 +42,16 @@ class SchedulerQueries(Tables):
         small set: a worker that may take none of 20,000 queued tasks walks them in
         about 30 ms, not 210 with a check per task (docs/performance.md).
         """
-        row = self.conn.execute(
-            "SELECT accepts, coalesce(tags, tags_offered) FROM workers WHERE id = ?",
-            (worker_id,),
-        ).fetchone()
-        accepts, tags = (row[0], row[1] or ",") if row else (None, ",")
         return cast(
             TaskState | None,
             self._one(
                 f"WITH skip AS ({_SKIPPED_JOBS}) "
-                f"SELECT {TASK_STATE} FROM tasks INDEXED BY tasks_dispatch"
+                f"SELECT {TASK_STATE},"
+                " (SELECT status FROM jobs WHERE id = tasks.job_id) AS job_status"
+                " FROM tasks INDEXED BY tasks_dispatch"
                 " WHERE status = 'queued' AND (job_id IS NULL OR job_id NOT IN skip) "
-                "AND (:acc IS NULL OR needs IS NULL OR instr(:acc, ',' || needs || ',') > 0) "
+                f"AND ({ACCEPTS} IS NULL OR needs IS NULL"
+                f"  OR instr({ACCEPTS}, ',' || needs || ',') > 0) "
                 "AND NOT (job_id IS NOT NULL AND EXISTS (SELECT 1 FROM job_blocklist b "
                 "  WHERE b.job_id = tasks.job_id AND b.worker_id = :w)) "
                 "AND NOT (EXISTS (SELECT 1 FROM task_history h WHERE h.task_id = tasks.id "
@@ -59,7 +62,7 @@ class SchedulerQueries(Tables):
                 "AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks t2 ON t2.id = d.depends_on "
                 "  WHERE d.task_id = tasks.id AND t2.status != 'completed') "
                 "ORDER BY job_priority DESC, priority DESC, id LIMIT 1",
-                {"w": worker_id, "acc": accepts, "tags": tags},
+                {"w": worker_id},
             ),
         )
 

@@ -76,6 +76,23 @@ class TasksTable(Tables):
             raise ValueError("a task's status changes only through move_task(s)")
         self._update("tasks", task_id, fields)
 
+    def report_progress(
+        self, task_id: int, worker_id: int, lease: int | None, fields: Fields
+    ) -> TaskState | None:
+        """Progress columns (never the status) of a task that `worker_id` renders under
+        `lease` (any lease when None), checked and written in one statement; None when
+        it does not hold it."""
+        if "status" in fields:
+            raise ValueError("a task's status changes only through move_task(s)")
+        enc = encode("tasks", fields)
+        assignments = ", ".join(f"{k} = ?" for k in enc)
+        row = self.conn.execute(
+            f"UPDATE tasks SET {assignments} WHERE id = ? AND worker_id = ?"
+            f" AND status = 'rendering' AND (? IS NULL OR lease = ?) RETURNING {TASK_STATE}",
+            (*enc.values(), task_id, worker_id, lease, lease),
+        ).fetchone()
+        return None if row is None else cast(TaskState, dict(row))
+
     def move_task(self, task_id: int, fields: Fields) -> None:
         """A status change (with the columns that go with it). Called by the task
         state machine alone: tests/farm/test_status_writes.py holds it to that."""

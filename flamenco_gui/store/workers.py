@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from flamenco_gui.rows import Fields, WorkerRow, WorkerState
+from flamenco_gui.rows import Fields, PullState, WorkerRow, WorkerState
 from flamenco_gui.store.sql import Tables
 
 
@@ -21,6 +21,19 @@ class WorkersTable(Tables):
             WorkerState | None,
             self._one("SELECT id, status, connection FROM workers WHERE id = ?", (worker_id,)),
         )
+
+    def pull_state(self, worker_id: int) -> PullState | None:
+        """The worker and whether it holds a rendering task, in the one read a pull makes
+        before it claims (the tasks index on worker and status answers the second)."""
+        row = self._one(
+            "SELECT id, status, connection, hostname, EXISTS (SELECT 1 FROM tasks"
+            "  WHERE worker_id = workers.id AND status = 'rendering') AS holding"
+            " FROM workers WHERE id = ?",
+            (worker_id,),
+        )
+        if row is not None:
+            row["holding"] = bool(row["holding"])
+        return cast(PullState | None, row)
 
     def legacy_worker(self, hostname: str) -> WorkerRow | None:
         """A 2015 client's worker: known by hostname, no generated id."""

@@ -2,7 +2,7 @@
 concerns (state machine, dispatch, timeouts, blocklist) are tested with no SQLite.
 
 `FakeStore` implements exactly the store Protocols those concerns declare
-(StateStore, DispatchStore, WorkerStore, TimeoutStore, BlocklistStore, RetryStore):
+(StateStore, DispatchStore, WorkerStore, TimeoutStore, BlocklistStore):
 rows are plain dicts, history a list, the blocklist a dict keyed by (job, worker). Each
 method does what its SQL twin in flamenco_gui/store/ does, in the plainest Python;
 the job's task counts, which triggers keep in the real store, are counted on demand.
@@ -23,7 +23,7 @@ from flamenco_gui.farm.blocklist import Blocklist, BlocklistStore
 from flamenco_gui.farm.changes import Changes, Transactions
 from flamenco_gui.farm.dispatch import Dispatch, DispatchStore
 from flamenco_gui.farm.events import Change, EventBus, Kind
-from flamenco_gui.farm.retries import Retries, RetryStore
+from flamenco_gui.farm.retries import Retries
 from flamenco_gui.farm.settings import FarmConfig
 from flamenco_gui.farm.task_state_machine import StateStore, TaskStateMachine
 from flamenco_gui.farm.timeouts import TimeoutChecker, TimeoutStore
@@ -33,6 +33,7 @@ from flamenco_gui.rows import (
     BlocklistRow,
     Fields,
     HistoryRow,
+    PullState,
     TaskRow,
     TaskState,
     WorkerRow,
@@ -259,6 +260,16 @@ class FakeStore:
             return None
         return WorkerState(id=w["id"], status=w["status"], connection=w["connection"])
 
+    def pull_state(self, worker_id: int) -> PullState | None:
+        state = self.worker_state(worker_id)
+        if state is None:
+            return None
+        return PullState(
+            **state,
+            holding=bool(self.tasks_leased_to(worker_id)),
+            hostname=self.workers[worker_id]["hostname"],
+        )
+
     def next_queued_task(self, worker_id: int) -> TaskState | None:
         accepts = self.workers[worker_id].get("accepts") if worker_id in self.workers else None
 
@@ -404,7 +415,7 @@ class FakeStore:
     def count_eligible_workers(self, job_id: int) -> int:
         return len({w for w in self._eligible() if (job_id, w) not in self.blocklisted})
 
-    # -- RetryStore ---------------------------------------------------------------------
+    # -- set-up for the tests (the columns a report would have changed) ------------------
 
     def update_task(self, task_id: int, fields: Fields) -> None:
         if "status" in fields:
@@ -419,7 +430,6 @@ def _fits(store: FakeStore, tx: FakeTransactions) -> None:
     _workers: WorkerStore = store
     _timeouts: TimeoutStore = store
     _blocklist: BlocklistStore = store
-    _retries: RetryStore = store
     _tx: Transactions = tx
 
 
@@ -454,7 +464,7 @@ def make_farm(**config: Any) -> Farm:
     changes = Changes(tx, bus, store.load)
     states = TaskStateMachine(store, changes, wakeups, clock)
     blocklist = Blocklist(store, states, lambda: cfg.blocklist_threshold, clock)
-    retries = Retries(store, states, blocklist, lambda: cfg.max_attempts)
+    retries = Retries(states, blocklist, lambda: cfg.max_attempts)
     workers = Workers(store, changes, states, wakeups, clock)
     dispatch = Dispatch(store, changes, states, workers, wakeups, cfg, clock)
     timeouts = TimeoutChecker(store, changes, workers, retries, wakeups, cfg, clock)

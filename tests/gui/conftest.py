@@ -1,4 +1,5 @@
-"""pytest-qt has no qasync support: build qasync's loop on pytest-qt's `qapp`."""
+"""pytest-qt has no qasync support: build the window's loop (qasync's, batched:
+gui/event_loop.py) on pytest-qt's `qapp`."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-import qasync
+
+from flamenco_gui.gui.event_loop import FarmEventLoop
 
 
 @pytest.fixture
-def qloop(qapp) -> Iterator[qasync.QEventLoop]:
+def qloop(qapp) -> Iterator[FarmEventLoop]:
     # Closing a test's window must not quit the application under the loop.
     qapp.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(qapp, already_running=False)
+    loop = FarmEventLoop(qapp, already_running=False)
     asyncio.set_event_loop(loop)
     try:
         yield loop
