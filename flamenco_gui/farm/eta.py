@@ -42,7 +42,7 @@ class EtaStore(Protocol):
     def job_speeds(self, job_id: int) -> list[WorkerSpeed]: ...
     def job_task_times(self, job_id: int) -> tuple[int, float, int]: ...
     def job_span(self, job_id: int) -> tuple[float | None, float | None]: ...
-    def job_work_left(self, job_id: int) -> tuple[int, int, list[tuple[int | None, float]]]: ...
+    def job_rendering(self, job_id: int) -> list[tuple[int | None, float]]: ...
     def workers_for_job(self, job_id: int) -> list[dict[str, Any]]: ...
 
 
@@ -115,7 +115,11 @@ class Eta:
     def figures(self, job: JobRow, counts: dict[str, int]) -> dict[str, Any]:
         now = self._clock()
         kept = self._cache.get(job["id"])
-        if kept is not None and now - kept[0] < CACHE_SECONDS:
+        # A finished job's figures stay as they are while nothing of it is left to run.
+        finished = kept is not None and kept[1][2] is not None
+        if finished and any(counts.get(s, 0) for s in UNFINISHED):
+            kept = None  # it runs again (requeued, re-rendered)
+        if kept is not None and (finished or now - kept[0] < CACHE_SECONDS):
             moments = kept[1]
         else:
             moments = self._moments(job, counts, now)
@@ -137,11 +141,14 @@ class Eta:
     def _moments(self, job: JobRow, counts: dict[str, int], now: float) -> _Moments:
         """(first start, expected end, finished at, note)."""
         job_id = job["id"]
-        first, last = self._store.job_span(job_id)
-        # A requeued job's run starts again (jobs.started, set when a run begins).
-        run = job.get("started")
-        first = run if run is not None and first is not None else first
         unfinished = sum(counts.get(s, 0) for s in UNFINISHED)
+        # A run starts when rendering does (jobs.started; a requeue starts a new one).
+        # The history walk (all the job's attempts) is for what the column cannot say:
+        # a finished job's end, or a job from before the column.
+        first, last = job.get("started"), None
+        if first is None or not unfinished:
+            first_seen, last = self._store.job_span(job_id)
+            first = first if first is not None and first_seen is not None else first_seen
         if first is None:
             note = "paused" if counts.get(T.PAUSED) else ("waiting" if unfinished else None)
             return None, None, None, note
@@ -150,7 +157,12 @@ class Eta:
             return first, end, end, None
         if not counts.get(T.RENDERING) and not counts.get(T.QUEUED):
             return first, None, None, "paused"
-        queued_tasks, queued_frames, rendering = self._store.job_work_left(job_id)
+        queued_tasks = counts.get(T.QUEUED, 0)
+        # Frames of the queued tasks, from the job's chunks (the last may be shorter).
+        queued_frames = queued_tasks * max(1, job.get("chunk_size") or 1)
+        if job["frame_start"] is not None and job["frame_end"] is not None:
+            queued_frames = min(queued_frames, job["frame_end"] - job["frame_start"] + 1)
+        rendering = self._store.job_rendering(job_id)
         kinds = job_kinds(job["type"], job["settings"])
         workers = [
             w["id"]

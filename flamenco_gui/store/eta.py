@@ -1,4 +1,10 @@
-"""The questions a job's ETA asks (farm/eta.py): its span, its work left, its takers."""
+"""The questions a job's ETA asks (farm/eta.py): its span, its work left, its takers.
+
+Asked on the loop every second or so while a job renders, so none of them grows with
+the job: the speeds come from its last RECENT frames and completed tasks (by index, in
+order), the work left from the rendering tasks alone (the queued ones are counted by
+the caller from the job's task counts).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ from typing import Any, cast
 
 from flamenco_gui.rows import WorkerSpeed
 from flamenco_gui.store.sql import Tables
+
+RECENT = 1000  # frames, and completed tasks, a job's speeds are measured over
 
 
 class EtaQueries(Tables):
@@ -19,20 +27,22 @@ class EtaQueries(Tables):
             " sum(startup_seconds IS NOT NULL) AS first_frames,"
             " sum(CASE WHEN startup_seconds IS NOT NULL"
             "     THEN finished - started + startup_seconds END) AS first_seconds"
-            " FROM frame_records WHERE job_id = ? AND finished IS NOT NULL"
-            " AND started IS NOT NULL GROUP BY worker_id",
-            (job_id,),
+            " FROM (SELECT * FROM frame_records INDEXED BY frame_records_job_finished"
+            "  WHERE job_id = ? AND finished IS NOT NULL ORDER BY finished DESC LIMIT ?)"
+            " WHERE started IS NOT NULL GROUP BY worker_id",
+            (job_id, RECENT),
         )
         return cast(list[WorkerSpeed], [dict(r) for r in rows])
 
     def job_task_times(self, job_id: int) -> tuple[int, float, int]:
-        """The job's completed attempts: how many, their seconds and their frames."""
+        """The job's last completed tasks' attempts: how many, their seconds and frames."""
         row = self.conn.execute(
             "SELECT count(*), coalesce(sum(h.ended - h.started), 0),"
             " coalesce(sum(t.frame_end - t.frame_start + 1), 0)"
-            " FROM tasks t INDEXED BY tasks_job_status JOIN task_history h ON h.task_id = t.id"
-            " WHERE t.job_id = ? AND t.status = 'completed' AND h.outcome = 'completed'",
-            (job_id,),
+            " FROM (SELECT id, frame_start, frame_end FROM tasks INDEXED BY tasks_job_status"
+            "  WHERE job_id = ? AND status = 'completed' ORDER BY id DESC LIMIT ?) t"
+            " JOIN task_history h ON h.task_id = t.id WHERE h.outcome = 'completed'",
+            (job_id, RECENT),
         ).fetchone()
         return int(row[0]), float(row[1]), int(row[2])
 
@@ -45,22 +55,16 @@ class EtaQueries(Tables):
         ).fetchone()
         return row[0], row[1]
 
-    def job_work_left(self, job_id: int) -> tuple[int, int, list[tuple[int | None, float]]]:
-        """Queued tasks and their frames; each rendering task's worker and frames left."""
-        queued = self.conn.execute(
-            "SELECT count(*), coalesce(sum(frame_end - frame_start + 1), 0) FROM tasks"
-            " WHERE job_id = ? AND status = 'queued'",
-            (job_id,),
-        ).fetchone()
-        rendering = [
+    def job_rendering(self, job_id: int) -> list[tuple[int | None, float]]:
+        """Each rendering task's worker and frames left (as many as workers, at most)."""
+        return [
             (r[0], max(0.0, (r[2] - r[1] + 1) * (1.0 - (r[3] or 0.0) / 100.0)))
             for r in self.conn.execute(
-                "SELECT worker_id, frame_start, frame_end, progress FROM tasks"
-                " WHERE job_id = ? AND status = 'rendering'",
+                "SELECT worker_id, frame_start, frame_end, progress"
+                " FROM tasks INDEXED BY tasks_job_status WHERE job_id = ? AND status = 'rendering'",
                 (job_id,),
             )
         ]
-        return int(queued[0]), int(queued[1]), rendering
 
     def workers_for_job(self, job_id: int) -> list[dict[str, Any]]:
         """Online, enabled workers not blocklisted on the job, with the job of the task

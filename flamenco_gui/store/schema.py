@@ -326,6 +326,10 @@ def _v14_frame_records(db: sqlite_utils.Database) -> None:
         ' "check" TEXT, PRIMARY KEY (job_id, frame))'
     )
     db.conn.execute("CREATE INDEX IF NOT EXISTS frame_records_finished ON frame_records (finished)")
+    # A job's ETA reads its latest frames (store/eta.py), never all of them.
+    db.conn.execute(
+        "CREATE INDEX IF NOT EXISTS frame_records_job_finished ON frame_records (job_id, finished)"
+    )
     # The statistics read the attempts of the last days by their end.
     db.conn.execute("CREATE INDEX IF NOT EXISTS task_history_ended ON task_history (ended)")
     db.conn.execute(

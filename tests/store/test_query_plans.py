@@ -57,3 +57,32 @@ def test_a_job_slice_reads_its_own_rows_however_big_the_job(tmp_path: Path) -> N
         assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
         assert not re.search(r"\bSCAN (t|tasks)\b", plan), plan
     store.close()
+
+
+def test_a_jobs_eta_reads_a_bounded_part_of_the_job(tmp_path: Path) -> None:
+    """The ETA is asked every second while a job renders, on the loop: its speeds come
+    from the job's latest frames and completed tasks by index, in order, LIMITed, and
+    nothing walks the job's (or the farm's) tasks or frames whole. The first version
+    scanned them all and held the window's loop 60-150 ms a second at 100,000 tasks."""
+    store = Store(tmp_path / "farm.sqlite")
+    with store.uow.change():
+        job = store.insert_job({"name": "j", "type": "command", "status": "queued", "priority": 1})
+        rows = [{"type": "command", "status": "completed", "priority": 0}] * 3000
+        columns, values = store.encode_tasks(rows)
+        store.insert_tasks(job, columns, values)
+    store.conn.execute("ANALYZE")
+
+    def ask() -> None:
+        store.job_speeds(job)
+        store.job_task_times(job)
+        store.job_rendering(job)
+
+    plans = _plans_of(store, ask)
+    assert len(plans) == 3, plans
+    assert "USING INDEX frame_records_job_finished (job_id=?" in plans[0], plans[0]
+    assert "tasks_job_status (job_id=? AND status=?)" in plans[1], plans[1]
+    for plan in plans:
+        # (`SCAN t`, `SCAN (subquery-1)`: the LIMITed rows themselves)
+        assert not re.search(r"\bSCAN (tasks|frame_records|task_history|h)\b", plan), plan
+        assert "USE TEMP B-TREE FOR ORDER BY" not in plan, plan
+    store.close()
