@@ -77,10 +77,15 @@ async def _stream(
             out["window_lines"] += len(lines)
 
 
+MANAGER_LINE = b"[manager "  # farm/log_notes.py
+
+
 async def _read_back(session: aiohttp.ClientSession, base: str, task_id: int) -> tuple[int, int]:
-    """(X-Log-Size, lines) of a task's log, read through the API in pages."""
+    """(bytes, lines) of the worker's part of a task's log, read through the API in
+    pages: the manager's own lines (an attempt's header, docs/api.md) are left out."""
     headers = {"Authorization": f"Bearer {FARM_TOKEN}"}
     offset, lines, size = 0, 0, -1
+    carry, own_bytes, own_lines = b"", 0, 0
     while size < 0 or offset < size:
         url = f"{base}/tasks/{task_id}/log?offset={offset}&limit={PAGE}"
         async with session.get(url, headers=headers) as r:
@@ -92,7 +97,12 @@ async def _read_back(session: aiohttp.ClientSession, base: str, task_id: int) ->
             break
         lines += data.count(b"\n")
         offset += len(data)
-    return size, lines
+        *whole, carry = (carry + data).split(b"\n")
+        for line in whole:
+            if line.startswith(MANAGER_LINE):
+                own_bytes += len(line) + 1
+                own_lines += 1
+    return size - own_bytes, lines - own_lines
 
 
 async def one_run(args: argparse.Namespace) -> dict[str, Any]:

@@ -86,7 +86,9 @@ async def test_jobs_that_would_expand_to_gigabytes_are_refused_in_bounded_memory
         "priority": 50,
         "chunk_size": 1,
     }
-    peak = _rss_tree()
+    # Growth, not the total: the test process already holds whatever earlier tests
+    # imported (Qt, numpy, OpenImageIO) when the whole suite runs.
+    start = peak = _rss_tree()
     for body in (command, blender):
         began = time.monotonic()
         r = await api.post("/jobs", body)
@@ -97,8 +99,8 @@ async def test_jobs_that_would_expand_to_gigabytes_are_refused_in_bounded_memory
         print(f"{body['type']}: refused in {took:.2f} s")
     r = await api.post("/tasks", seed_task_body(blender_args=["-x"] * 2000) | {"settings": "x"})
     assert r.status == 422, r
-    print(f"peak RSS of the test's process tree: {peak / 2**20:.0f} MB")
-    assert peak < 300 * 2**20
+    print(f"RSS of the test's process tree: {start / 2**20:.0f} MB, peak {peak / 2**20:.0f} MB")
+    assert peak - start < 200 * 2**20
     r = await api.get("/jobs")
     assert r.json["jobs"] == []
 
