@@ -110,22 +110,24 @@ class Eta:
     def __init__(self, store: EtaStore, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
-        self._cache: dict[int, tuple[float, _Moments]] = {}
+        self._cache: dict[int, tuple[float, _Stage, _Moments]] = {}
 
     def figures(self, job: JobRow, counts: dict[str, int]) -> dict[str, Any]:
+        """Read again at most every CACHE_SECONDS, and at once when the job moves to
+        status (it finished, started, was paused): a job that completes must not keep
+        the estimate it had a moment before, as no later change may come."""
         now = self._clock()
+        stage = (job["status"], any(counts.get(s, 0) for s in UNFINISHED))
         kept = self._cache.get(job["id"])
-        # A finished job's figures stay as they are while nothing of it is left to run.
-        finished = kept is not None and kept[1][2] is not None
-        if finished and any(counts.get(s, 0) for s in UNFINISHED):
-            kept = None  # it runs again (requeued, re-rendered)
-        if kept is not None and (finished or now - kept[0] < CACHE_SECONDS):
-            moments = kept[1]
+        if kept is not None and kept[1] == stage and now - kept[0] < CACHE_SECONDS:
+            moments = kept[2]
+        elif kept is not None and kept[1] == stage and not stage[1]:
+            moments = kept[2]  # finished, and still: its figures do not change
         else:
             moments = self._moments(job, counts, now)
             if len(self._cache) > 10_000:  # deleted jobs' entries
                 self._cache.clear()
-            self._cache[job["id"]] = (now, moments)
+            self._cache[job["id"]] = (now, stage, moments)
         first, end, done, note = moments
         return {
             "elapsed": None if first is None else round((done or now) - first, 1),
@@ -178,3 +180,4 @@ class Eta:
 
 
 _Moments = tuple[float | None, float | None, float | None, str | None]
+_Stage = tuple[str, bool]  # the job's status, and whether anything is left to run
