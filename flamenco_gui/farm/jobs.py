@@ -460,8 +460,11 @@ class Jobs:
     async def _move_sliced(
         self, job_id: int, sources: Sequence[TaskStatus], target: TaskStatus, reason: str
     ) -> None:
-        size = SliceSize(SLICE)
         for source in sources:  # one status at a time, each walked by id
+            # Sized per status: a status with a few tasks takes microseconds, and would
+            # grow the next status's first slice to the most (138 ms measured for a
+            # requeue's 4,000 canceled tasks after its few completed ones).
+            size = SliceSize(SLICE)
             after: int | None = 0
             while after is not None:
                 with size.timed(), self._changes.change():
@@ -471,12 +474,12 @@ class Jobs:
                 await asyncio.sleep(0)
 
     async def set_priority(self, job_id: int, priority: int) -> JobView:
-        size = SliceSize(SLICE)
         async with self._sliced(job_id):
             with self._changes.change():
                 self._store.set_job_priority(job_id, priority)
                 self._states.refresh_job(job_id)
             for status in TaskStatus:
+                size = SliceSize(SLICE)  # per status, as in _move_sliced
                 after: int | None = 0
                 while after is not None:
                     with size.timed(), self._changes.change():

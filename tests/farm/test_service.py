@@ -221,3 +221,33 @@ async def test_a_claim_whose_answer_was_not_delivered_goes_back_at_once(tmp_path
     task = s.get_task(task_id)
     assert task["status"] == "queued" and task["worker_id"] is None
     assert s.task_history(task_id)[-1]["reason"] == "the pull's connection closed before the answer"
+
+
+async def test_each_status_of_a_job_action_starts_at_the_first_slice_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A requeue walks completed, failed, canceled and paused tasks one status after
+    another: a status with two tasks (a slice in microseconds) must not size the next
+    status's first slice at the most (its thousands of rows then held the loop 138 ms,
+    bench/bulk.py)."""
+    from flamenco_gui.farm import jobs
+
+    s = _service(tmp_path)
+    job = _job(s, 1200)
+    w = s.register_worker("a", "Linux")[0]["id"]
+    for _ in range(2):
+        task_id, lease = await s.worker_report(w, A)
+        s.update_task(task_id, {"status": "completed", "lease": lease}, w)
+    await s.job_action(job["id"], "cancel")
+    asked: list[tuple[str, int]] = []
+    real = s.store.job_task_slice
+
+    def job_task_slice(job_id: int, status: str, limit: int, after: int = 0) -> list:
+        asked.append((status, limit))
+        return real(job_id, status, limit, after)
+
+    monkeypatch.setattr(s.store, "job_task_slice", job_task_slice)
+    await s.job_action(job["id"], "requeue")
+    first = {status: limit for status, limit in reversed(asked)}
+    assert first["completed"] == first["canceled"] == jobs.SLICE
+    assert s.get_job(job["id"])["task_counts"] == {"queued": 1200}
