@@ -45,6 +45,13 @@ class InsufficientStorage(Conflict):
     status = 507
 
 
+class ArrivedFrames(Protocol):
+    """The manager's check of a frame that came back (farm/frame_checks.py)."""
+
+    def frame_of(self, job: JobRow, path: str, frames: range) -> int | None: ...
+    async def check_arrived(self, job: JobRow, frame: int, path: str) -> str | None: ...
+
+
 class Blobs(Protocol):
     """The content-addressed folder (store/blobs.py). Blocking: called on a thread."""
 
@@ -143,8 +150,10 @@ class FileStore:
         output_root: Path,
         grace: Callable[[], float],
         changes: Changes,
+        frames: ArrivedFrames,
     ) -> None:
         self._db = db
+        self._frames = frames
         self._changes = changes
         self._blobs = blobs
         self.output_root = output_root
@@ -292,8 +301,10 @@ class FileStore:
         self, task_id: int, worker_id: int | None, lease: int | None, path: str, sha256: str
     ) -> dict[str, Any]:
         """A frame the worker uploaded (`PUT /files/{sha256}`) goes to the job's output
-        folder. The one place a frame arrives on the manager: a check of the frame's
-        content belongs here, before it is placed. Idempotent: a retry after a lost
+        folder, and is checked there as the worker checked it before sending (the one
+        place a frame arrives on the manager). A frame that fails is taken out again and
+        refused (422 naming frame and check): the worker fails its task with that reason
+        and the task is retried like any failure. Idempotent: a retry after a lost
         answer finds the frame in place and answers the same."""
         pack_path(path)
         check_hash(sha256)
@@ -307,6 +318,12 @@ class FileStore:
         else:
             await asyncio.to_thread(self._blobs.place, sha256, target)
             self.usage.bytes -= size
+        frame = self._frames.frame_of(job, path, range(task["frame_start"], task["frame_end"] + 1))
+        if frame is not None:
+            reason = await self._frames.check_arrived(job, frame, str(target))
+            if reason is not None:
+                await asyncio.to_thread(target.unlink, True)
+                raise Invalid(f"{reason} (checked on the manager after it came back)")
         leased_task(self._db, task_id, worker_id, lease)  # still ours after the awaits
         with self._changes.change():
             self._db.add_task_frame(job["id"], task_id, path)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import posixpath
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -117,6 +118,21 @@ class FrameChecks:
             elif record["check"] not in (None, "ok"):
                 broken.append({"frame": frame, "reason": record["check"]})
         return {"frames": len(files), "missing": missing, "broken": broken, "source": FROM_RECORDS}
+
+    @staticmethod
+    def frame_of(job: JobRow, path: str, frames: range) -> int | None:
+        """Which of a task's `frames` a file that came back is (`path` relative to the
+        job's output folder, as the worker sent it); None for a file that is no frame
+        of the task (a side output: placed, not checked)."""
+        if job["type"] not in RENDER_TYPES:
+            return None
+        settings = job["settings"]
+        pattern = blender_frame_files(settings["render_output"], settings.get("format", "PNG"))
+        wanted = posixpath.normpath(path)
+        for frame in frames:
+            if posixpath.normpath(pattern.removeprefix("//") % frame) == wanted:
+                return frame
+        return None
 
     async def check_arrived(self, job: JobRow, frame: int, path: str) -> str | None:
         """A frame file that came back to the manager: checked (on a thread) and its

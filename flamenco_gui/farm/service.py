@@ -175,6 +175,7 @@ class FarmService:
                 files[1],
                 lambda: self.config.unreferenced_files_grace,
                 self.changes,
+                self.frame_checks,
             )
             if files is not None
             else None
@@ -481,10 +482,6 @@ class FarmService:
             found = await self.check_frames(job_id)
             frames = [*found["missing"], *(b["frame"] for b in found["broken"])]
         return await self.jobs.rerender(job_id, frames)
-
-    async def check_arrived_frame(self, job_id: int, frame: int, path: str) -> str | None:
-        """For a frame file that came back to the manager: its check's failure, or None."""
-        return await self.frame_checks.check_arrived(self.jobs.get(job_id), frame, path)
 
     def farm_history(self, since: float) -> list[FarmHistoryRow]:
         return self.frames.history(since)

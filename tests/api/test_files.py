@@ -4,10 +4,13 @@ resumable), manifests on jobs, workers' downloads and frames, limits, clean-up."
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import time
 from pathlib import Path
 from typing import Any
+
+from PIL import Image
 
 from flamenco_gui.manager import Manager
 from tests.api.apiclient import Api
@@ -25,6 +28,17 @@ async def upload(api: Api, data: bytes, offset: int = 0, size: int | None = None
         params={"size": str(len(data) if size is None else size), "offset": str(offset)},
         headers={"Content-Type": "application/octet-stream"},
     )
+
+
+def png(seed: int, uniform: bool = False) -> bytes:
+    """A small PNG frame: noise (sound), or one colour (fails the uniform check)."""
+    if uniform:
+        image = Image.new("RGB", (16, 12), (0, 0, 0))
+    else:
+        image = Image.frombytes("RGB", (16, 12), hashlib.shake_128(bytes([seed])).digest(576))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 def manager_job(files: dict[str, bytes], name: str = "shot", **settings: Any) -> dict[str, Any]:
@@ -139,7 +153,7 @@ async def test_a_worker_fetches_its_jobs_files_and_sends_frames(api: Api, manage
     assert (await worker.api.get(f"/files/{sha(b'png-bytes')}")).raw == b"png-bytes"
     r = await worker.api.get(f"/files/{sha(stranger)}")
     assert r.status == 403  # not a file of its task's job
-    frame = os.urandom(2000)
+    frame = png(1)
     assert (await upload(worker.api, frame)).status == 200
     body = {"path": "000001.png", "sha256": sha(frame), "lease": got["lease"]}
     r = await worker.api.post(f"/tasks/{got['task_id']}/frames", body)
@@ -196,10 +210,49 @@ async def test_a_manager_task_completes_only_with_its_frames_on_the_manager(
     r = await worker.report(got["task_id"], lease=got["lease"], status="completed")
     assert r.status == 409 and "0 of its 2 frames" in r.error
     for n in (1, 2):
-        frame = os.urandom(100 + n)
+        frame = png(n)
         await upload(worker.api, frame)
         body = {"path": f"{n:06d}.png", "sha256": sha(frame), "lease": got["lease"]}
         assert (await worker.api.post(f"/tasks/{got['task_id']}/frames", body)).status == 201
     await worker.complete(got)
     assert (await api.task(got["task_id"]))["status"] == "completed"
     assert job["storage"] == "manager"
+
+
+async def test_a_frame_that_came_back_is_checked_on_the_manager(
+    api: Api, manager: Manager
+) -> None:
+    """The manager checks a frame that came back as the worker should have: a bad one
+    is refused naming frame and check, not left in the output folder, not counted
+    towards the task's completion, and its record says why; a side output (no frame of
+    the task) is placed unchecked."""
+    files = {"scene.blend": b"blend"}
+    await upload(api, files["scene.blend"])
+    job = (await api.post("/jobs", manager_job(files, name="sh040"))).json
+    worker = await api.register("render-01")
+    got = await worker.pull()
+    folder = manager.data_dir / "output" / "sh040"
+    tasks_frames = f"/tasks/{got['task_id']}/frames"
+    black, sound = png(0, uniform=True), png(2)
+    for data in (black, sound):
+        await upload(worker.api, data)
+    r = await worker.api.post(
+        tasks_frames, {"path": "000001.png", "sha256": sha(black), "lease": got["lease"]}
+    )
+    assert r.status == 422, r
+    assert "frame 1 failed the uniform check" in r.error and "on the manager" in r.error
+    assert not (folder / "000001.png").exists()
+    (record,) = (await api.get(f"/jobs/{job['id']}/frames")).json["frames"]
+    assert record["frame"] == 1 and "uniform check" in record["check"]
+    r = await worker.api.post(
+        tasks_frames, {"path": "000002.png", "sha256": sha(sound), "lease": got["lease"]}
+    )
+    assert r.status == 201 and (folder / "000002.png").read_bytes() == sound
+    r = await worker.report(got["task_id"], lease=got["lease"], status="completed")
+    assert r.status == 409 and "1 of its 2 frames" in r.error  # the black one not counted
+    side = os.urandom(300)
+    await upload(worker.api, side)
+    r = await worker.api.post(
+        tasks_frames, {"path": "notes.txt", "sha256": sha(side), "lease": got["lease"]}
+    )
+    assert r.status == 201 and (folder / "notes.txt").read_bytes() == side
