@@ -219,9 +219,7 @@ async def test_a_manager_task_completes_only_with_its_frames_on_the_manager(
     assert job["storage"] == "manager"
 
 
-async def test_a_frame_that_came_back_is_checked_on_the_manager(
-    api: Api, manager: Manager
-) -> None:
+async def test_a_frame_that_came_back_is_checked_on_the_manager(api: Api, manager: Manager) -> None:
     """The manager checks a frame that came back as the worker should have: a bad one
     is refused naming frame and check, not left in the output folder, not counted
     towards the task's completion, and its record says why; a side output (no frame of
