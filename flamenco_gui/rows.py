@@ -7,7 +7,7 @@ a layer reads. Pure (no imports of the farm): every layer may use it.
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 Fields = dict[str, Any]  # a partial update: column -> new value
 
@@ -201,6 +201,16 @@ class WorkerSpeed(TypedDict):
     seconds: float | None
     first_frames: int
     first_seconds: float | None
+
+
+class AttemptSums(NamedTuple):
+    """One slice of a job's attempts, summed (store/frames.py, farm/frames.py)."""
+
+    last_id: int | None  # the slice's last task; None: no task was left to sum
+    first_started: float | None
+    last_finished: float | None
+    node_seconds: float
+    failures: int
 
 
 class FarmHistoryRow(TypedDict):

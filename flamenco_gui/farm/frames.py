@@ -8,19 +8,23 @@ the life of the job. A deleted job leaves one summary row in the farm's history.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from flamenco_gui.farm.slices import SliceSize
+from flamenco_gui.farm.states import TaskStatus
 from flamenco_gui.frame_check import FrameRules
-from flamenco_gui.rows import FarmHistoryRow, FrameRecordRow, JobRow, TaskState
+from flamenco_gui.rows import AttemptSums, FarmHistoryRow, FrameRecordRow, JobRow, TaskState
 
 RENDER_TYPES = ("blender_render", "simple_blender_render")
 CSV_COLUMNS = (
     "frame", "worker", "started", "finished", "render_seconds",
     "peak_memory_mb", "path", "bytes", "check", "task_id", "worker_id",
 )  # fmt: skip
+SUMMARY_SLICE = 2000  # a job summary's first slice of tasks (then sized by farm/slices.py)
 # Fields a worker's record may carry (the rest of a row is the manager's to set).
 REPORTED = (
     "frame", "started", "finished", "render_seconds", "peak_memory_mb",
@@ -37,7 +41,9 @@ class FrameStore(Protocol):
     ) -> None: ...
     def job_first_started(self, job_id: int) -> float | None: ...
     def job_attempts(self, job_id: int) -> list[dict[str, Any]]: ...
-    def job_summary(self, job_id: int) -> dict[str, Any]: ...
+    def job_attempt_sums(self, job_id: int, status: str, after: int, limit: int) -> AttemptSums: ...
+    def job_frames_rendered(self, job_id: int) -> int: ...
+    def job_task_counts(self, job_id: int) -> dict[str, int]: ...
     def add_farm_history(self, row: dict[str, Any]) -> None: ...
     def farm_history(self, since: float) -> list[FarmHistoryRow]: ...
     def delete_job_frame_slice(self, job_id: int, limit: int) -> int: ...
@@ -105,9 +111,38 @@ class Frames:
     def attempts(self, job_id: int) -> list[dict[str, Any]]:
         return self._store.job_attempts(job_id)
 
-    def summarise(self, job: JobRow, when: float) -> None:
+    async def summary(self, job_id: int) -> dict[str, Any]:
+        """What the farm did for a job: its attempts summed a slice of tasks at a time
+        (the loop runs between), one status after another, as a job action walks."""
+        first: float | None = None
+        last: float | None = None
+        node_seconds, failures = 0.0, 0
+        for status in TaskStatus:
+            size, after = SliceSize(SUMMARY_SLICE), 0
+            while True:
+                with size.timed():
+                    part = self._store.job_attempt_sums(job_id, status.value, after, size.value)
+                if part.last_id is None:
+                    break
+                if part.first_started is not None:
+                    first = part.first_started if first is None else min(first, part.first_started)
+                if part.last_finished is not None:
+                    last = part.last_finished if last is None else max(last, part.last_finished)
+                node_seconds += part.node_seconds
+                failures += part.failures
+                after = part.last_id
+                await asyncio.sleep(0)
+        return {
+            "first_started": first,
+            "last_finished": last,
+            "node_seconds": node_seconds,
+            "failures": failures,
+            "tasks": sum(self._store.job_task_counts(job_id).values()),
+            "frames_rendered": self._store.job_frames_rendered(job_id),
+        }
+
+    def summarise(self, job: JobRow, summary: dict[str, Any], when: float) -> None:
         """Keep what the farm did for `job` before its rows go (the farm's history)."""
-        summary = self._store.job_summary(job["id"])
         frames = None
         if job["frame_start"] is not None and job["frame_end"] is not None:
             frames = job["frame_end"] - job["frame_start"] + 1
@@ -124,9 +159,9 @@ class Frames:
             }
         )
 
-    def live_summaries(self, jobs: Sequence[JobRow]) -> list[dict[str, Any]]:
+    async def live_summaries(self, jobs: Sequence[JobRow]) -> list[dict[str, Any]]:
         """What the jobs not deleted yet did so far (the history's figures)."""
-        return [{"job_id": j["id"], **self._store.job_summary(j["id"])} for j in jobs]
+        return [{"job_id": j["id"], **await self.summary(j["id"])} for j in jobs]
 
     def delete_slice(self, job_id: int, limit: int) -> int:
         return self._store.delete_job_frame_slice(job_id, limit)

@@ -503,11 +503,13 @@ class Jobs:
             with self._changes.change():
                 self._states.move_all(job_id, T.RENDERING, T.CANCELED, "job deleted")
                 job = self._store.get_job(job_id)
-                if job is not None:  # what the farm did for it outlives it
-                    self._frames.summarise(job, self._clock())
                 self._store.mark_job_deleted(job_id, self._clock())
                 self._changes.emit("job", job_id, None)
                 self._deps.parent_gone(job_id)
+            if job is not None:  # what the farm did for it outlives it (read in slices)
+                summary = await self._frames.summary(job_id)
+                with self._changes.change():
+                    self._frames.summarise(job, summary, self._clock())
             size = SliceSize(SLICE)
             while True:
                 with size.timed():

@@ -486,9 +486,9 @@ class FarmService:
     def farm_history(self, since: float) -> list[FarmHistoryRow]:
         return self.frames.history(since)
 
-    def _live_summaries(self) -> list[dict[str, Any]]:
+    async def _live_summaries(self) -> list[dict[str, Any]]:
         jobs, _ = self.store.list_jobs(None, LIVE_JOBS_SUMMED, 0)
-        return self.frames.live_summaries(jobs)
+        return await self.frames.live_summaries(jobs)
 
     async def worker_statistics(self, days: float) -> list[dict[str, Any]]:
         """Per day and worker: frames, busy hours, frames an hour, failures."""

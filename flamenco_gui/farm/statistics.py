@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from flamenco_gui.farm.frames import Frames
@@ -103,7 +103,7 @@ class Statistics:
     def __init__(
         self,
         frames: Frames,
-        live_jobs: Callable[[], Sequence[Row]],
+        live_jobs: Callable[[], Awaitable[Sequence[Row]]],
         clock: Callable[[], float] = time.time,
     ) -> None:
         """`live_jobs`: the summaries of the jobs not deleted yet."""
@@ -125,5 +125,5 @@ class Statistics:
     async def history(self, days: float) -> list[Row]:
         since = self._clock() - days * DAY
         jobs: list[Row] = [dict(r) for r in self._frames.history(since)]
-        jobs += [j for j in self._live_jobs() if (j.get("last_finished") or 0) >= since]
+        jobs += [j for j in await self._live_jobs() if (j.get("last_finished") or 0) >= since]
         return await asyncio.to_thread(history_days, jobs)

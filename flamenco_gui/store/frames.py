@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from flamenco_gui.rows import FarmHistoryRow, FrameRecordRow
+from flamenco_gui.rows import AttemptSums, FarmHistoryRow, FrameRecordRow
 from flamenco_gui.store.sql import Tables
 
 FRAME_COLUMNS = (
@@ -92,27 +92,26 @@ class FramesTable(Tables):
         )
         return [dict(r) for r in rows]
 
-    def job_summary(self, job_id: int) -> dict[str, Any]:
-        """The figures a deleted job leaves in `farm_history`."""
-        tasks = self.conn.execute(
-            "SELECT count(*), min(h.started), max(h.ended), sum(h.ended - h.started),"
-            " sum(h.outcome = 'failed') FROM tasks t LEFT JOIN task_history h"
-            " ON h.task_id = t.id WHERE t.job_id = ?",
-            (job_id,),
+    def job_attempt_sums(self, job_id: int, status: str, after: int, limit: int) -> AttemptSums:
+        """The attempts of up to `limit` of the job's tasks in `status` past task id
+        `after`, summed: one slice of a job's summary (a whole job's join, 100,000 tasks
+        with their history, held the loop ~100 ms). Walks the (job_id, status) index in
+        id order, as a job action's slice does."""
+        row = self.conn.execute(
+            "SELECT max(part.id), min(h.started), max(h.ended), sum(h.ended - h.started),"
+            " sum(h.outcome = 'failed') FROM (SELECT id FROM tasks INDEXED BY tasks_job_status"
+            " WHERE job_id = ? AND status = ? AND id > ? ORDER BY id LIMIT ?) part"
+            " LEFT JOIN task_history h ON h.task_id = part.id",
+            (job_id, status, after, limit),
         ).fetchone()
-        n_tasks = self.conn.execute("SELECT count(*) FROM tasks WHERE job_id = ?", (job_id,))
-        frames = self.conn.execute(
+        return AttemptSums(row[0], row[1], row[2], float(row[3] or 0.0), int(row[4] or 0))
+
+    def job_frames_rendered(self, job_id: int) -> int:
+        row = self.conn.execute(
             "SELECT count(*) FROM frame_records WHERE job_id = ? AND finished IS NOT NULL",
             (job_id,),
         ).fetchone()
-        return {
-            "first_started": tasks[1],
-            "last_finished": tasks[2],
-            "node_seconds": tasks[3] or 0.0,
-            "failures": int(tasks[4] or 0),
-            "tasks": int(n_tasks.fetchone()[0]),
-            "frames_rendered": int(frames[0]),
-        }
+        return int(row[0])
 
     def add_farm_history(self, row: dict[str, Any]) -> None:
         cols = ", ".join(row)

@@ -49,6 +49,7 @@ def test_a_job_slice_reads_its_own_rows_however_big_the_job(tmp_path: Path) -> N
     store.conn.execute("ANALYZE")  # the planner at its best informed: it still must not scan
     plans = _plans_of(store, lambda: store.job_task_slice(job, "queued", 500, ids[10]))
     plans += _plans_of(store, lambda: store.waiting_dependents(ids[:500]))
+    plans += _plans_of(store, lambda: store.job_attempt_sums(job, "queued", ids[10], 500))
     with store.uow.change():
         plans += _plans_of(store, lambda: store.job_priority_slice(job, "paused", 7, 500))
         plans += _plans_of(store, lambda: store.delete_job_task_slice(job, 500))
