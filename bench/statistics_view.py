@@ -25,13 +25,13 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import qasync
 from PySide6.QtWidgets import QApplication
 
 from bench._common import fmt, percentile, print_machine
 from bench.gui_window import LagSampler
 from flamenco_gui.farm.service import FarmConfig
 from flamenco_gui.farm.states import WorkerReport
+from flamenco_gui.gui.event_loop import FarmEventLoop
 from flamenco_gui.gui.statistics_view import StatisticsWindow
 from flamenco_gui.manager import Manager
 
@@ -95,6 +95,9 @@ async def run(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         window.grab()
         repaint_ms = (time.perf_counter() - t0) * 1000
+        # The sampler's late wake from that (synchronous) repaint belongs to it, not to
+        # the panning: let it land before the panning's samples start.
+        await asyncio.sleep(0.1)
         lag.samples = []
         steps: list[float] = []
         plot = window.job.plots[0]
@@ -127,7 +130,7 @@ def main() -> int:
     args = p.parse_args()
     app = QApplication.instance() or QApplication(sys.argv)
     app.setQuitOnLastWindowClosed(False)  # type: ignore[union-attr]
-    loop = qasync.QEventLoop(app)
+    loop = FarmEventLoop(app)  # as desktop.py runs the window
     asyncio.set_event_loop(loop)
     with loop:
         loop.run_until_complete(run(args))

@@ -3,14 +3,16 @@ worker reports them) show in each tab's plot and table, and export as CSV."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import time
 
 import pytest
+from PySide6.QtCore import QEvent, QObject
 
 from flamenco_gui.farm.states import WorkerReport
 from flamenco_gui.gui.statistics_view import frame_seconds
-from tests.gui.helpers import running_window
+from tests.gui.helpers import running_window, until
 
 
 async def _render(service, job_id: int, workers: list[int], frames: int) -> None:
@@ -40,6 +42,19 @@ async def _render(service, job_id: int, workers: list[int], frames: int) -> None
         await service.worker_report(worker, WorkerReport.AVAILABLE)
 
 
+class _Paints(QObject):
+    """Counts the paint events a widget receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
 @pytest.mark.timeout(60)
 def test_statistics_show_the_farms_records(qloop, qtbot, tmp_path) -> None:
     async def scenario() -> None:
@@ -55,6 +70,17 @@ def test_statistics_show_the_farms_records(qloop, qtbot, tmp_path) -> None:
 
             stats = window.open_statistics()
             await stats.refresh()
+            await asyncio.sleep(0.3)  # the first paints of the window are over
+            # Drawn again: the plots are painted once, after every scatter is in, not
+            # once per worker and plot between the loop turns of the drawing (~40 ms
+            # a paint at 10,000 points).
+            viewport = stats.job.graphics.viewport()
+            paints = _Paints()
+            viewport.installEventFilter(paints)
+            await stats.show_job(list(stats.job.model.rows))
+            assert paints.count == 0 and viewport.updatesEnabled()
+            await until(lambda: paints.count >= 1, 5.0, "the plots painted")
+            viewport.removeEventFilter(paints)
             assert stats.job_pick.currentData() == job["id"]
             rows = stats.job.model.rows
             assert [r["frame"] for r in rows] == list(range(1, 11))
