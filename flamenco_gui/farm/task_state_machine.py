@@ -29,14 +29,14 @@ from flamenco_gui.farm.states import (
 from flamenco_gui.rows import Fields, TaskState
 
 T = TaskStatus
+ATTEMPT_REASON = "by the worker"  # what the attempt trigger writes (schema v15)
 SLICE = 500  # tasks per statement of a set-based move: a few milliseconds each
 
 
 class StateStore(Protocol):
     def move_task(self, task_id: int, fields: Fields) -> None: ...
     def move_tasks(self, task_ids: Sequence[int], fields: Fields) -> None: ...
-    def add_history(self, row: Fields) -> int: ...
-    def close_history(self, task_id: int, lease: int, fields: Fields) -> None: ...
+    def amend_attempt(self, task_id: int, lease: int, fields: Fields) -> None: ...
     def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
     def waiting_dependents(self, task_ids: Sequence[int]) -> list[TaskState]: ...
     def job_status_and_counts(self, job_id: int) -> tuple[str, dict[str, int]] | None: ...
@@ -120,10 +120,7 @@ class TaskStateMachine:
             "error": None,
             "time_cost": None,
         }
-        self._store.move_task(task["id"], fields)
-        self._store.add_history(
-            {"task_id": task["id"], "worker_id": worker_id, "lease": lease, "started": now}
-        )
+        self._store.move_task(task["id"], fields)  # its attempt opens (a trigger, schema v15)
         worker: Fields = worker_fields | {
             "current_task": task["id"],
             "activity": f"task {task['id']}",
@@ -162,16 +159,16 @@ class TaskStateMachine:
         if not can_transition(old, new):
             raise Conflict(f"task {task['id']} cannot go from {old} to {new}")
         now = self._clock()
-        if old == T.RENDERING:
-            self._end_attempt(task, outcome, reason, now, worker_fields or {})
-            if self._notes is not None and new != T.COMPLETED:
-                self._notes.attempt_ended(task["id"], new.value, reason)
         fields = (task_fields or {}) | target_fields(
             new, was_rendering=old == T.RENDERING, reason=reason, now=now
         )
         if new == T.COMPLETED:
             fields["frame_current"] = task["frame_end"]
-        self._store.move_task(task["id"], fields)
+        self._store.move_task(task["id"], fields)  # leaving rendering ends its attempt
+        if old == T.RENDERING:
+            self._end_attempt(task, new, outcome, reason, worker_fields or {})
+            if self._notes is not None and new != T.COMPLETED:
+                self._notes.attempt_ended(task["id"], new.value, reason)
         if new in (T.FAILED, T.CANCELED):
             self._cancel_dependents(
                 [task["id"]], f"task {task['id']}, which it waits for, was {new}"
@@ -188,11 +185,15 @@ class TaskStateMachine:
         return found is not None and found[0] == JobStatus.PAUSED.value
 
     def _end_attempt(
-        self, task: TaskState, outcome: str, reason: str, now: float, worker_fields: Fields
+        self, task: TaskState, new: TaskStatus, outcome: str, reason: str, worker_fields: Fields
     ) -> None:
-        self._store.close_history(
-            task["id"], task["lease"], {"ended": now, "outcome": outcome, "reason": reason}
-        )
+        """After the move that ended the attempt (its trigger wrote the end, the new
+        status as outcome, "by the worker"): the outcome and reason where they differ,
+        the worker freed."""
+        if (outcome, reason) != (new.value, ATTEMPT_REASON):
+            self._store.amend_attempt(
+                task["id"], task["lease"], {"outcome": outcome, "reason": reason}
+            )
         if task["worker_id"] is not None:
             freed = worker_fields | {"current_task": None, "activity": None}
             self._store.update_worker(task["worker_id"], freed)

@@ -21,7 +21,7 @@ from flamenco_gui.farm.leases import LeaseStore, task_state
 from flamenco_gui.farm.retries import Retries
 from flamenco_gui.farm.settings import FarmSettings
 from flamenco_gui.farm.states import TaskStatus
-from flamenco_gui.farm.task_state_machine import Signals, TaskStateMachine
+from flamenco_gui.farm.task_state_machine import ATTEMPT_REASON, Signals, TaskStateMachine
 from flamenco_gui.limits import LIMITS
 from flamenco_gui.rows import Fields, HistoryRow, TaskRow, TaskState
 
@@ -199,9 +199,7 @@ class Tasks:
                         self._store.update_worker(holder, shown)
                         self._changes.emit_fields("worker", holder, shown)
             if new_status is not None and moves:
-                reason = fields.get("error") or (
-                    "by the worker" if worker_id else "by the wrangler"
-                )
+                reason = fields.get("error") or (ATTEMPT_REASON if worker_id else "by the wrangler")
                 if new_status == T.FAILED and task["status"] == T.RENDERING:
                     self._retries.fail_attempt(task, reason)
                 elif ends:

@@ -9,15 +9,13 @@ from flamenco_gui.store.sql import Tables, encode
 
 
 class HistoryTable(Tables):
-    def add_history(self, row: Fields) -> int:
-        return self._insert("task_history", row)
-
-    def close_history(self, task_id: int, lease: int, fields: Fields) -> None:
+    def amend_attempt(self, task_id: int, lease: int, fields: Fields) -> None:
+        """An ended attempt's outcome and reason, where they are not what the table's
+        trigger wrote (schema v15: the task's new status, "by the worker")."""
         enc = encode("task_history", fields)
         assignments = ", ".join(f"{k} = ?" for k in enc)
         self.conn.execute(
-            f"UPDATE task_history SET {assignments} "
-            "WHERE task_id = ? AND lease = ? AND ended IS NULL",
+            f"UPDATE task_history SET {assignments} WHERE task_id = ? AND lease = ?",
             (*enc.values(), task_id, lease),
         )
 

@@ -340,9 +340,35 @@ def _v14_frame_records(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v15_attempt_triggers(db: sqlite_utils.Database) -> None:
+    """A task's attempts (`task_history`) opened and closed by triggers on its status.
+
+    An attempt begins when a task enters `rendering` (the claim: its worker, lease and
+    start) and ends when it leaves it, with the task's new status as the outcome and
+    "by the worker" as the reason; the state machine corrects the outcome and reason
+    when they are not those (a failed attempt retried, a timeout, the wrangler). The
+    claim and the completion, every cycle of the farm, then cost no statement of
+    their own for the history (issue 20).
+    """
+    statements = [
+        "CREATE TRIGGER IF NOT EXISTS task_attempt_opens AFTER UPDATE OF status ON tasks"
+        " WHEN NEW.status = 'rendering' AND OLD.status IS NOT 'rendering'"
+        " BEGIN INSERT INTO task_history (task_id, worker_id, lease, started)"
+        " VALUES (NEW.id, NEW.worker_id, NEW.lease, NEW.started); END",
+        "CREATE TRIGGER IF NOT EXISTS task_attempt_ends AFTER UPDATE OF status ON tasks"
+        " WHEN OLD.status = 'rendering' AND NEW.status IS NOT 'rendering'"
+        " BEGIN UPDATE task_history SET ended = NEW.updated, outcome = NEW.status,"
+        " reason = 'by the worker'"
+        " WHERE task_id = OLD.id AND lease = OLD.lease AND ended IS NULL; END",
+    ]
+    for sql in statements:
+        db.conn.execute(sql)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
     _v11_job_started, _v12_tags_job_deps_worker_control, _v13_job_files, _v14_frame_records,
+    _v15_attempt_triggers,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 

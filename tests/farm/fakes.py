@@ -199,22 +199,40 @@ class FakeStore:
     # -- StateStore ---------------------------------------------------------------------
 
     def move_task(self, task_id: int, fields: Fields) -> None:
-        _set(self.tasks[task_id], fields, "tasks")
+        """As the table's triggers (schema v15): an attempt opens when the task enters
+        rendering and ends, "by the worker" with its new status, when it leaves it."""
+        task = self.tasks[task_id]
+        old_status, old_lease = task["status"], task["lease"]
+        _set(task, fields, "tasks")
+        if task["status"] == "rendering" and old_status != "rendering":
+            self._add_history(
+                {
+                    "task_id": task_id,
+                    "worker_id": task["worker_id"],
+                    "lease": task["lease"],
+                    "started": task["started"],
+                }
+            )
+        elif old_status == "rendering" and task["status"] != "rendering":
+            for h in self.history:
+                if h["task_id"] == task_id and h["lease"] == old_lease and h["ended"] is None:
+                    ended = {"ended": task["updated"], "outcome": task["status"]}
+                    _set(h, ended | {"reason": "by the worker"}, "task_history")
 
     def move_tasks(self, task_ids: Sequence[int], fields: Fields) -> None:
         for task_id in task_ids:
             self.move_task(task_id, fields)
 
-    def add_history(self, row: Fields) -> int:
+    def _add_history(self, row: Fields) -> int:
         entry: Fields = dict.fromkeys(HISTORY_COLUMNS)
         entry["id"] = len(self.history) + 1
         _set(entry, row, "task_history")
         self.history.append(entry)
         return int(entry["id"])
 
-    def close_history(self, task_id: int, lease: int, fields: Fields) -> None:
+    def amend_attempt(self, task_id: int, lease: int, fields: Fields) -> None:
         for h in self.history:
-            if h["task_id"] == task_id and h["lease"] == lease and h["ended"] is None:
+            if h["task_id"] == task_id and h["lease"] == lease:
                 _set(h, fields, "task_history")
 
     def update_worker(self, worker_id: int, fields: Fields) -> bool:

@@ -113,8 +113,10 @@ def test_moving_an_idle_task_touches_no_attempt_or_worker() -> None:
     f = make_farm()
     worker = f.store.add_worker(current_task=None)
     task = f.store.add_task(None, status="failed", worker_id=worker, lease=1)
-    f.store.add_history({"task_id": task, "worker_id": worker, "lease": 1, "started": 1.0})
-    f.store.close_history(task, 1, {"ended": 2.0, "outcome": "failed", "reason": "boom"})
+    f.store.history.append(
+        {"id": 1, "task_id": task, "worker_id": worker, "lease": 1, "started": 1.0}
+        | {"ended": 2.0, "outcome": "failed", "reason": "boom"}
+    )
     watcher = f.wakeups.lease_event(worker)
     _move(f, task, T.CANCELED, "gone", outcome="canceled")
     assert f.store.history_of(task)[0]["outcome"] == "failed"

@@ -18,8 +18,10 @@ def test_a_cleared_entry_forgives_the_failures_before_it(tmp_path: Path) -> None
         ]
 
         def fail(task: int, lease: int) -> None:
-            store.add_history(
-                {"task_id": task, "worker_id": worker, "lease": lease, "outcome": "failed"}
+            store.conn.execute(
+                "INSERT INTO task_history (task_id, worker_id, lease, outcome)"
+                " VALUES (?, ?, ?, 'failed')",
+                (task, worker, lease),
             )
 
         fail(tasks[0], 1)
