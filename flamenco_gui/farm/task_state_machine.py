@@ -37,6 +37,9 @@ class StateStore(Protocol):
     def move_task(self, task_id: int, fields: Fields) -> None: ...
     def move_tasks(self, task_ids: Sequence[int], fields: Fields) -> None: ...
     def amend_attempt(self, task_id: int, lease: int, fields: Fields) -> None: ...
+    def complete_leased_task(
+        self, task_id: int, worker_id: int, lease: int | None, fields: Fields
+    ) -> TaskState | None: ...
     def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
     def waiting_dependents(self, task_ids: Sequence[int]) -> list[TaskState]: ...
     def job_status_and_counts(self, job_id: int) -> tuple[str, dict[str, int]] | None: ...
@@ -176,6 +179,28 @@ class TaskStateMachine:
         if new == T.QUEUED:
             self._signals.queued()
         self.task_changed(task, fields=fields)
+
+    def complete_leased(
+        self,
+        task_id: int,
+        worker_id: int,
+        lease: int | None,
+        task_fields: Fields,
+        worker_fields: Fields,
+    ) -> TaskState | None:
+        """A worker's completion of the task it renders, checked by the write itself
+        (no read first: the hot path of every cycle). None when the write refused it
+        (the caller reads the task to say why, and moves it the general way)."""
+        now = self._clock()
+        fields = task_fields | target_fields(
+            T.COMPLETED, was_rendering=True, reason=ATTEMPT_REASON, now=now
+        )
+        task = self._store.complete_leased_task(task_id, worker_id, lease, fields)
+        if task is None:
+            return None
+        self._end_attempt(task, T.COMPLETED, T.COMPLETED.value, ATTEMPT_REASON, worker_fields)
+        self.task_changed(task, fields=fields | {"frame_current": task["frame_end"]})
+        return task
 
     def _job_paused(self, task: TaskState) -> bool:
         """Whether the task's job is paused (a graceful pause lets this task run on)."""

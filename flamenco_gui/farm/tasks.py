@@ -160,6 +160,16 @@ class Tasks:
             )
         ):
             return
+        if (
+            worker_id is not None
+            and new_status == T.COMPLETED
+            and fields.get("priority") is None
+            and fields.get("error") is None
+            and self._complete(
+                task_id, worker_id, fields.get("lease"), progress, fields.get("frames")
+            )
+        ):
+            return
         task = task_state(self._store, task_id)
         if worker_id is not None:
             if new_status not in (None, T.RENDERING, T.COMPLETED, T.FAILED):
@@ -243,6 +253,31 @@ class Tasks:
             self._store.update_worker(worker_id, shown)
             self._changes.emit_fields("worker", worker_id, shown)
             self._states.task_changed(task, job=False, fields=progress)
+        return True
+
+    def _complete(
+        self,
+        task_id: int,
+        worker_id: int,
+        lease: int | None,
+        progress: Fields,
+        frames: list[dict[str, Any]] | None,
+    ) -> bool:
+        """The hot path of a cycle's end: the completion from the worker holding the
+        task, checked by the write itself. False when the write refused it; the general
+        path then reads the task and says why (another lease, a completion delivered
+        twice, a `manager` task's frames not all on the manager)."""
+        shown: Fields = {}
+        if progress:
+            now = self._clock()
+            progress = progress | {"updated": now, "last_progress": now}
+            shown = _shown_on_worker(progress, from_worker=True)
+        with self._changes.change():
+            task = self._states.complete_leased(task_id, worker_id, lease, progress, shown)
+            if task is None:
+                return False
+            if frames:
+                self._frames.record(task, worker_id, frames)
         return True
 
     def set_status(

@@ -93,6 +93,27 @@ class TasksTable(Tables):
         ).fetchone()
         return None if row is None else cast(TaskState, dict(row))
 
+    def complete_leased_task(
+        self, task_id: int, worker_id: int, lease: int | None, fields: Fields
+    ) -> TaskState | None:
+        """A completion reported by the worker rendering the task under `lease` (any
+        when None), checked by the write itself, as a progress report is: the task
+        state after it, or None when the worker does not hold it, or when its job is a
+        `manager` one and the task has not placed a frame per frame of its range (the
+        rule of farm/file_store.py `require_frames`, which says why). Called by the
+        task state machine alone, as `move_task`."""
+        enc = encode("tasks", fields)
+        assignments = ", ".join(f"{k} = ?" for k in enc)
+        row = self.conn.execute(
+            f"UPDATE tasks SET {assignments}, frame_current = frame_end"
+            " WHERE id = ? AND worker_id = ? AND status = 'rendering' AND (? IS NULL OR lease = ?)"
+            " AND (job_id IS NULL OR (SELECT storage FROM jobs WHERE id = tasks.job_id)"
+            " IS NOT 'manager' OR (SELECT count(*) FROM task_frames f WHERE f.task_id = tasks.id)"
+            f" >= frame_end - frame_start + 1) RETURNING {TASK_STATE}",
+            (*enc.values(), task_id, worker_id, lease, lease),
+        ).fetchone()
+        return None if row is None else cast(TaskState, dict(row))
+
     def move_task(self, task_id: int, fields: Fields) -> None:
         """A status change (with the columns that go with it). Called by the task
         state machine alone: tests/farm/test_status_writes.py holds it to that."""

@@ -219,6 +219,20 @@ class FakeStore:
                     ended = {"ended": task["updated"], "outcome": task["status"]}
                     _set(h, ended | {"reason": "by the worker"}, "task_history")
 
+    def complete_leased_task(
+        self, task_id: int, worker_id: int, lease: int | None, fields: Fields
+    ) -> TaskState | None:
+        task = self.tasks.get(task_id)
+        if (
+            task is None
+            or task["worker_id"] != worker_id
+            or task["status"] != "rendering"
+            or (lease is not None and task["lease"] != lease)
+        ):
+            return None
+        self.move_task(task_id, fields | {"frame_current": task["frame_end"]})
+        return self.state(task_id)
+
     def move_tasks(self, task_ids: Sequence[int], fields: Fields) -> None:
         for task_id in task_ids:
             self.move_task(task_id, fields)

@@ -17,7 +17,7 @@ import flamenco_gui
 from flamenco_gui.store.db import Store
 
 PACKAGE = Path(flamenco_gui.__file__).parent
-STATUS_WRITERS = {"move_task", "move_tasks", "set_job_status"}
+STATUS_WRITERS = {"move_task", "move_tasks", "complete_leased_task", "set_job_status"}
 SETS_STATUS = re.compile(r"UPDATE\s+(tasks|jobs)\s+SET\b[^;]*?\bstatus\s*=", re.I | re.S)
 
 
