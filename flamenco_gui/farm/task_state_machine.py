@@ -41,6 +41,7 @@ class StateStore(Protocol):
         self, task_id: int, worker_id: int, lease: int | None, fields: Fields
     ) -> TaskState | None: ...
     def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
+    def update_worker_later(self, worker_id: int, fields: Fields) -> None: ...
     def waiting_dependents(self, task_ids: Sequence[int]) -> list[TaskState]: ...
     def job_status_and_counts(self, job_id: int) -> tuple[str, dict[str, int]] | None: ...
     def set_job_status(
@@ -198,7 +199,9 @@ class TaskStateMachine:
         task = self._store.complete_leased_task(task_id, worker_id, lease, fields)
         if task is None:
             return None
-        self._end_attempt(task, T.COMPLETED, T.COMPLETED.value, ATTEMPT_REASON, worker_fields)
+        self._end_attempt(
+            task, T.COMPLETED, T.COMPLETED.value, ATTEMPT_REASON, worker_fields, later=True
+        )
         self.task_changed(task, fields=fields | {"frame_current": task["frame_end"]})
         return task
 
@@ -210,18 +213,29 @@ class TaskStateMachine:
         return found is not None and found[0] == JobStatus.PAUSED.value
 
     def _end_attempt(
-        self, task: TaskState, new: TaskStatus, outcome: str, reason: str, worker_fields: Fields
+        self,
+        task: TaskState,
+        new: TaskStatus,
+        outcome: str,
+        reason: str,
+        worker_fields: Fields,
+        *,
+        later: bool = False,
     ) -> None:
         """After the move that ended the attempt (its trigger wrote the end, the new
         status as outcome, "by the worker"): the outcome and reason where they differ,
-        the worker freed."""
+        the worker freed. `later`: its row's mirror written behind (a completion: the
+        worker's next pull, a moment later, writes its row anyway)."""
         if (outcome, reason) != (new.value, ATTEMPT_REASON):
             self._store.amend_attempt(
                 task["id"], task["lease"], {"outcome": outcome, "reason": reason}
             )
         if task["worker_id"] is not None:
             freed = worker_fields | {"current_task": None, "activity": None}
-            self._store.update_worker(task["worker_id"], freed)
+            if later:
+                self._store.update_worker_later(task["worker_id"], freed)
+            else:
+                self._store.update_worker(task["worker_id"], freed)
             self._changes.emit_fields("worker", task["worker_id"], freed)
             self._signals.lease_changed(task["worker_id"])
 

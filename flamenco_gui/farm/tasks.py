@@ -46,6 +46,7 @@ class TaskStore(LeaseStore, Protocol):
         self, task_id: int, worker_id: int, lease: int | None, fields: Fields
     ) -> TaskState | None: ...
     def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
+    def update_worker_later(self, worker_id: int, fields: Fields) -> None: ...
     def delete_task(self, task_id: int) -> None: ...
     def list_tasks(
         self,
@@ -250,7 +251,9 @@ class Tasks:
             if frames:
                 self._frames.record(task, worker_id, frames)
             shown = _shown_on_worker(progress, from_worker=True)
-            self._store.update_worker(worker_id, shown)
+            # The worker row's mirror of it: written behind (store/workers.py); the
+            # window has it now, from the change.
+            self._store.update_worker_later(worker_id, shown)
             self._changes.emit_fields("worker", worker_id, shown)
             self._states.task_changed(task, job=False, fields=progress)
         return True

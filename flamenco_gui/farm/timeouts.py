@@ -32,6 +32,7 @@ class TimeoutStore(Protocol):
     def hung_tasks(self, progress_before: float) -> list[TaskState]: ...
     def tasks_leased_to(self, worker_id: int) -> list[TaskState]: ...
     def update_worker(self, worker_id: int, fields: Fields) -> bool: ...
+    def write_behind(self) -> int: ...
 
 
 class Polls(Protocol):
@@ -66,6 +67,7 @@ class TimeoutChecker:
         timeout = self._config.worker_timeout
         quiet = min(self._config.unresponsive_after, timeout / 2)
         with self._changes.change():
+            self._store.write_behind()  # last seen, as the workers' reports left it
             for worker in self._store.stale_workers(now - quiet):
                 if self._polls.is_polling(worker["id"]):
                     continue  # a held poll is open: it is alive, just quiet

@@ -8,6 +8,7 @@ Only this package writes SQL.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import sqlite_utils
@@ -45,9 +46,13 @@ class Store(
         self.conn = connect(path, synchronous)
         migrate(sqlite_utils.Database(self.conn))
         self.uow = UnitOfWork(self.conn, path)
+        self._behind = {}
 
     def start_checkpointer(self, interval: float = 2.0) -> None:
         self.uow.start_checkpointer(interval)
 
     def close(self) -> None:
+        if self._behind:  # the mirrored columns held back (store/workers.py): best effort
+            with contextlib.suppress(Exception), self.uow.change():
+                self.write_behind()
         self.uow.close()

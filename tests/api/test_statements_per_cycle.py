@@ -19,8 +19,10 @@ from tests.api.apiclient import Api, job_body
 pytestmark = pytest.mark.timeout(20)
 
 TRANSACTION = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")
-# Per step of the steady state (the job already rendering), and in all.
-BUDGET = {"pull": 5, "start": 2, "progress": 2, "complete": 5}
+# Per step of the steady state (the job already rendering): 8 in all. The attempt's
+# history is kept by triggers (schema v15), the worker row's mirror of its task written
+# behind (store/workers.py: at its next pull, or within half a second).
+BUDGET = {"pull": 4, "start": 1, "progress": 1, "complete": 2}
 # With the window listening, a step that changes the job's task counts re-reads the
 # job's view once after its commit (the row, its counts, who accepts its kinds, the
 # jobs it depends on: four reads, once per group commit however many requests it
@@ -87,6 +89,8 @@ async def test_one_task_cycle_stays_within_its_statements(
     budgets = WINDOW if listener == "the window" else BUDGET
     for step, budget in budgets.items():
         assert len(steps[step]) <= budget, f"{step} grew past {budget} statements:\n{report}"
+    if listener == "nobody":
+        assert sum(len(sql) for sql in steps.values()) <= 8, report  # issue 20's bar
     if listener == "the window":
         mine = [c for c in seen if c.kind == "task" and c.id == tid]
         assert mine and all(c.partial for c in mine), mine

@@ -249,6 +249,12 @@ class FakeStore:
             if h["task_id"] == task_id and h["lease"] == lease:
                 _set(h, fields, "task_history")
 
+    def update_worker_later(self, worker_id: int, fields: Fields) -> None:
+        self.update_worker(worker_id, fields)  # written at once: "later" may be now
+
+    def write_behind(self) -> int:
+        return 0
+
     def update_worker(self, worker_id: int, fields: Fields) -> bool:
         if worker_id not in self.workers:
             return False
@@ -374,6 +380,14 @@ class FakeStore:
 
     def worker_secret_hashes(self) -> dict[str, int]:
         return {w["secret_hash"]: w["id"] for w in self.workers.values() if w["secret_hash"]}
+
+    def free_stale_current_tasks(self) -> None:
+        for w in self.workers.values():
+            task = self.tasks.get(w["current_task"]) if w.get("current_task") else None
+            if w.get("current_task") and (
+                task is None or task["worker_id"] != w["id"] or task["status"] != "rendering"
+            ):
+                w["current_task"] = w["activity"] = None
 
     def online_workers(self) -> list[int]:
         return sorted(w["id"] for w in self.workers.values() if w["connection"] == "online")
