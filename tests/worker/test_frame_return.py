@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from PIL import Image
 
 from flamenco_gui.farm.service import FarmConfig
 from flamenco_gui.manager import Manager
@@ -48,8 +49,12 @@ async def test_a_frame_upload_resumes_after_a_manager_restart(
     folder = tmp_path / "work" / "tasks" / "1"
     folder.mkdir(parents=True)
     frame = folder / "000001.png"
-    pixels = os.urandom(64 * 1024 * 1024)
-    frame.write_bytes(pixels)
+    # A real PNG of noise (the manager checks the frame that came back), stored
+    # uncompressed: 64 MB, long enough an upload to cut.
+    side = 4096
+    noise = Image.frombytes("RGB", (side, side * 16 // 3), os.urandom(side * side * 16))
+    noise.save(frame, "PNG", compress_level=0)
+    pixels = frame.read_bytes()
     partial = data_dir / "files" / "partial" / sha(pixels)
 
     async def registration() -> dict[str, Any]:
