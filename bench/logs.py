@@ -42,6 +42,8 @@ from _common import (
     verdict,
 )
 
+from flamenco_gui.farm.log_notes import PREFIX
+
 BUDGET_LINES = 50_000.0
 BUDGET_LAG = 50.0
 PAGE = 8 * MB
@@ -77,7 +79,7 @@ async def _stream(
             out["window_lines"] += len(lines)
 
 
-MANAGER_LINE = b"[manager "  # farm/log_notes.py
+MANAGER_LINE = PREFIX.encode()
 
 
 async def _read_back(session: aiohttp.ClientSession, base: str, task_id: int) -> tuple[int, int]:

@@ -99,7 +99,7 @@ class Changes:
     def emit(self, kind: Kind, row_id: int, row: Any = LOAD) -> None:
         """Publish `row` (None: deleted; LOAD: read it after the commit) once the
         transaction commits."""
-        self._pending[(kind, row_id)] = row
+        _record(self._pending, (kind, row_id), row)
 
     def emit_fields(self, kind: Kind, row_id: int, fields: Mapping[str, Any]) -> None:
         """These columns of the object now have these values: published as they are,

@@ -409,7 +409,7 @@ class FarmService:
             cast(dict[str, Any], view)["output"] = str(self.file_store.output_dir(view))
         return view
 
-    def _require_frames(self, task: TaskState, worker_id: int) -> None:
+    def _require_frames(self, task: TaskState) -> None:
         """A manager job's task completes only with its frames on the manager."""
         if self.file_store is not None:
             self.file_store.require_frames(task)

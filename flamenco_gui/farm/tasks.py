@@ -89,7 +89,7 @@ class Tasks:
         self._clock = clock
         # Asked before a worker's `completed` is recorded (it raises to refuse): a
         # `manager` job's task must have its frames on the manager (farm/file_store.py).
-        self.before_completion: Callable[[TaskState, int], None] = lambda task, worker: None
+        self.before_completion: Callable[[TaskState], None] = lambda task: None
 
     def get(self, task_id: int) -> TaskRow:
         row = self._store.get_task(task_id)
@@ -190,7 +190,7 @@ class Tasks:
                     f"(status {task['status']}, lease {task['lease']})"
                 )
             if new_status == T.COMPLETED:
-                self.before_completion(task, worker_id)
+                self.before_completion(task)
         with self._changes.change():
             if fields.get("frames") and worker_id is not None:
                 self._frames.record(task, worker_id, fields["frames"])

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from flamenco_gui.farm.errors import FarmError, NotFound
+from flamenco_gui.farm.log_notes import PREFIX
 from flamenco_gui.farm.service import FarmService
 from flamenco_gui.gui.plain import plain_label
 
@@ -54,7 +55,7 @@ def _decode(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-MANAGER = "[manager "
+MANAGER = PREFIX
 HEADER = "──"
 
 
