@@ -19,7 +19,7 @@ from PySide6.QtCore import (
     Qt,
     QTimer,
 )
-from PySide6.QtGui import QHelpEvent
+from PySide6.QtGui import QHelpEvent, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QToolTip, QWidget
 
 from flamenco_gui.gui.plain import tooltip
@@ -47,17 +47,20 @@ class LiveTableView(QTableView):
         vh.setDefaultSectionSize(ROW_HEIGHT)
         hh = self.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        # Names and activity take the spare width; ids and figures keep theirs.
-        stretch = [i for i, col in enumerate(model.columns) if col.stretch]
-        hh.setStretchLastSection(not stretch)
+        # Names and activity take the spare width; ids and figures keep theirs. Never
+        # less than their own width: Qt's Stretch mode shrinks a name to a few letters
+        # when the columns are wider than the view (the workers table at 1440 px), so
+        # the spare width is shared out here, and without any the view scrolls.
+        self._stretch = [i for i, col in enumerate(model.columns) if col.stretch]
+        hh.setStretchLastSection(not self._stretch)
         hh.setHighlightSections(False)
         self._bars = ProgressDelegate(self)
         for i, col in enumerate(model.columns):
             self.setColumnWidth(i, col.width)
             if col.bar is not None:
                 self.setItemDelegateForColumn(i, self._bars)
-        for i in stretch:
-            hh.setSectionResizeMode(i, QHeaderView.ResizeMode.Stretch)
+        hh.sectionResized.connect(self._resized_by_hand)
+        self._fitting = False
         self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
 
         self._top_id: int | None = None
@@ -74,6 +77,36 @@ class LiveTableView(QTableView):
         self._clock.timeout.connect(self._tick)
         if self._clock_columns:
             self._clock.start()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """The stretching columns share the view's spare width, each at least its own."""
+        if not self._stretch:
+            return
+        columns = self.live_model.columns
+        fixed = sum(
+            self.columnWidth(i)
+            for i in range(len(columns))
+            if i not in self._stretch and not self.isColumnHidden(i)
+        )
+        shown = [i for i in self._stretch if not self.isColumnHidden(i)]
+        least = sum(columns[i].width for i in shown)
+        spare = max(0, self.viewport().width() - fixed - least)
+        self._fitting = True
+        try:
+            for n, i in enumerate(shown):
+                share = spare // len(shown) + (1 if n < spare % len(shown) else 0)
+                self.setColumnWidth(i, columns[i].width + share)
+        finally:
+            self._fitting = False
+
+    def _resized_by_hand(self, index: int, _old: int, _new: int) -> None:
+        """A column the wrangler dragged (or hid): the stretching ones fit again."""
+        if not self._fitting and index not in self._stretch:
+            self.fit_columns()
 
     def viewportEvent(self, event: QEvent) -> bool:
         """A cell cut short shows its whole text as a tooltip (when its column has no

@@ -200,3 +200,31 @@ def test_a_set_change_copies_rows_kept_as_fed_and_merges_with_pending_events() -
     assert fed[0] == {"id": 1, "status": "queued", "progress": 0.0}, "a fed row was changed"
     assert model.get(1) == {"id": 1, "status": "paused", "progress": 5.0}
     assert model.get(2) == {"id": 2, "status": "paused", "progress": 40.0}
+
+
+def test_names_take_the_spare_width_but_never_less_than_their_own(qtbot) -> None:
+    """A stretching column shares out the view's spare width; when the columns are
+    wider than the view it keeps its own width and the view scrolls (Qt's Stretch mode
+    cut the workers' names to a few letters at 1440 px)."""
+    columns = [
+        Column("ID", lambda r: str(r["id"]), lambda r: r["id"], width=50),
+        Column("Name", lambda r: r["name"], width=150, stretch=True),
+        Column("Activity", lambda r: r["name"], width=100, stretch=True),
+        Column("Host", lambda r: r["name"], width=300),
+    ]
+    view = LiveTableView(LiveTableModel("worker", columns))
+    qtbot.addWidget(view)
+    view.resize(1000, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    spare = view.viewport().width() - 50 - 150 - 100 - 300
+    assert spare > 0
+    assert view.columnWidth(1) + view.columnWidth(2) == 250 + spare
+    assert abs((view.columnWidth(1) - 150) - (view.columnWidth(2) - 100)) <= 1
+    view.resize(400, 300)
+    qtbot.waitUntil(lambda: view.columnWidth(1) == 150)
+    assert view.columnWidth(2) == 100 and view.horizontalScrollBar().maximum() > 0
+    view.setColumnWidth(3, 100)  # a fixed column dragged narrower: the names fit again
+    view.resize(1000, 300)
+    qtbot.waitUntil(lambda: view.columnWidth(1) > 150)
+    assert sum(view.columnWidth(i) for i in range(4)) == view.viewport().width()
