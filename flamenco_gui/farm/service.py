@@ -9,6 +9,7 @@ knows no Qt and no HTTP. Every method runs on the event-loop thread.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -150,7 +151,7 @@ class FarmService:
             self.frames,
         )
         self.tasks.before_completion = self._require_frames
-        self.task_logs = TaskLogs(store, logs, self.changes)
+        self.task_logs = TaskLogs(store, logs, self.changes, headed=notes.headed)
         self.last_rendered = LastRendered(store, previews, self.changes)
         self.job_deps = JobDeps(store, self.changes, self.wakeups)
         self.states.on_job_status = self.job_deps.parent_moved
@@ -182,6 +183,12 @@ class FarmService:
         )
         self.jobs.finish_after_start()
         self.workers.refresh_after_start()
+        under_way = []
+        for task in store.hung_tasks(math.inf):  # every rendering task
+            row, worker_id = store.get_task(task["id"]), task["worker_id"]
+            if row is not None and worker_id is not None:
+                under_way.append((task["id"], worker_id, task["lease"], row["started"] or 0.0))
+        notes.under_way_after_start(under_way)
 
     def _worker_name(self, worker_id: int) -> str | None:
         row = self.store.get_worker(worker_id)

@@ -36,7 +36,11 @@ class TaskLogs:
         files: LogFiles,
         changes: Changes,
         clock: Callable[[], float] = time.time,
+        headed: Callable[[int, list[str]], list[str]] = lambda task_id, lines: lines,
     ) -> None:
+        """`headed`: a batch behind its attempt's header when that is not written yet
+        (farm/log_notes.py)."""
+        self._headed = headed
         self._store = store
         self.files = files
         self._changes = changes
@@ -82,7 +86,7 @@ class TaskLogs:
         task = leased_task(self._store, task_id, worker_id, lease)
         new = self._new_lines(task_id, task["lease"], seq, lines)
         try:
-            self.files.append(task_id, new)
+            self.files.append(task_id, self._headed(task_id, new) if new else new)
         except OSError as exc:
             raise self._changes.unwritable("the task log", exc) from exc
         self._remember(task_id, task["lease"], seq, len(lines))

@@ -173,6 +173,8 @@ class TaskStateMachine:
             self._end_attempt(task, new, outcome, reason, worker_fields or {})
             if self._notes is not None and new != T.COMPLETED:
                 self._notes.attempt_ended(task["id"], new.value, reason)
+            elif self._notes is not None:
+                self._notes.attempt_completed(task["id"])
         if new in (T.FAILED, T.CANCELED):
             self._cancel_dependents(
                 [task["id"]], f"task {task['id']}, which it waits for, was {new}"
@@ -202,6 +204,8 @@ class TaskStateMachine:
         self._end_attempt(
             task, T.COMPLETED, T.COMPLETED.value, ATTEMPT_REASON, worker_fields, later=True
         )
+        if self._notes is not None:
+            self._notes.attempt_completed(task_id)
         self.task_changed(task, fields=fields | {"frame_current": task["frame_end"]})
         return task
 
