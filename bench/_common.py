@@ -198,7 +198,11 @@ class ManagerProcess:
         *,
         window: bool = False,
         extra_args: Sequence[str] = (),
+        uvloop: bool = False,
     ) -> None:
+        """`uvloop`: the headless manager on uvloop's event loop (a trial: uvloop is no
+        dependency of the program; `pip install uvloop` into the venv first)."""
+        self.uvloop = uvloop
         self._own_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="flamenco-bench-"))
         self.window = window
@@ -219,6 +223,14 @@ class ManagerProcess:
     def start(self, timeout: float = 30.0) -> ManagerProcess:
         self.port = free_port()
         cmd = [PYTHON, str(ROOT / "main.py"), "manager"]
+        if self.uvloop:
+            run = "import runpy, sys, uvloop; uvloop.install(); sys.argv = sys.argv[1:];"
+            cmd = [
+                PYTHON,
+                "-c",
+                f"{run} runpy.run_path(sys.argv[0], run_name='__main__')",
+                *cmd[1:],
+            ]
         if not self.window:
             cmd.append("--headless")
         cmd += [

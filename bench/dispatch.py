@@ -192,7 +192,7 @@ def _py_spy(out: str, pid: int, seconds: float) -> subprocess.Popen[bytes] | Non
 
 
 async def run_manager(args: argparse.Namespace) -> Phase:
-    m = ManagerProcess(window=args.window)
+    m = ManagerProcess(window=args.window, uvloop=args.uvloop)
     m.start()
     try:
         return await drive(m.url, m.pid, Phase("manager"), args, feed_jobs=True)
@@ -226,6 +226,8 @@ def _row(run: int | str, p: Phase) -> list[Any]:
 
 async def main_async(args: argparse.Namespace) -> int:
     loop_kind = "qasync + window (offscreen)" if args.window else "asyncio (headless)"
+    if args.uvloop:
+        loop_kind = "uvloop (headless; the bare server on asyncio)"
     calls = (
         "pull, fetch, start, progress, complete"
         if args.fetch
@@ -326,6 +328,9 @@ def main() -> int:
     )
     p.add_argument("--fetch", action="store_true", help="also GET /tasks/{id} after each pull")
     p.add_argument("--window", action="store_true", help="manager with its window (offscreen)")
+    p.add_argument(
+        "--uvloop", action="store_true", help="headless manager on uvloop (pip install uvloop)"
+    )
     p.add_argument("--py-spy", metavar="OUT", help="record the manager with py-spy (raw format)")
     p.add_argument(
         "--no-wait-quiet",
