@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from flamenco_gui.file_pipe import PipedWriter
+from flamenco_gui.file_pipe import PipedWriter, read_widely
 
 log = logging.getLogger(__name__)
 
@@ -358,9 +358,16 @@ class ManagerClient:
                     digest = hashlib.sha256()
                 with dest.open("ab" if response.status == 206 else "wb") as out:
                     writer = PipedWriter(out.write, digest.update)
+                    content = response.content
+                    conn = response.connection
+                    read_widely(conn.transport if conn is not None else None, content)
                     try:
-                        async for chunk in response.content.iter_chunked(1024 * 1024):
-                            await writer.add(chunk)
+                        while True:  # chunks as received, never joined (file_pipe.py)
+                            chunk, end_of_http_chunk = await content.readchunk()
+                            if chunk:
+                                await writer.add(chunk)
+                            elif not end_of_http_chunk:
+                                break
                         await writer.flush()
                     except BaseException:
                         await writer.settle()
