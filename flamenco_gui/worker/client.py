@@ -376,8 +376,16 @@ class ManagerClient:
             raise ManagerUnreachable(f"GET {path}: {exc or type(exc).__name__}") from None
         return digest.hexdigest()
 
-    async def put_from(self, path: str, source: Path, offset: int, timeout: float = 3600) -> Reply:
-        """`PUT` the bytes of `source` from `offset` on, streamed (read on a thread)."""
+    async def put_from(
+        self,
+        path: str,
+        source: Path,
+        offset: int,
+        timeout: float = 3600,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> Reply:
+        """`PUT` the bytes of `source` from `offset` on, streamed (read on a thread);
+        `on_bytes` is told of each block as it goes."""
         creds = self._creds or await self._register(None)
 
         async def body() -> Any:
@@ -385,6 +393,8 @@ class ManagerClient:
                 f.seek(offset)
                 while chunk := await asyncio.to_thread(f.read, 1024 * 1024):
                     yield chunk
+                    if on_bytes is not None:
+                        on_bytes(len(chunk))
 
         headers = {
             "Authorization": f"Bearer {creds.secret}",

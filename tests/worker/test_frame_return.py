@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from PIL import Image
 
 from flamenco_gui.farm.service import FarmConfig
 from flamenco_gui.manager import Manager
@@ -48,8 +49,11 @@ async def test_a_frame_upload_resumes_after_a_manager_restart(
     folder = tmp_path / "work" / "tasks" / "1"
     folder.mkdir(parents=True)
     frame = folder / "000001.png"
-    pixels = os.urandom(64 * 1024 * 1024)
-    frame.write_bytes(pixels)
+    # a real PNG (the manager checks every frame that comes back), of noise stored
+    # uncompressed: 64 MB, long enough on loopback to be cut in the middle
+    noise = Image.frombytes("RGBA", (4096, 4096), os.urandom(4096 * 4096 * 4))
+    noise.save(frame, "PNG", compress_level=0)
+    pixels = frame.read_bytes()
     partial = data_dir / "files" / "partial" / sha(pixels)
 
     async def registration() -> dict[str, Any]:
