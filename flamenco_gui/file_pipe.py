@@ -2,13 +2,15 @@
 without stopping the socket while the disk works.
 
 Chunks are gathered into batches of about `BATCH` bytes; each batch goes to every sink
-(the file's write, the hash's update), each sink on a thread, while the loop goes on
-reading the next batch, with one batch in flight at a time, so the memory held is bounded (two
-batches) and the order kept. A thread hop per small chunk would cost more than the
-write; one per batch is noise. The batch is handed over as the list of its chunks, each
-fed in turn, never joined: a join copied every byte once more on the loop thread (and
-in fresh memory, which on a VM that hands free pages back to its host costs a fault per
-page). Standard library only, shared by the manager's file store and the worker's cache.
+(the file's write, the hash's update), each sink on a thread of its own that takes the
+batches in order, while the loop goes on reading. Up to `DEPTH` batches are in flight,
+so the hash need not wait for the write of the same batch (nor the other way round),
+and the memory held stays bounded (DEPTH + 1 batches). A thread hop per small chunk
+would cost more than the write; one per batch is noise. A batch is handed over as the
+list of its chunks, each fed in turn, never joined: a join copied every byte once more
+on the loop thread (and in fresh memory, which on a VM that hands free pages back to
+its host costs a fault per page). Standard library only, shared by the manager's file
+store and the worker's cache.
 
 The reading side matters as much on two cores: the loop thread is the one that
 parses the HTTP body and copies every byte (the socket's recv, the parser's copy), and
@@ -17,11 +19,12 @@ instead of asyncio's 256 KiB (fewer loop turns and parser calls per byte) and le
 reader buffer a batch before it pauses the socket; chunks are then taken one by one
 as they arrived (aiohttp's `readchunk`, which never joins them).
 
-A thread per sink: the write and the hash of a batch run at once (both release the
-GIL), and the next batch waits for both. Tried before the join and the small reads
-were gone, this took the cores from the loop thread (lag p99 75-285 ms on 2 cores);
-with the loop doing a third of the work it had, the lag p99 stays under 5 ms
-(bench/transfer.py, docs/performance.md).
+A thread per sink: the write and the hash run at once (both release the GIL). With
+one batch in flight each batch waited for the slower sink while the other idled; two
+in flight took the fetch from ~300 to ~470 MB/s (bench/transfer.py, same machine
+state). Tried before the join and the small reads were gone, threads per sink took
+the cores from the loop thread (lag p99 75-285 ms on 2 cores); with the loop doing a
+third of the work it had, the lag p99 stays under 20 ms (docs/performance.md).
 
 `keep_freed_buffers` (called once at start by the manager and the worker): glibc gives
 freed heap memory back to the kernel as soon as 128 KiB of it sits free at the top, so
@@ -33,13 +36,16 @@ system time during an upload. Keeping up to 128 MiB of freed heap takes that awa
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ctypes
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 BATCH = 8 * 1024 * 1024
+DEPTH = 2  # batches handed over and not yet ended by every sink (memory: DEPTH + 1)
 READ_SIZE = 1024 * 1024  # bytes per recv of a transfer's socket
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 
@@ -67,18 +73,43 @@ def read_widely(transport: object | None, reader: Any) -> None:
         transport.max_size = READ_SIZE  # type: ignore[attr-defined]
 
 
-def _feed(sink: Callable[[bytes], Any], parts: list[bytes]) -> None:
-    for part in parts:
-        sink(part)
+class _Sink:
+    """One sink on a thread of its own (one worker: batches keep their order). After a
+    failure it takes nothing more: a write that failed must not be followed by the
+    next batch's (the file would hold a gap)."""
+
+    def __init__(self, sink: Callable[[bytes], Any]) -> None:
+        self._sink = sink
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="file-pipe")
+        self._failed = False
+
+    def _feed(self, parts: list[bytes]) -> None:
+        if self._failed:
+            return
+        try:
+            for part in parts:
+                self._sink(part)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def feed(self, parts: list[bytes]) -> asyncio.Future[None]:
+        return asyncio.wrap_future(self._pool.submit(self._feed, parts))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
 
 
 class PipedWriter:
-    def __init__(self, *sinks: Callable[[bytes], Any], batch: int = BATCH) -> None:
-        self._sinks = sinks
+    def __init__(
+        self, *sinks: Callable[[bytes], Any], batch: int = BATCH, depth: int = DEPTH
+    ) -> None:
+        self._sinks = [_Sink(sink) for sink in sinks]
         self._batch = batch
+        self._depth = depth
         self._parts: list[bytes] = []
         self._held = 0
-        self._flight: asyncio.Future[Any] | None = None
+        self._flights: collections.deque[asyncio.Future[list[Any]]] = collections.deque()
 
     async def add(self, chunk: bytes) -> None:
         self._parts.append(chunk)
@@ -87,35 +118,37 @@ class PipedWriter:
             await self._send()
 
     async def _send(self) -> None:
-        await self._wait()
         if self._parts:
             parts, self._parts, self._held = self._parts, [], 0
-            self._flight = asyncio.ensure_future(self._feed_all(parts))
+            feeds = [sink.feed(parts) for sink in self._sinks]
+            self._flights.append(asyncio.gather(*feeds, return_exceptions=True))
+        while len(self._flights) >= self._depth:
+            await self._land()
 
-    async def _feed_all(self, parts: list[bytes]) -> None:
-        """Every sink on its thread; both end before this does (a failed write must not
-        leave the hash's thread running past the file's close), then the first failure
-        is raised."""
-        feeds = (asyncio.to_thread(_feed, sink, parts) for sink in self._sinks)
-        for result in await asyncio.gather(*feeds, return_exceptions=True):
+    async def _land(self) -> None:
+        """The oldest batch: every sink has ended it; the first failure is raised."""
+        for result in await self._flights.popleft():
             if isinstance(result, BaseException):
                 raise result
 
-    async def _wait(self) -> None:
-        if self._flight is not None:
-            flight, self._flight = self._flight, None
-            await flight
-
     async def flush(self) -> None:
         """Everything added is written (raises what the write raised)."""
-        await self._send()
-        await self._wait()
+        try:
+            await self._send()
+            while self._flights:
+                await self._land()
+        finally:
+            self._close()
 
     async def settle(self) -> None:
-        """After a failure: let a write in flight end before the file is closed; what
+        """After a failure: let the writes in flight end before the file is closed; what
         was not yet handed over is dropped."""
         self._parts, self._held = [], 0
-        if self._flight is not None:
-            flight, self._flight = self._flight, None
+        while self._flights:
             with contextlib.suppress(Exception):  # the failure that brought us here counts
-                await flight
+                await self._land()
+        self._close()
+
+    def _close(self) -> None:
+        for sink in self._sinks:
+            sink.close()

@@ -85,3 +85,20 @@ async def test_read_widely_makes_a_real_transfer_read_a_mib_at_a_time() -> None:
         await runner.cleanup()
     assert sum(seen) == len(body)
     assert max(seen) > 256 * 1024  # asyncio's own recv size is 256 KiB
+
+
+async def test_a_sink_that_failed_takes_no_later_batch() -> None:
+    """A failed write followed by the next batch's would leave a gap in the file."""
+    calls: list[bytes] = []
+    hashed: list[bytes] = []
+
+    def write(part: bytes) -> None:
+        calls.append(part)
+        raise OSError("disk full")
+
+    writer = PipedWriter(write, hashed.append, batch=1, depth=3)
+    with pytest.raises(OSError, match="disk full"):
+        for chunk in (b"a", b"b", b"c", b"d"):
+            await writer.add(chunk)
+        await writer.flush()
+    assert calls == [b"a"]
