@@ -49,9 +49,10 @@ async def test_a_frame_upload_resumes_after_a_manager_restart(
     folder = tmp_path / "work" / "tasks" / "1"
     folder.mkdir(parents=True)
     frame = folder / "000001.png"
-    # a real PNG (the manager checks every frame that comes back), of noise stored
-    # uncompressed: 64 MB, long enough on loopback to be cut in the middle
-    noise = Image.frombytes("RGBA", (4096, 4096), os.urandom(4096 * 4096 * 4))
+    # A real PNG of noise (the manager checks the frame that came back), stored
+    # uncompressed: 64 MB, long enough an upload to cut.
+    side = 4096
+    noise = Image.frombytes("RGB", (side, side * 16 // 3), os.urandom(side * side * 16))
     noise.save(frame, "PNG", compress_level=0)
     pixels = frame.read_bytes()
     partial = data_dir / "files" / "partial" / sha(pixels)
