@@ -49,6 +49,7 @@ from _common import (
 
 sys.path.insert(0, str(ROOT))
 
+from flamenco_gui.file_pipe import keep_freed_buffers
 from flamenco_gui.submit.client import ManagerAPI
 from flamenco_gui.submit.packing import PackedFile
 from flamenco_gui.worker.client import ManagerClient
@@ -186,6 +187,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--quick", action="store_true")
     a = p.parse_args()
+    keep_freed_buffers()  # as `main.py worker` does: the fetch runs the worker's code here
     if a.quick:
         a.mb, a.runs = 50, 1
     print_machine("bench/transfer.py: manager storage vs a plain loopback copy")

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flamenco_gui import __version__
+from flamenco_gui import __version__, file_pipe
 from flamenco_gui.config import DEFAULT_PORT, ManagerConfig
 from flamenco_gui.farm.settings import SETTINGS
 from flamenco_gui.submit import command as submit_command
@@ -257,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if command in ("worker", "manager"):
+        file_pipe.keep_freed_buffers()  # files stream through both (file_pipe.py)
     if command == "worker":
         from flamenco_gui.worker.agent import main as worker_main
 

@@ -20,6 +20,7 @@ from pydantic import Field
 from flamenco_gui.api import schemas as s
 from flamenco_gui.api.routing import Auth, Ctx, Json, SlowBody, route
 from flamenco_gui.farm.file_store import check_hash
+from flamenco_gui.file_pipe import read_widely
 from flamenco_gui.limits import LIMITS
 
 
@@ -85,18 +86,22 @@ async def check_files(ctx: Ctx) -> Json:
 
 
 async def _chunks(request: web.Request) -> AsyncIterator[bytes]:
-    """The body as it arrives; a client silent for body_timeout is cut off."""
+    """The body as it arrives, chunk by chunk as received (file_pipe.py says why);
+    a client silent for body_timeout is cut off."""
+    content = request.content
+    read_widely(request.transport, content)
     while True:
         try:
             async with asyncio.timeout(LIMITS.body_timeout):  # cheap: no task per chunk
-                chunk = await request.content.readany()
+                chunk, end_of_http_chunk = await content.readchunk()
         except TimeoutError as exc:
             raise SlowBody(
                 f"body: nothing received for body_timeout ({LIMITS.body_timeout:g} s)"
             ) from exc
-        if not chunk:
+        if chunk:
+            yield chunk
+        elif not end_of_http_chunk:  # (b"", True) only marks a chunked body's chunk
             return
-        yield chunk
 
 
 @route(

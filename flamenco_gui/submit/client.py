@@ -1,6 +1,10 @@
 """The submitter's side of the manager's API: check, upload (resumed after a break),
 submit. Standard library only (http.client), so the Blender add-on can bundle it.
 
+A file's bytes go with `socket.sendfile` (the kernel copies them from the page cache to
+the socket, as a plain copy would; over HTTPS it falls back to reads and sends), a
+`SLICE` at a time so progress can be reported.
+
 An upload that breaks (the manager restarted, the network dropped) is resumed: the
 client asks the manager how much of the file it holds (`POST /files/check` answers an
 `offset`) and sends the rest, retrying for `give_up` seconds before failing.
@@ -17,7 +21,8 @@ from typing import Any
 
 from flamenco_gui.submit.packing import Pack, PackedFile
 
-BLOCK = 1024 * 1024  # bytes per socket write of an upload
+BLOCK = 1024 * 1024  # bytes per socket write of a request's body
+SLICE = 8 * 1024 * 1024  # bytes per sendfile call of an upload (a progress report each)
 CHECK_BATCH = 1000  # hashes per POST /files/check (the manager's limit is higher)
 
 OnBytes = Callable[[PackedFile, int], None]  # a file, bytes just sent
@@ -68,9 +73,18 @@ class ManagerAPI:
         if body is not None:
             data = json.dumps(body).encode()
             hdrs["Content-Type"] = "application/json"
+
+        def send(conn: http.client.HTTPConnection) -> None:
+            conn.request(method, path, body=data, headers=hdrs)
+
+        return self._exchange(method, path, send)
+
+    def _exchange(
+        self, method: str, path: str, send: Callable[[http.client.HTTPConnection], None]
+    ) -> Any:
         conn = self._connection()
         try:
-            conn.request(method, path, body=data, headers=hdrs)
+            send(conn)
             resp = conn.getresponse()
             payload = resp.read()
         except (OSError, http.client.HTTPException) as exc:
@@ -95,19 +109,28 @@ class ManagerAPI:
         return out
 
     def put(self, file: PackedFile, offset: int, on_bytes: OnBytes) -> dict[str, Any]:
-        """Send `file` from `offset`, streamed from disk a block at a time."""
+        """Send `file` from `offset`, streamed from disk by the kernel (`sendfile`)."""
         query = urllib.parse.urlencode({"size": file.size, "offset": offset})
-        with file.source.open("rb") as f:
-            f.seek(offset)
-            body = _Counting(f, lambda n: on_bytes(file, n))
-            headers = {
-                "Content-Type": "application/octet-stream",
-                "Content-Length": str(file.size - offset),
-            }
-            answer: dict[str, Any] = self.request(
-                "PUT", f"/files/{file.sha256}?{query}", raw=body, headers=headers
-            )
-            return answer
+        path = f"/files/{file.sha256}?{query}"
+
+        def send(conn: http.client.HTTPConnection) -> None:
+            conn.putrequest("PUT", path, skip_accept_encoding=True)
+            conn.putheader("Authorization", f"Bearer {self._token}")
+            conn.putheader("Content-Type", "application/octet-stream")
+            conn.putheader("Content-Length", str(file.size - offset))
+            conn.endheaders()
+            assert conn.sock is not None  # endheaders connected it
+            with file.source.open("rb") as f:
+                at = offset
+                while at < file.size:
+                    n = conn.sock.sendfile(f, at, min(SLICE, file.size - at))
+                    if not n:
+                        raise OSError(f"{file.source}: shorter than its {file.size} bytes")
+                    at += n
+                    on_bytes(file, n)
+
+        answer: dict[str, Any] = self._exchange("PUT", path, send)
+        return answer
 
     def upload(
         self,
@@ -186,20 +209,6 @@ class ManagerAPI:
     def path_variables(self) -> dict[str, dict[str, str]]:
         answer: dict[str, dict[str, str]] = self.request("GET", "/path-variables")
         return answer
-
-
-class _Counting:
-    """A file object that reports each block http.client reads from it."""
-
-    def __init__(self, f: Any, on_read: Callable[[int], None]) -> None:
-        self._f = f
-        self._on_read = on_read
-
-    def read(self, n: int = -1) -> bytes:
-        data: bytes = self._f.read(n)
-        if data:
-            self._on_read(len(data))
-        return data
 
 
 def manifest(pack: Pack) -> list[dict[str, object]]:

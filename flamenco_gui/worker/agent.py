@@ -515,9 +515,9 @@ class Agent:
     def _frames_of(self, task_id: int, lease: int, layout: Layout) -> Deliver:
         """What a `manager` task's success waits for: its frames on the manager."""
 
-        async def deliver(saved: list[str]) -> str | None:
+        async def deliver(saved: list[str], on_activity: Callable[[str], None]) -> str | None:
             try:
-                await self._frames.send(task_id, lease, layout.folder, saved)
+                await self._frames.send(task_id, lease, layout.folder, saved, on_activity)
             except FrameRefused as exc:
                 return f"frames: {exc}"
             return None

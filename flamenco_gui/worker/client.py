@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from flamenco_gui.file_pipe import PipedWriter
+from flamenco_gui.file_pipe import PipedWriter, read_widely
 
 log = logging.getLogger(__name__)
 
@@ -358,9 +358,16 @@ class ManagerClient:
                     digest = hashlib.sha256()
                 with dest.open("ab" if response.status == 206 else "wb") as out:
                     writer = PipedWriter(out.write, digest.update)
+                    content = response.content
+                    conn = response.connection
+                    read_widely(conn.transport if conn is not None else None, content)
                     try:
-                        async for chunk in response.content.iter_chunked(1024 * 1024):
-                            await writer.add(chunk)
+                        while True:  # chunks as received, never joined (file_pipe.py)
+                            chunk, end_of_http_chunk = await content.readchunk()
+                            if chunk:
+                                await writer.add(chunk)
+                            elif not end_of_http_chunk:
+                                break
                         await writer.flush()
                     except BaseException:
                         await writer.settle()
@@ -369,8 +376,16 @@ class ManagerClient:
             raise ManagerUnreachable(f"GET {path}: {exc or type(exc).__name__}") from None
         return digest.hexdigest()
 
-    async def put_from(self, path: str, source: Path, offset: int, timeout: float = 3600) -> Reply:
-        """`PUT` the bytes of `source` from `offset` on, streamed (read on a thread)."""
+    async def put_from(
+        self,
+        path: str,
+        source: Path,
+        offset: int,
+        timeout: float = 3600,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> Reply:
+        """`PUT` the bytes of `source` from `offset` on, streamed (read on a thread);
+        `on_bytes` is told of each block as it goes."""
         creds = self._creds or await self._register(None)
 
         async def body() -> Any:
@@ -378,6 +393,8 @@ class ManagerClient:
                 f.seek(offset)
                 while chunk := await asyncio.to_thread(f.read, 1024 * 1024):
                     yield chunk
+                    if on_bytes is not None:
+                        on_bytes(len(chunk))
 
         headers = {
             "Authorization": f"Bearer {creds.secret}",

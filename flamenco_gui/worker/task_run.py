@@ -37,8 +37,9 @@ MAX_FRAME_FAILURES = 3
 # Told of each file the program saved: (task id, lease, frame, path).
 OnSaved = Callable[[int, int, int | None, str], None]
 # Before a successful run is reported completed: sends the saved files somewhere
-# (worker/frame_return.py) and returns why that failed, or None.
-Deliver = Callable[[list[str]], Awaitable[str | None]]
+# (worker/frame_return.py), telling the run's activity how far it got (the second
+# argument), and returns why that failed, or None.
+Deliver = Callable[[list[str], Callable[[str], None]], Awaitable[str | None]]
 
 
 class TaskSpec(BaseModel):
@@ -83,6 +84,7 @@ class TaskRun:
         self._lines: list[str] = []
         self._sent_progress: dict[str, Any] = {}
         self._sent_frames: list[dict[str, Any]] = []
+        self._activity: str | None = None  # the worker's own, once the program is done
         self._started = time.monotonic()
         self._abandoned = False
         self._on_saved = on_saved
@@ -108,7 +110,7 @@ class TaskRun:
             more = len(failures) - MAX_FRAME_FAILURES
             self._finish(TaskStatus.FAILED, shown + (f"; and {more} more" if more > 0 else ""))
         else:
-            error = await self._deliver(self.saved) if self._deliver else None
+            error = await self._deliver(self.saved, self._set_activity) if self._deliver else None
             if self._abandoned:
                 return
             self._finish(TaskStatus.FAILED if error else TaskStatus.COMPLETED, error)
@@ -187,11 +189,20 @@ class TaskRun:
                 self._flush_log()
                 self._report_progress()
 
+    def _set_activity(self, activity: str) -> None:
+        """What the worker itself does for the task after its program ended (its frames
+        going back to the manager): reported as the program's activity is, at once (the
+        periodic reporter has stopped; the caller throttles)."""
+        if self._abandoned:
+            return
+        self._activity = activity
+        self._report_progress()
+
     def _progress(self) -> dict[str, Any]:
         spec = self._spec
         fields: dict[str, Any] = {
             "frame_current": self._parser.frame_current,
-            "activity": self._parser.activity,
+            "activity": self._activity or self._parser.activity,
             "progress": self._parser.progress(spec.frame_start, spec.frame_end),
         }
         return {key: value for key, value in fields.items() if value is not None}

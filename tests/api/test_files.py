@@ -3,6 +3,7 @@ resumable), manifests on jobs, workers' downloads and frames, limits, clean-up."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
@@ -254,3 +255,25 @@ async def test_a_frame_that_came_back_is_checked_on_the_manager(api: Api, manage
         tasks_frames, {"path": "notes.txt", "sha256": sha(side), "lease": got["lease"]}
     )
     assert r.status == 201 and (folder / "notes.txt").read_bytes() == side
+
+
+async def test_a_chunked_upload_is_kept_whole(api: Api, manager: Manager) -> None:
+    """Transfer-Encoding: chunked (no Content-Length): the end of each HTTP chunk is not
+    the end of the body."""
+    data = os.urandom(3 * 1024 * 1024 + 5)
+
+    async def pieces() -> Any:
+        for start in range(0, len(data), 100_000):
+            yield data[start : start + 100_000]
+            await asyncio.sleep(0)
+
+    async with api.session.put(
+        f"{manager.url}/files/{sha(data)}",
+        data=pieces(),
+        params={"size": str(len(data)), "offset": "0"},
+        headers={"Authorization": f"Bearer {api.token}"},
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["stored"] is True
+    stored = manager.data_dir / "files" / "objects" / sha(data)[:2] / sha(data)
+    assert stored.read_bytes() == data

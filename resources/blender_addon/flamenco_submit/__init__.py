@@ -12,13 +12,8 @@ Automatic picks shared when the .blend is under one of the manager's path-variab
 folders, else through the manager.
 """
 
-import contextlib
-import json
 import os
 import sys
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import bpy
 
@@ -26,6 +21,10 @@ import bpy
 _VENDOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_vendor")
 if os.path.isdir(_VENDOR) and _VENDOR not in sys.path:
     sys.path.insert(0, _VENDOR)
+
+from .submission import Settings, Submission  # noqa: E402 (after the vendored path)
+
+_running = None  # the submission under way (one at a time), or the last one
 
 bl_info = {
     "name": "Flamenco Desktop Manager: submit",
@@ -92,67 +91,6 @@ def job_for(scene, blend_path, prefs):
     }
 
 
-def under_path_variable(blend_path, variables):
-    path = Path(blend_path).resolve().as_posix()
-    for values in variables.values():
-        for value in values.values():
-            root = value.replace("\\", "/").rstrip("/")
-            if root and (path == root or path.startswith(root + "/")):
-                return True
-    return False
-
-
-def storage_for(prefs, blend_path):
-    if prefs.storage != "AUTO":
-        return prefs.storage.lower()
-    from flamenco_gui.submit.client import ManagerAPI
-
-    api = ManagerAPI(prefs.manager_url, prefs.token)
-    try:
-        shared = under_path_variable(blend_path, api.path_variables())
-    finally:
-        api.close()
-    return "shared" if shared else "manager"
-
-
-def submit_through_manager(job, blend_path, prefs):
-    """Pack with BAT, upload what the manager lacks, submit; returns the answer."""
-    from flamenco_gui.submit.client import ManagerAPI, ManagerError, manifest
-    from flamenco_gui.submit.packing import pack
-
-    api = ManagerAPI(prefs.manager_url, prefs.token)
-    try:
-        with pack(Path(blend_path)) as packed:
-            sent = api.upload(packed.files, lambda _f, _n: None)
-            print(f"flamenco: uploaded {sent} of {packed.total_bytes} bytes")
-            job["storage"] = "manager"
-            job["files"] = manifest(packed)
-            job["settings"]["filepath"] = packed.blend
-            job["settings"]["render_output"] = "######"
-            return api.submit(job)
-    except ManagerError as exc:
-        raise RuntimeError(f"the manager refused the job: {exc}") from None
-    finally:
-        api.close()
-
-
-def post_job(url, token, job):
-    request = urllib.request.Request(
-        url.rstrip("/") + "/jobs",
-        data=json.dumps(job).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", "Authorization": "Bearer " + token},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        detail = error.read().decode(errors="replace")
-        with contextlib.suppress(ValueError, KeyError):
-            detail = json.loads(detail)["error"]
-        raise RuntimeError(f"the manager refused the job ({error.code}): {detail}") from None
-
-
 class FLAMENCO_OT_submit_job(bpy.types.Operator):
     """Submit this scene to the Flamenco manager as a render job"""
 
@@ -160,7 +98,16 @@ class FLAMENCO_OT_submit_job(bpy.types.Operator):
     bl_label = "Submit to Flamenco"
 
     def execute(self, context):
+        """Read the scene here (Blender's data belongs to this thread), then pack,
+        upload and submit on a thread (submission.py) while a timer polls it: the UI
+        keeps drawing, the status bar and the cursor show the upload, Esc cancels it.
+        In `blender --background` (no UI to keep alive, and no event loop to run the
+        timer) it waits for the thread."""
+        global _running
         prefs = context.preferences.addons[__name__].preferences
+        if _running is not None and _running.is_alive():
+            self.report({"ERROR"}, "A Flamenco submission is under way")
+            return {"CANCELLED"}
         if not bpy.data.filepath:
             self.report({"ERROR"}, "Save the .blend first: it is read (or packed) from disk")
             return {"CANCELLED"}
@@ -168,17 +115,50 @@ class FLAMENCO_OT_submit_job(bpy.types.Operator):
             bpy.ops.wm.save_mainfile()
         try:
             job = job_for(context.scene, bpy.data.filepath, prefs)
-            if storage_for(prefs, bpy.data.filepath) == "manager":
-                answer = submit_through_manager(job, bpy.data.filepath, prefs)
-            else:
-                answer = post_job(prefs.manager_url, prefs.token, job)
-        except (ValueError, RuntimeError, OSError) as exc:
+        except ValueError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        tasks = answer["tasks_total"]
-        where = answer.get("output") or job["settings"]["render_output"]
+        settings = Settings(prefs.manager_url, prefs.token, prefs.storage)
+        self._submission = _running = Submission(job, bpy.data.filepath, settings)
+        self._submission.start()
+        if bpy.app.background or context.window is None:
+            self._submission.join()
+            return self._finish(context)
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.progress_begin(0, 100)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        submission = self._submission
+        if event.type == "ESC" and event.value == "PRESS":
+            submission.cancel()
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        if submission.is_alive():
+            context.window_manager.progress_update(int(submission.fraction * 100))
+            context.workspace.status_text_set(f"Flamenco: {submission.status} (Esc cancels)")
+            return {"PASS_THROUGH"}
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        context.workspace.status_text_set(None)
+        return self._finish(context)
+
+    def _finish(self, context):
+        submission = self._submission
+        if submission.error is not None:
+            self.report({"ERROR"}, f"Flamenco: {submission.error}")
+            print(f"flamenco: submission failed: {submission.error}")
+            return {"CANCELLED"}
+        answer = submission.answer
+        where = answer.get("output") or submission.job["settings"]["render_output"]
         self.report(
-            {"INFO"}, f"Flamenco job {answer['id']} submitted: {tasks} tasks, frames in {where}"
+            {"INFO"},
+            f"Flamenco job {answer['id']} submitted: {answer['tasks_total']} tasks,"
+            f" frames in {where}",
         )
         print(f"flamenco: submitted job {answer['id']}")
         return {"FINISHED"}
