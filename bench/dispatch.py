@@ -195,7 +195,7 @@ def _py_spy(out: str, pid: int, seconds: float) -> subprocess.Popen[bytes] | Non
 async def run_manager(args: argparse.Namespace) -> Phase:
     # Every simulated worker connects from 127.0.0.1, where a farm's nodes have an
     # address each: the per-address limit (docs/limits.md) is raised to fit them.
-    room = str(max(1024, args.workers + 64))
+    room = str(max(1024, 2 * args.workers + 64))  # a worker may open a second one
     os.environ["FLAMENCO_LIMIT_MAX_CONNECTIONS_PER_ADDRESS"] = room
     os.environ["FLAMENCO_LIMIT_MAX_CONNECTIONS"] = room
     m = ManagerProcess(window=args.window, uvloop=args.uvloop)
