@@ -99,6 +99,9 @@ async def _middleware(
             allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
             return error_response(exc.status, f"{request.method} {request.path}: {reason}", allow)
         raise
+    except ConnectionResetError:  # the client went away mid-request: nobody to answer
+        log.info("%s %s: the client closed the connection", request.method, request.path)
+        return error_response(400, "the connection closed before the request was read")
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "internal error (logged on the manager)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from typing import Any
 
@@ -152,6 +153,31 @@ async def test_a_body_that_trickles_is_cut_at_body_timeout(
     assert status == 408 and "body_timeout (1 s)" in body["error"]
     assert time.monotonic() - t < 3
     writer.close()
+    assert (await api.get("/jobs")).json["jobs"] == []
+
+
+async def test_a_client_gone_mid_body_is_no_error_of_the_manager(
+    manager: Manager, api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker killed while it sends a report (half a body, then the socket closes):
+    the manager logs that the client went, no "unhandled error" with a traceback, and
+    goes on serving."""
+    caplog.set_level(logging.INFO)
+    _reader, writer = await _open(manager.port)
+    writer.write(
+        b"POST /jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + api.token.encode()  # type: ignore[union-attr]
+        + b'\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name": '
+    )
+    await writer.drain()
+    await asyncio.sleep(0.2)  # the handler is reading the body
+    writer.transport.abort()  # type: ignore[attr-defined]
+    for _ in range(50):
+        if "closed the connection" in caplog.text:
+            break
+        await asyncio.sleep(0.05)
+    assert "closed the connection" in caplog.text
+    assert "unhandled error" not in caplog.text and "Error handling request" not in caplog.text
     assert (await api.get("/jobs")).json["jobs"] == []
 
 
