@@ -12,6 +12,7 @@ file can start its own workers.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import signal
 import socket
@@ -31,6 +32,19 @@ from flamenco_gui.manager import Manager
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 TOKEN = "selftest-token"
 FRAMES = 2
+# Loaded only when first needed (the statistics window's plots, an EXR frame's check):
+# a build that left one out would fail there, long after it started.
+ON_DEMAND = ("numpy", "pyqtgraph", "OpenImageIO")
+
+
+def missing_on_demand() -> list[str]:
+    missing = []
+    for name in ON_DEMAND:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            missing.append(f"{name} ({exc})")
+    return missing
 
 
 def program() -> list[str]:
@@ -174,6 +188,9 @@ def main(timeout: float = 60.0) -> int:
     """Exit status 0 when the job completed, 1 otherwise (the worker's log is shown)."""
     started = time.monotonic()
     _say(started, f"flamenco {__version__} on Python {sys.version.split()[0]}, {sys.platform}")
+    if missing := missing_on_demand():
+        _say(started, f"FAILED: not in this build: {', '.join(missing)}")
+        return 1
     with tempfile.TemporaryDirectory(prefix="flamenco-selftest-") as tmp:
         try:
             ok = asyncio.run(_run(Path(tmp), timeout, started))

@@ -45,3 +45,17 @@ def test_selftest_fails_when_the_job_cannot_finish() -> None:
     done = run("selftest", "--timeout", "0.5")
     assert done.returncode == 1
     assert "FAILED" in done.stdout
+
+
+def test_a_build_without_an_on_demand_library_fails(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The statistics window's plots and an EXR frame's check load their libraries
+    only when first needed: selftest imports them, so a build that left one out (the
+    spec excluded numpy once) fails there, not in a wrangler's hands."""
+    from flamenco_gui import selftest
+
+    assert selftest.missing_on_demand() == []  # from source, everything is there
+    monkeypatch.setattr(selftest, "ON_DEMAND", (*selftest.ON_DEMAND, "no_such_library_here"))
+    assert selftest.main(timeout=5) == 1
+    assert "not in this build: no_such_library_here" in capsys.readouterr().out
