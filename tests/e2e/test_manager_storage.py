@@ -208,11 +208,16 @@ def test_a_farm_without_shared_storage(tmp_path: Path) -> None:
             data[len(data) // 2] ^= 0xFF
             cached.write_bytes(bytes(data))
         big = artist / "textures" / "right.png"
-        Image.frombytes("RGB", (4096, 4096), os.urandom(4096 * 4096 * 3)).save(big)
+        # ~150 MB of noise: at ~650 MB/s (bench/transfer.py) its upload lasts ~0.2 s,
+        # long enough to be caught under way (48 MB passed before a 0.1 s poll saw it).
+        Image.frombytes("RGB", (4096, 12288), os.urandom(4096 * 12288 * 3)).save(big)
         partial = tmp_path / "manager" / "files" / "partial" / sha(big)
         third = submit(farm, scene, token_file, "textured-v3")
         wait_until(
-            lambda: partial.exists() and partial.stat().st_size > 0, 120, "the big upload to start"
+            lambda: partial.exists() and partial.stat().st_size > 0,
+            120,
+            "the big upload to start",
+            interval=0.002,
         )
         farm.kill_manager()
         held = partial.stat().st_size
