@@ -44,7 +44,8 @@ from flamenco_gui.farm.jobs import MAX_TASKS_PER_JOB
 from flamenco_gui.farm.service import FarmService
 from flamenco_gui.gui.pack_submit import store_pack
 from flamenco_gui.gui.plain import plain_label, tooltip
-from flamenco_gui.submit.command import MANAGER_OUTPUT, under_path_variable
+from flamenco_gui.submit.command import MANAGER_OUTPUT
+from flamenco_gui.submit.packing import under_path_variable
 
 JOB_TYPES = [("Blender render", "blender_render"), ("Command", "command")]
 # docs/storage.md: the default is "manager" unless the file is under a path variable.

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from flamenco_gui.submit.client import ManagerAPI, ManagerError, manifest
-from flamenco_gui.submit.packing import Pack, PackedFile, pack, read_scene
+from flamenco_gui.submit.packing import Pack, PackedFile, pack, read_scene, under_path_variable
 
 ENGINES = ("CYCLES", "BLENDER_EEVEE", "BLENDER_WORKBENCH")
 MANAGER_OUTPUT = "######"  # a manager job's frames, in its output folder on the manager
@@ -57,17 +57,6 @@ def parse_frames(text: str) -> tuple[int, int]:
     if last < first:
         raise SystemExit(f"submit: --frames {text!r}: the end is before the start")
     return first, last
-
-
-def under_path_variable(blend: Path, variables: dict[str, dict[str, str]]) -> bool:
-    """Whether the file is inside a folder a path variable names (for any platform)."""
-    path = blend.resolve().as_posix()
-    for values in variables.values():
-        for value in values.values():
-            root = value.replace("\\", "/").rstrip("/")
-            if root and (path == root or path.startswith(root + "/")):
-                return True
-    return False
 
 
 class Progress:

@@ -140,3 +140,16 @@ def read_scene(blend: Path) -> SceneInfo:
         )
     finally:
         bfile.close()
+
+
+def under_path_variable(blend: str | Path, variables: dict[str, dict[str, str]]) -> bool:
+    """Whether the file is inside a folder a path variable names (for any platform):
+    such a job's default storage is `shared`. One rule for the CLI submitter, the
+    Submit dialog and the Blender add-on (which carries this module)."""
+    path = Path(blend).resolve().as_posix()
+    for values in variables.values():
+        for value in values.values():
+            root = value.replace("\\", "/").rstrip("/")
+            if root and (path == root or path.startswith(root + "/")):
+                return True
+    return False

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from flamenco_gui.submit.command import Progress, parse_frames, under_path_variable
-from flamenco_gui.submit.packing import PackedFile, pack, read_scene
+from flamenco_gui.submit.command import Progress, parse_frames
+from flamenco_gui.submit.packing import PackedFile, pack, read_scene, under_path_variable
 from tests.blender_scene import make_textured_project
 
 pytestmark = pytest.mark.blender

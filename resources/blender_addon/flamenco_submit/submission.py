@@ -24,16 +24,6 @@ class Settings:
         self.url, self.token, self.storage = url, token, storage
 
 
-def under_path_variable(blend_path, variables):
-    path = Path(blend_path).resolve().as_posix()
-    for values in variables.values():
-        for value in values.values():
-            root = value.replace("\\", "/").rstrip("/")
-            if root and (path == root or path.startswith(root + "/")):
-                return True
-    return False
-
-
 def post_job(url, token, job):
     request = urllib.request.Request(
         url.rstrip("/") + "/jobs",
@@ -94,6 +84,8 @@ class Submission(threading.Thread):
         self.status = "asking the manager for its path variables"
         api = ManagerAPI(self.settings.url, self.settings.token)
         try:
+            from flamenco_gui.submit.packing import under_path_variable
+
             shared = under_path_variable(self.blend_path, api.path_variables())
         finally:
             api.close()
