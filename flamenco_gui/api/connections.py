@@ -105,7 +105,11 @@ class GuardedServer(web.Server):
         self._limits = limits
         self._per_address: Counter[str] = Counter()
         self._address: dict[RequestHandler, str] = {}
-        self._timers: dict[RequestHandler, asyncio.TimerHandle] = {}
+        # A connection's header deadline (None while a request is handled), and the
+        # one timer that watches it with the time it is due (qasync's handles have no
+        # `when()`).
+        self._deadlines: dict[RequestHandler, float | None] = {}
+        self._timers: dict[RequestHandler, tuple[float, asyncio.Handle]] = {}
         self.refused = 0  # connections turned away by a cap (for tests and logs)
         self.timed_out = 0  # connections closed by the header timeout
         inner_handler = self.request_handler
@@ -123,21 +127,40 @@ class GuardedServer(web.Server):
 
     def _headers_in(self, factory: Any) -> Any:
         def make_request(message: Any, payload: Any, protocol: Any, *args: Any) -> Any:
-            timer = self._timers.pop(protocol, None)
-            if timer is not None:
-                timer.cancel()
+            if protocol in self._deadlines:
+                self._deadlines[protocol] = None  # its headers are in
             return factory(message, payload, protocol, *args)
 
         return make_request
 
     def _arm(self, protocol: RequestHandler, delay: float) -> None:
-        old = self._timers.pop(protocol, None)
-        if old is not None:
-            old.cancel()
-        self._timers[protocol] = self._loop.call_later(delay, self._too_slow, protocol)
+        """The next request's headers are due in `delay` seconds.
 
-    def _too_slow(self, protocol: RequestHandler) -> None:
+        A connection keeps one timer, moved on only when it fires before a deadline
+        that a request and its answer pushed later. A timer made and cancelled per
+        request was heap churn for asyncio and, for qasync, a Qt timer alive until its
+        time (keep-alive plus header timeout), cancelled or not: thousands at once."""
+        deadline = self._loop.time() + delay
+        self._deadlines[protocol] = deadline
+        timer = self._timers.get(protocol)
+        if timer is not None:
+            if timer[0] <= deadline:
+                return
+            timer[1].cancel()
+        self._watch(protocol, deadline)
+
+    def _watch(self, protocol: RequestHandler, deadline: float) -> None:
+        handle = self._loop.call_at(deadline, self._due, protocol)
+        self._timers[protocol] = (deadline, handle)
+
+    def _due(self, protocol: RequestHandler) -> None:
         self._timers.pop(protocol, None)
+        deadline = self._deadlines.get(protocol)
+        if deadline is None:
+            return  # a request is being handled: its answer arms the timer again
+        if deadline > self._loop.time():
+            self._watch(protocol, deadline)
+            return
         transport = protocol.transport
         if transport is None or transport.is_closing():
             return
@@ -180,9 +203,10 @@ class GuardedServer(web.Server):
         self._arm(handler, self._limits.header_timeout)
 
     def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
+        self._deadlines.pop(handler, None)
         timer = self._timers.pop(handler, None)
         if timer is not None:
-            timer.cancel()
+            timer[1].cancel()
         address = self._address.pop(handler, None)
         if address is not None:
             self._per_address[address] -= 1

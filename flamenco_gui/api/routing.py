@@ -69,12 +69,7 @@ class Ctx:
 
     async def raw_body(self) -> bytes:
         """A non-JSON body (a preview), within body_timeout like every other body."""
-        try:
-            return await asyncio.wait_for(self.request.read(), LIMITS.body_timeout)
-        except TimeoutError as exc:
-            raise SlowBody(
-                f"body: not received within body_timeout ({LIMITS.body_timeout:g} s)"
-            ) from exc
+        return await _read_in_time(self.request)
 
     def connected(self) -> bool:
         transport = self.request.transport
@@ -151,20 +146,33 @@ def route(
     return register
 
 
+def _slow_body() -> SlowBody:
+    return SlowBody(f"body: not received within body_timeout ({LIMITS.body_timeout:g} s)")
+
+
+async def _read_in_time(request: web.Request) -> bytes:
+    """The whole body, within `body_timeout` of its headers. A small body has usually
+    arrived with them: read at once, without the task and timer a timeout costs (a
+    worker's every report is such a body)."""
+    if request.content.is_eof():
+        return await request.read()
+    try:
+        return await asyncio.wait_for(request.read(), LIMITS.body_timeout)
+    except TimeoutError as exc:
+        raise _slow_body() from exc
+
+
 async def _read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     """Strict JSON validation: `false` is not an integer and "3" is not a number.
 
     The body must arrive within `body_timeout` of its headers (a client trickling it
     in holds a connection and a handler); its nesting is bounded by the parser itself."""
-    form = request.content_type in FORM_TYPES
-    try:
-        if form:
+    if request.content_type in FORM_TYPES:
+        try:
             return await asyncio.wait_for(_read_form(request, model), LIMITS.body_timeout)
-        raw = await asyncio.wait_for(request.read(), LIMITS.body_timeout)
-    except TimeoutError as exc:
-        raise SlowBody(
-            f"body: not received within body_timeout ({LIMITS.body_timeout:g} s)"
-        ) from exc
+        except TimeoutError as exc:
+            raise _slow_body() from exc
+    raw = await _read_in_time(request)
     try:
         # No body at all is an empty object: the 2015 `PATCH /tasks/1` sends none.
         return model.model_validate_json(raw or b"{}", strict=True)

@@ -100,6 +100,30 @@ async def test_a_silent_socket_is_closed_and_a_prompt_one_served(manager: Manage
     writer.close()
 
 
+async def test_a_kept_alive_connection_gets_its_header_time_after_each_answer(
+    manager: Manager, limit: Any
+) -> None:
+    """The header deadline moves on with each answer (one timer per connection, moved
+    when it fires early): a second request after the first deadline is served, and the
+    next headers are then due keep-alive plus header timeout after its answer."""
+    limit("header_timeout", 1.0)
+    limit("keepalive_timeout", 1.0)
+    request = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    reader, writer = await _open(manager.port)
+    writer.write(request)
+    assert (await _answer(reader))[0] == 200
+    await asyncio.sleep(1.3)  # past the deadline set at connect
+    writer.write(request)
+    assert (await _answer(reader))[0] == 200
+    answered = time.monotonic()
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # headers that never end
+    status, body = await _answer(reader, 5)
+    waited = time.monotonic() - answered
+    assert status == 408 and "header_timeout (1 s)" in body["error"]
+    assert 1.8 <= waited < 3.5, waited
+    writer.close()
+
+
 async def test_connections_per_address_just_under_and_over(manager: Manager, limit: Any) -> None:
     limit("max_connections_per_address", 10)
     held = [await _open(manager.port) for _ in range(9)]
