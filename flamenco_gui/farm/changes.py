@@ -5,12 +5,19 @@ change joins the store's group transaction and is committed with its neighbours 
 loop turn later (`flush`); the request answers after that commit, so a 2xx still means
 "on disk". The window's table models and the SSE stream hear of a change only after
 its commit: they never show what a rollback undid.
+
+Commits are at least `COMMIT_SPACING` apart: an idle farm's request commits in the next
+turn, a busy farm's wait a few milliseconds to share one commit with more requests. A
+commit costs ~100 µs for the few pages a task cycle touches (the task's row, its three
+indexes, its attempt, the job's counts), and neighbouring tasks share those pages, so
+a commit for eight requests costs little more than one for two.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
@@ -24,6 +31,7 @@ from flamenco_gui.store.errors import StorageUnavailable, StoreClosed
 log = logging.getLogger(__name__)
 
 LOAD: Any = object()  # an event whose row is read after the commit
+COMMIT_SPACING = 0.004  # seconds between two group commits, at least
 Loader = Callable[[Kind, int], dict[str, Any] | None]
 
 
@@ -94,6 +102,7 @@ class Changes:
         self._group_pending: Pending = {}
         self._group_bulk: list[Change] = []
         self._group_done: asyncio.Future[None] | None = None
+        self._last_commit = -COMMIT_SPACING  # time.monotonic() of the last group commit
         self.storage_error: str | None = None  # why the data dir cannot be written, if so
 
     def emit(self, kind: Kind, row_id: int, row: Any = LOAD) -> None:
@@ -171,7 +180,11 @@ class Changes:
         if self._group_done is None:
             loop = asyncio.get_running_loop()
             self._group_done = loop.create_future()
-            loop.call_soon(self.flush)
+            wait = self._last_commit + COMMIT_SPACING - time.monotonic()
+            if wait > 0:
+                loop.call_later(wait, self.flush)
+            else:
+                loop.call_soon(self.flush)
         return self._group_done
 
     def flush(self) -> None:
@@ -179,6 +192,8 @@ class Changes:
         done, self._group_done = self._group_done, None
         pending, self._group_pending = self._group_pending, {}
         bulk, self._group_bulk = self._group_bulk, []
+        if done is not None:
+            self._last_commit = time.monotonic()
         try:
             self._tx.commit_group()
         except StorageUnavailable as exc:

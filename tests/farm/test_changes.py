@@ -1,15 +1,17 @@
 """Pending changes: a write after the store closed (a request outliving the shutdown
 grace) is refused as unavailable, without telling the wrangler the data dir is broken;
-whole rows and partial columns noted in one transaction or group publish right."""
+whole rows and partial columns noted in one transaction or group publish right; group
+commits come at once on an idle farm and spaced on a busy one."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 
-from flamenco_gui.farm.changes import Changes
+from flamenco_gui.farm.changes import COMMIT_SPACING, Changes
 from flamenco_gui.farm.errors import Unavailable
 from flamenco_gui.farm.events import Change, EventBus
 from flamenco_gui.farm.service import FarmService
@@ -71,3 +73,44 @@ async def test_a_whole_row_asked_for_wins_over_columns_noted_after_it(grouped: b
             (True, {"progress": 1.0}),
             (True, {"activity": "Fra:1"}),
         ]
+
+
+class _TimedCommits(FakeTransactions):
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: list[float] = []
+
+    def commit_group(self) -> None:
+        if self.group_open:
+            self.at.append(time.monotonic())
+        super().commit_group()
+
+
+async def test_an_idle_farm_commits_at_once_and_a_busy_one_spaces_its_commits() -> None:
+    """The first request's group commits in the next loop turn; requests that keep
+    coming share commits at least COMMIT_SPACING apart, and every one is committed."""
+    tx = _TimedCommits()
+    changes = Changes(tx, EventBus(), FakeStore().load)
+
+    async def request(i: int) -> None:
+        batch = changes.batch()
+        with changes.change():
+            changes.emit_fields("task", i, {"progress": 1.0})
+        await batch.committed()
+
+    first = asyncio.ensure_future(request(0))
+    await asyncio.sleep(0)  # the request's turn: its change joins the group
+    await asyncio.sleep(0)  # the next turn: committed
+    assert len(tx.at) == 1
+    await first
+
+    began = time.monotonic()
+    done: list[asyncio.Future[None]] = []
+    while time.monotonic() - began < 0.1:  # a request every loop turn for 100 ms
+        done.append(asyncio.ensure_future(request(len(done) + 1)))
+        await asyncio.sleep(0)
+    await asyncio.gather(*done)
+    gaps = [b - a for a, b in zip(tx.at, tx.at[1:], strict=False)]
+    assert min(gaps) >= COMMIT_SPACING * 0.99, gaps
+    assert len(done) > 10 * len(gaps)  # many requests a commit
+    assert len(tx.at) <= 0.1 / COMMIT_SPACING + 3
