@@ -99,6 +99,9 @@ class Workers:
         self._wakeups = wakeups
         self._clock = clock
         self._secrets = store.worker_secret_hashes()
+        # Secrets that authenticated, so that a worker's every request is not hashed
+        # again; emptied whenever a secret is dropped.
+        self._verified: dict[str, int] = {}
         # Where each worker identity last reported from (its node) and when.
         self._nodes: dict[int, tuple[str, float]] = {}
 
@@ -152,7 +155,7 @@ class Workers:
         with self._changes.change():
             if existing:
                 worker_id = existing["id"]
-                self._secrets.pop(existing["secret_hash"] or "", None)
+                self._forget(existing["secret_hash"])
                 self._store.update_worker(worker_id, {"hostname": hostname, **fields})
             else:
                 worker_id = self._store.insert_worker(
@@ -181,7 +184,16 @@ class Workers:
             )
 
     def authenticate(self, secret: str) -> int | None:
-        return self._secrets.get(hash_secret(secret))
+        worker_id = self._verified.get(secret)
+        if worker_id is None:
+            worker_id = self._secrets.get(hash_secret(secret))
+            if worker_id is not None:  # only a valid secret is kept: no growth by guessing
+                self._verified[secret] = worker_id
+        return worker_id
+
+    def _forget(self, secret_hash: str | None) -> None:
+        self._secrets.pop(secret_hash or "", None)
+        self._verified.clear()
 
     def claim_node(self, worker_id: int, node: str | None, window: float) -> None:
         """Refuse a report from a second place while the identity is live in another.
@@ -270,7 +282,7 @@ class Workers:
             self.requeue_leased(worker_id, "worker was removed from the farm")
             self._store.delete_worker(worker_id)
             self._changes.emit("worker", worker_id, None)
-        self._secrets.pop(worker["secret_hash"] or "", None)
+        self._forget(worker["secret_hash"])
         self.release_node(worker_id)
         self._wakeups.lease_changed(worker_id)
         self._wakeups.queued()  # its held poll, if any, ends now

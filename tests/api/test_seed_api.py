@@ -178,11 +178,14 @@ async def test_register_worker_as_documented(api: Api) -> None:
 
 async def test_register_again_keeps_id_and_replaces_secret(api: Api) -> None:
     first = await api.register("render-01")
+    assert (await first.api.get(f"/workers/{first.id}")).status == 200  # known, then
     second = await api.register("render-01")
     assert second.id == first.id
     assert second.secret != first.secret
     assert (await first.api.get(f"/workers/{first.id}")).status == 401
     assert (await second.api.get(f"/workers/{first.id}")).status == 200
+    assert (await api.delete(f"/workers/{first.id}")).status in (200, 202, 204)
+    assert (await second.api.get(f"/workers/{first.id}")).status == 401
 
 
 async def test_list_workers_as_documented(api: Api) -> None:
