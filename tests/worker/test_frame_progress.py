@@ -11,7 +11,6 @@ files upload.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sys
 import textwrap
 from pathlib import Path
@@ -22,12 +21,12 @@ import pytest
 
 from flamenco_gui.manager import Manager
 from flamenco_gui.worker import frame_return
-from flamenco_gui.worker.client import ManagerClient
 from flamenco_gui.worker.delivery import deliver_forever
 from flamenco_gui.worker.frame_return import FrameReturn, SendingReport
 from flamenco_gui.worker.outbox import Outbox
 from flamenco_gui.worker.runner import Tools
 from flamenco_gui.worker.task_run import TaskRun, TaskSpec
+from tests.worker.manager_job import pull_as_worker, submit_one_frame_job
 
 TOKEN = "test-farm-token-frame-progress-0123"
 MB = 1_000_000
@@ -73,23 +72,10 @@ async def test_the_manager_sees_the_frames_being_sent(
     monkeypatch.setattr(frame_return, "SENDING_INTERVAL", 0.02)
     manager = Manager(tmp_path / "data", "127.0.0.1", 0, TOKEN)
     await manager.start()
-    blend = b"a blend"
-    await manager.service.files().receive(
-        hashlib.sha256(blend).hexdigest(), len(blend), 0, _once(blend)
-    )
-    await manager.service.submit_job(
-        name="sh030", type="blender_render", priority=50, chunk_size=1, storage="manager",
-        settings={"filepath": "scene.blend", "render_output": "######",
-                  "frame_start": 1, "frame_end": 1},
-        files=[{"path": "scene.blend", "sha256": hashlib.sha256(blend).hexdigest(),
-                "size": len(blend)}],
-    )  # fmt: skip
+    await submit_one_frame_job(manager, "sh030")
     folder = tmp_path / "work" / "tasks" / "1"
     folder.mkdir(parents=True)
     outbox = Outbox(tmp_path / "work" / "outbox.jsonl")
-
-    async def registration() -> dict[str, Any]:
-        return {"hostname": "render-02", "system": "Linux"}
 
     async def rejected(_task: int, _lease: int) -> None:
         raise AssertionError("the manager rejected a report")
@@ -97,11 +83,9 @@ async def test_the_manager_sees_the_frames_being_sent(
     seen: list[str] = []
     try:
         async with aiohttp.ClientSession() as session:
-            client = ManagerClient(
-                session, manager.url, TOKEN, tmp_path / "work" / "credentials.json", registration
+            client, task_id, lease = await pull_as_worker(
+                session, manager, TOKEN, tmp_path / "work", "render-02"
             )
-            pulled = await client.call("PATCH", "/workers/{worker_id}", {"status": "available"})
-            task_id, lease = pulled.data["task_id"], pulled.data["lease"]
             frames = FrameReturn(client)
 
             async def deliver(saved: list[str], on_activity: Any) -> str | None:
@@ -136,7 +120,3 @@ async def test_the_manager_sees_the_frames_being_sent(
     assert seen[-1] == "frames sent to the manager: 3", seen
     output = tmp_path / "data" / "output" / "sh030"
     assert sorted(p.name for p in output.iterdir()) == ["a.bin", "b.bin", "c.bin"]
-
-
-async def _once(data: bytes) -> Any:
-    yield data

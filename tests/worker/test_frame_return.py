@@ -5,12 +5,9 @@ lands in the job's output folder; only then is the worker's copy deleted. Real m
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -18,14 +15,10 @@ from PIL import Image
 
 from flamenco_gui.farm.service import FarmConfig
 from flamenco_gui.manager import Manager
-from flamenco_gui.worker.client import ManagerClient
 from flamenco_gui.worker.frame_return import FrameReturn
+from tests.worker.manager_job import pull_as_worker, sha, submit_one_frame_job
 
 TOKEN = "test-farm-token-frames-0123456789"
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @pytest.mark.timeout(120)
@@ -37,15 +30,7 @@ async def test_a_frame_upload_resumes_after_a_manager_restart(
     manager = Manager(data_dir, "127.0.0.1", 0, TOKEN, config=FarmConfig(worker_timeout=120))
     await manager.start()
     port = manager.port
-    blend = b"a blend"
-    store = manager.service.files()
-    await store.receive(sha(blend), len(blend), 0, _once(blend))
-    job = await manager.service.submit_job(
-        name="sh020", type="blender_render", priority=50, chunk_size=1, storage="manager",
-        settings={"filepath": "scene.blend", "render_output": "######",
-                  "frame_start": 1, "frame_end": 1},
-        files=[{"path": "scene.blend", "sha256": sha(blend), "size": len(blend)}],
-    )  # fmt: skip
+    job = await submit_one_frame_job(manager, "sh020")
     folder = tmp_path / "work" / "tasks" / "1"
     folder.mkdir(parents=True)
     frame = folder / "000001.png"
@@ -57,16 +42,11 @@ async def test_a_frame_upload_resumes_after_a_manager_restart(
     pixels = frame.read_bytes()
     partial = data_dir / "files" / "partial" / sha(pixels)
 
-    async def registration() -> dict[str, Any]:
-        return {"hostname": "render-01", "system": "Linux"}
-
     try:
         async with aiohttp.ClientSession() as session:
-            client = ManagerClient(
-                session, manager.url, TOKEN, tmp_path / "work" / "credentials.json", registration
+            client, task_id, lease = await pull_as_worker(
+                session, manager, TOKEN, tmp_path / "work", "render-01"
             )
-            pulled = await client.call("PATCH", "/workers/{worker_id}", {"status": "available"})
-            task_id, lease = pulled.data["task_id"], pulled.data["lease"]
             sending = asyncio.create_task(
                 FrameReturn(client).send(task_id, lease, folder, ["000001.png"])
             )
@@ -85,7 +65,3 @@ async def test_a_frame_upload_resumes_after_a_manager_restart(
     assert placed == [str(target)] and sha(target.read_bytes()) == sha(pixels)
     assert not frame.exists()  # deleted once the manager confirmed it
     assert "upload broke off" in caplog.text and job["storage"] == "manager"
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
