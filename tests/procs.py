@@ -238,3 +238,14 @@ class Farm:
     def dump_logs(self) -> None:
         for proc in [*self.workers.values(), *([self.manager] if self.manager else [])]:
             print(f"----- {proc.name} (pid {proc.pid}) -----\n{proc.log()}")
+
+
+def python_job(
+    http: Http, script: str, frames: int = 1, *, args: tuple[str, ...] = (), **extra: Any
+) -> dict[str, Any]:
+    """A `command` job running `python -c script *args` for each of its frames, a task
+    per frame (`{frame}` in `args` is the frame's number)."""
+    argv = [sys.executable, "-c", script, *args]
+    settings = {"argv": argv, "frame_start": 1, "frame_end": frames}
+    body = {"name": "py", "type": "command", "settings": settings, "chunk_size": 1, **extra}
+    return http.post("/jobs", body)

@@ -10,37 +10,21 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
-from tests.procs import Farm, Http, process_gone, wait_until
+from tests.procs import Farm, Http, process_gone, python_job, wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
 
-@pytest.fixture
-def farm(tmp_path: Path) -> Iterator[Farm]:
-    farm = Farm(tmp_path)
-    try:
-        yield farm
-    finally:
-        farm.stop()
-        farm.dump_logs()  # shown by pytest only when the test failed
-
-
 def py_job(http: Http, script: str, frames: int = 1, out: Path | None = None) -> dict[str, Any]:
     """A job running `python -c script <out>/frame-<n>` once per frame."""
-    argv = [sys.executable, "-c", script, f"{out}/frame-{{frame}}" if out else "{frame}"]
-    settings = {"argv": argv, "frame_start": 1, "frame_end": frames}
-    return http.post(
-        "/jobs", {"name": "py", "type": "command", "settings": settings, "chunk_size": 1}
-    )
+    return python_job(http, script, frames, args=(f"{out}/frame-{{frame}}" if out else "{frame}",))
 
 
 def task_of(http: Http, job_id: int) -> dict[str, Any]:

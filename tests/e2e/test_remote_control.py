@@ -7,32 +7,14 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.procs import Farm, Http, wait_until
+from tests.procs import Farm, Http, python_job, wait_until
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def farm(tmp_path: Path) -> Iterator[Farm]:
-    farm = Farm(tmp_path)
-    try:
-        yield farm
-    finally:
-        farm.stop()
-        farm.dump_logs()  # shown by pytest only when the test failed
-
-
-def py_job(http: Http, script: str, frames: int = 1) -> dict[str, Any]:
-    settings = {"argv": [sys.executable, "-c", script], "frame_start": 1, "frame_end": frames}
-    return http.post(
-        "/jobs", {"name": "py", "type": "command", "settings": settings, "chunk_size": 1}
-    )
 
 
 def worker(http: Http, name: str) -> dict[str, Any]:
@@ -54,7 +36,7 @@ def test_stop_after_the_current_task_lets_it_finish_then_takes_no_more(farm: Far
     farm.add_worker("w")
     http = farm.http
     wid = worker(http, "w")["id"]
-    job = py_job(http, "import time; time.sleep(2)", frames=3)
+    job = python_job(http, "import time; time.sleep(2)", frames=3)
     wait_until(lambda: statuses(http, job["id"])[0] == "rendering", 20, "the first task")
     shown = control(http, wid, "stop")
     assert shown["control"]["action"] == "stop" and shown["control"]["state"] == "requested"
@@ -82,7 +64,7 @@ def test_stop_now_requeues_the_running_task_and_kills_it(farm: Farm, tmp_path: P
     http = farm.http
     wid = worker(http, "w")["id"]
     out = tmp_path / "finished"
-    job = py_job(http, f"import time; time.sleep(3); open({str(out)!r}, 'w')")
+    job = python_job(http, f"import time; time.sleep(3); open({str(out)!r}, 'w')")
     wait_until(lambda: statuses(http, job["id"]) == ["rendering"], 20, "the task to start")
     control(http, wid, "stop", "now")
     assert statuses(http, job["id"]) == ["queued"]  # requeued in the request itself
@@ -106,7 +88,7 @@ def test_restart_brings_the_same_worker_back(farm: Farm) -> None:
     assert proc.alive()
     after = http.get("/workers")
     assert list(after) == ["w"] and after["w"]["id"] == before["id"]  # same worker, not a new one
-    job = py_job(http, "pass")
+    job = python_job(http, "pass")
     wait_until(lambda: http.get(f"/jobs/{job['id']}")["status"] == "completed", 20, "work")
     assert http.job_tasks(job["id"])[0]["worker_id"] == before["id"]
 

@@ -7,31 +7,14 @@ Tasks are `command` jobs running small Python scripts: no Blender needed.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.procs import Farm, Http, wait_until
+from tests.procs import Farm, Http, python_job, wait_until
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def farm(tmp_path: Path) -> Iterator[Farm]:
-    farm = Farm(tmp_path)
-    try:
-        yield farm
-    finally:
-        farm.stop()
-        farm.dump_logs()  # shown by pytest only when the test failed
-
-
-def py_job(http: Http, script: str, frames: int = 1, **extra: Any) -> dict[str, Any]:
-    settings = {"argv": [sys.executable, "-c", script], "frame_start": 1, "frame_end": frames}
-    body = {"name": "py", "type": "command", "settings": settings, "chunk_size": 1, **extra}
-    return http.post("/jobs", body)
 
 
 def worker_id(farm: Farm, name: str) -> int:
@@ -59,8 +42,8 @@ def test_tags_route_two_jobs_to_the_workers_that_have_them(farm: Farm) -> None:
     assert http.get(f"/workers/{gpu}")["tags"] == ["gpu"]
 
     sleepy = "import time; time.sleep(0.3)"
-    gpu_job = py_job(http, sleepy, frames=4, tags=["gpu"])
-    look_job = py_job(http, sleepy, frames=4, tags=["lookdev"])
+    gpu_job = python_job(http, sleepy, frames=4, tags=["gpu"])
+    look_job = python_job(http, sleepy, frames=4, tags=["lookdev"])
     assert gpu_job["tags"] == ["gpu"]
     wait_until(lambda: completed(http, gpu_job["id"]), 60, "the gpu job")
     wait_until(lambda: completed(http, look_job["id"]), 60, "the lookdev job")
@@ -69,9 +52,9 @@ def test_tags_route_two_jobs_to_the_workers_that_have_them(farm: Farm) -> None:
 
     # A job no enabled worker can take says why, and waits; a tag set by the
     # wrangler lets it start at once (the held polls wake).
-    both = py_job(http, "pass", tags=["gpu", "lookdev"])
+    both = python_job(http, "pass", tags=["gpu", "lookdev"])
     assert both["waiting_reason"] == "no enabled worker has tag lookdev"
-    cuda = py_job(http, "pass", tags=["cuda"])
+    cuda = python_job(http, "pass", tags=["cuda"])
     assert cuda["waiting_reason"] == "no enabled worker has tag cuda"
     assert http.get("/jobs")["jobs"][-1]["waiting_reason"] == "no enabled worker has tag cuda"
     reply = http.request("PUT", f"/workers/{lookdev}/tags", {"tags": ["cuda"]})
@@ -91,10 +74,10 @@ def test_a_job_starts_the_moment_the_job_it_depends_on_completes(farm: Farm) -> 
     farm.add_worker("a", "--tags", "a")
     farm.add_worker("b", "--tags", "b")  # idle in a held poll while the parent renders
     http = farm.http
-    parent = py_job(http, "import time; time.sleep(2)", tags=["a"])
+    parent = python_job(http, "import time; time.sleep(2)", tags=["a"])
     # Only b may run the child, so it is b's held poll that must wake (a, which
     # finishes the parent, would ask again at once anyway).
-    child = py_job(http, "pass", frames=2, depends_on=[parent["id"]], tags=["b"])
+    child = python_job(http, "pass", frames=2, depends_on=[parent["id"]], tags=["b"])
     assert child["depends_on"] == [parent["id"]]
     assert child["waiting_reason"] == f"waiting for job {parent['id']}"
     first_task = http.job_tasks(child["id"])[0]["id"]
@@ -122,8 +105,8 @@ def test_a_job_waits_with_a_message_when_its_parent_fails(farm: Farm) -> None:
     farm.start_manager("--max-attempts", "1")
     farm.add_worker("a")
     http = farm.http
-    parent = py_job(http, "raise SystemExit(3)")
-    child = py_job(http, "pass", depends_on=[parent["id"]])
+    parent = python_job(http, "raise SystemExit(3)")
+    child = python_job(http, "pass", depends_on=[parent["id"]])
     wait_until(lambda: job(http, parent["id"])["status"] == "failed", 30, "the parent to fail")
     reason = f"waiting for job {parent['id']}, which failed: requeue it, or release this job"
     wait_until(lambda: job(http, child["id"])["waiting_reason"] == reason, 10, "the message")
@@ -143,8 +126,8 @@ def test_requeueing_the_failed_parent_lets_the_child_follow_it(farm: Farm, tmp_p
     flag = tmp_path / "fixed"
     # Fails until the flag file exists: the wrangler "fixes" it, then requeues.
     script = f"import os, sys; sys.exit(0 if os.path.exists({str(flag)!r}) else 1)"
-    parent = py_job(http, script)
-    child = py_job(http, "pass", depends_on=[parent["id"]])
+    parent = python_job(http, script)
+    child = python_job(http, "pass", depends_on=[parent["id"]])
     wait_until(lambda: job(http, parent["id"])["status"] == "failed", 30, "the parent to fail")
     flag.write_text("ok")
     http.post(f"/jobs/{parent['id']}/actions", {"action": "requeue"})

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +16,6 @@ from tests.blender_scene import make_scene, require_blender
 from tests.procs import TOKEN, Farm, Http, Proc, spawn, wait_until
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture
-def farm(tmp_path: Path) -> Iterator[Farm]:
-    farm = Farm(tmp_path)
-    try:
-        yield farm
-    finally:
-        farm.stop()
-        farm.dump_logs()
 
 
 def start_slots(farm: Farm, *extra: str) -> Proc:

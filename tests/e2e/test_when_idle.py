@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +16,6 @@ from tests.procs import Farm, Http, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 IDLE_MINUTES = 0.05  # three seconds
-
-
-@pytest.fixture
-def farm(tmp_path: Path) -> Iterator[Farm]:
-    farm = Farm(tmp_path)
-    try:
-        yield farm
-    finally:
-        farm.stop()
-        farm.dump_logs()  # shown by pytest only when the test failed
 
 
 def tasks(http: Http, job_id: int) -> list[dict[str, Any]]:
