@@ -161,10 +161,10 @@ async def test_connections_in_all_just_under_and_over(manager: Manager, limit: A
     writer.close()
 
 
-async def test_a_body_that_trickles_is_cut_at_body_timeout(
-    manager: Manager, api: Api, limit: Any
-) -> None:
-    limit("body_timeout", 1.0)
+async def _half_sent_job(
+    manager: Manager, api: Api
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A `POST /jobs` whose headers promise 100 bytes of body, of which 9 are sent."""
     reader, writer = await _open(manager.port)
     writer.write(
         b"POST /jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
@@ -172,6 +172,14 @@ async def test_a_body_that_trickles_is_cut_at_body_timeout(
         + b'\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name": '
     )
     await writer.drain()
+    return reader, writer
+
+
+async def test_a_body_that_trickles_is_cut_at_body_timeout(
+    manager: Manager, api: Api, limit: Any
+) -> None:
+    limit("body_timeout", 1.0)
+    reader, writer = await _half_sent_job(manager, api)
     t = time.monotonic()
     status, body = await _answer(reader, 5)
     assert status == 408 and "body_timeout (1 s)" in body["error"]
@@ -187,13 +195,7 @@ async def test_a_client_gone_mid_body_is_no_error_of_the_manager(
     the manager logs that the client went, no "unhandled error" with a traceback, and
     goes on serving."""
     caplog.set_level(logging.INFO)
-    _reader, writer = await _open(manager.port)
-    writer.write(
-        b"POST /jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
-        + api.token.encode()  # type: ignore[union-attr]
-        + b'\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name": '
-    )
-    await writer.drain()
+    _reader, writer = await _half_sent_job(manager, api)
     await asyncio.sleep(0.2)  # the handler is reading the body
     writer.transport.abort()  # type: ignore[attr-defined]
     for _ in range(50):
