@@ -8,9 +8,8 @@ its commit: they never show what a rollback undid.
 
 Commits are at least `COMMIT_SPACING` apart: an idle farm's request commits in the next
 turn, a busy farm's wait a few milliseconds to share one commit with more requests. A
-commit costs ~100 µs for the few pages a task cycle touches (the task's row, its three
-indexes, its attempt, the job's counts), and neighbouring tasks share those pages, so
-a commit for eight requests costs little more than one for two.
+commit writes the pages its requests touched, and neighbouring tasks share them: one
+of ten task cycles costs well under twice one of a single cycle (docs/decisions.md).
 """
 
 from __future__ import annotations
