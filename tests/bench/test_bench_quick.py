@@ -1,5 +1,6 @@
 """The benchmarks keep working: each one's quick mode runs against a real manager and
-prints its figures. Speed is not asserted here (see docs/performance.md for that)."""
+prints its figures (cycle_cost.py: a real farm service and SQLite file, no server).
+Speed is not asserted here (see docs/performance.md for that)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,14 @@ CASES = {
             "idle RSS 1 s after (MB)",
             "restarted headless: idle RSS (MB)",
             "headless under load: loop lag p99 (ms)",
+        ],
+    ),
+    "cycle_cost": (
+        ["bench/cycle_cost.py", "--quick"],
+        [
+            "farm CPU per cycle (ms)",
+            "of it SQLite: statements and commits (ms, timed pass)",
+            "the rest: Python (ms; farm CPU less SQLite)",
         ],
     ),
     "transfer": (
