@@ -42,8 +42,12 @@ def test_schemathesis_finds_no_server_error(tmp_path: Path) -> None:
                 "positive_data_acceptance",
                 "--max-examples",
                 "15",
+                # One worker thread: CPython 3.11's AST builder keeps its recursion depth
+                # in state the threads share, so hypothesis describing its lambdas
+                # (ast.parse) on two threads at once fails now and then with "AST
+                # constructor recursion depth mismatch" (python/cpython#106905).
                 "--workers",
-                "2",
+                "1",
                 "--seed",
                 "1",
                 "--no-color",
