@@ -69,16 +69,6 @@ def namespace(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
-@pytest.fixture
-def farm(tmp_path: Path) -> Iterator[Farm]:
-    farm = Farm(tmp_path)
-    try:
-        yield farm
-    finally:
-        farm.stop()
-        farm.dump_logs()
-
-
 def magic(mac: str) -> str:
     return "ff" * 6 + mac.replace(":", "").lower() * 16
 

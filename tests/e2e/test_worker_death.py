@@ -13,8 +13,6 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import psutil
 import pytest
@@ -25,16 +23,6 @@ pytestmark = pytest.mark.timeout(90)
 
 HEARTBEAT = 1.0
 WORKER_TIMEOUT = 8.0
-
-
-@pytest.fixture
-def farm(tmp_path: Path) -> Iterator[Farm]:
-    farm = Farm(tmp_path)
-    try:
-        yield farm
-    finally:
-        farm.stop()
-        farm.dump_logs()
 
 
 def test_a_worker_killed_mid_task_is_unresponsive_then_offline_and_the_log_says_why(
