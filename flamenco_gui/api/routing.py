@@ -152,12 +152,13 @@ def _slow_body() -> SlowBody:
 
 async def _read_in_time(request: web.Request) -> bytes:
     """The whole body, within `body_timeout` of its headers. A small body has usually
-    arrived with them: read at once, without the task and timer a timeout costs (a
-    worker's every report is such a body)."""
+    arrived with them: read at once, without the timer a timeout costs (a worker's
+    every report is such a body; under qasync a timer is a Qt timer)."""
     if request.content.is_eof():
         return await request.read()
     try:
-        return await asyncio.wait_for(request.read(), LIMITS.body_timeout)
+        async with asyncio.timeout(LIMITS.body_timeout):  # no task, as wait_for makes
+            return await request.read()
     except TimeoutError as exc:
         raise _slow_body() from exc
 
@@ -169,7 +170,8 @@ async def _read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     in holds a connection and a handler); its nesting is bounded by the parser itself."""
     if request.content_type in FORM_TYPES:
         try:
-            return await asyncio.wait_for(_read_form(request, model), LIMITS.body_timeout)
+            async with asyncio.timeout(LIMITS.body_timeout):
+                return await _read_form(request, model)
         except TimeoutError as exc:
             raise _slow_body() from exc
     raw = await _read_in_time(request)
