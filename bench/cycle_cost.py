@@ -33,6 +33,12 @@ from flamenco_gui.store.task_logs import TaskLogs
 
 WORKERS = 20
 PER_COMMIT = 10  # cycles that share one group commit
+# A cycle's reports after its pull: start, one progress report, completion.
+REPORTS: tuple[dict[str, Any], ...] = (
+    {"status": "rendering"},
+    {"progress": 50.0, "activity": "Fra:1"},
+    {"status": "completed", "time_cost": 0.1},
+)
 
 
 class TimedConnection:
@@ -57,22 +63,12 @@ class TimedConnection:
 
 async def _cycles(service: FarmService, workers: list[int], first: int, n: int) -> None:
     async def one(worker: int) -> None:
-        for fields in (None, "rendering", "progress", "completed"):
-            batch = service.batch()
-            if fields is None:
-                task, lease = await service.worker_report(worker, WorkerReport.AVAILABLE)
-                assert task is not None and lease is not None
-            elif fields == "rendering":
-                service.update_task(task, {"lease": lease, "status": "rendering"}, worker)
-            elif fields == "progress":
-                service.update_task(
-                    task, {"lease": lease, "progress": 50.0, "activity": "Fra:1"}, worker
-                )
-            else:
-                service.update_task(
-                    task, {"lease": lease, "status": "completed", "time_cost": 0.1}, worker
-                )
-            del batch  # the group commits once the loop turns (below)
+        service.batch()  # each call is a request of its own, as over HTTP
+        task, lease = await service.worker_report(worker, WorkerReport.AVAILABLE)
+        assert task is not None and lease is not None
+        for fields in REPORTS:
+            service.batch()
+            service.update_task(task, {"lease": lease, **fields}, worker)
 
     for start in range(first, first + n, PER_COMMIT):
         group = [workers[i % len(workers)] for i in range(start, start + PER_COMMIT)]
